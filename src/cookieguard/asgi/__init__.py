@@ -1,0 +1,1 @@
+"""Pure ASGI middleware that carries out the core's decisions."""

@@ -1,0 +1,146 @@
+"""Settings as frozen dataclasses, validated on construction.
+
+Defaults are Django's wire names and lifetimes, so a Django front end and a cookieguard service
+can share cookies. Secrets never appear in a repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from cookieguard.core.cookies import CookieSpec, SameSite
+from cookieguard.errors import ConfigError
+
+ONE_YEAR = 31_449_600  # Django's CSRF_COOKIE_AGE (52 weeks)
+TWO_WEEKS = 1_209_600  # Django's SESSION_COOKIE_AGE
+
+
+@dataclass(frozen=True)
+class CookieConfig:
+    """Attributes of one cookie."""
+
+    name: str
+    """Cookie name. With `host_prefix` the browser-visible name gets ``__Host-`` in front."""
+    path: str = "/"
+    """Cookie Path."""
+    domain: str | None = None
+    """Cookie Domain; None (the default) makes a host-only cookie, the safer choice."""
+    secure: bool | None = None
+    """Secure flag. None: set it exactly when the request arrived over https."""
+    httponly: bool = True
+    """Hide the cookie from JavaScript."""
+    samesite: SameSite | None = "Lax"
+    """SameSite attribute; None omits it."""
+    host_prefix: bool = False
+    """Use the ``__Host-`` prefix (Secure, Path=/, no Domain): immune to subdomain planting."""
+
+    def __post_init__(self) -> None:
+        if self.host_prefix and (self.domain is not None or self.path != "/"):
+            raise ConfigError("host_prefix cookies must have path='/' and no domain")
+        if self.host_prefix and self.secure is False:
+            raise ConfigError("host_prefix cookies are always Secure")
+        if not self.path.startswith("/"):
+            raise ConfigError("cookie path must start with '/'")
+        # Validate the name and attribute combination once, for both schemes.
+        self.spec(https=True)
+
+    @property
+    def wire_name(self) -> str:
+        """The name as browsers store and send it."""
+        return f"__Host-{self.name}" if self.host_prefix else self.name
+
+    def spec(self, *, https: bool) -> CookieSpec:
+        """The concrete attributes for a response to an http or https request."""
+        secure = True if self.host_prefix else (https if self.secure is None else self.secure)
+        try:
+            return CookieSpec(
+                name=self.wire_name,
+                path=self.path,
+                domain=self.domain,
+                secure=secure,
+                httponly=self.httponly,
+                samesite=self.samesite,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+def _normalise_origin(origin: str) -> str:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ConfigError(
+            f"trusted origin {origin!r} must look like 'https://example.com' or "
+            "'https://*.example.com' (scheme and host, no path)"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+@dataclass(frozen=True)
+class CSRFConfig:
+    """CSRF protection settings (Django-compatible names by default)."""
+
+    cookie: CookieConfig = field(
+        default_factory=lambda: CookieConfig(name="csrftoken", httponly=False)
+    )
+    """The cookie holding the bare secret; readable by JavaScript so SPAs can send the header."""
+    cookie_max_age: int | None = ONE_YEAR
+    """Lifetime of the CSRF cookie in seconds; None makes it a browser-session cookie."""
+    header_name: str = "X-CSRFToken"
+    """Request header that may carry the token."""
+    form_field: str = "csrfmiddlewaretoken"
+    """Form field that may carry the token."""
+    trusted_origins: Sequence[str] = ()
+    """Other origins allowed to send unsafe requests: exact, or ``https://*.example.com``."""
+    allow_same_site: bool = False
+    """Accept ``Sec-Fetch-Site: same-site`` (sibling subdomains) without a trusted origin."""
+    require_token: bool = True
+    """False: tokenless mode, fetch-metadata and Origin checks only (as Go does)."""
+    exempt_paths: Sequence[str] = ()
+    """Exact paths that skip the checks; matched after normalisation, never as prefixes."""
+    max_body_size: int = 2_621_440
+    """Largest request body read while looking for the form token (Django's 2.5 MiB); 413 beyond."""
+    use_session: bool = False
+    """Keep the secret in the session (key ``_csrftoken``) instead of the cookie."""
+    debug: bool = False
+    """Show the precise rejection reason in 403 pages (never enable in production)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "trusted_origins", tuple(_normalise_origin(o) for o in self.trusted_origins)
+        )
+        object.__setattr__(self, "exempt_paths", tuple(self.exempt_paths))
+        if self.max_body_size < 1024:
+            raise ConfigError("max_body_size must be at least 1024 bytes")
+        if self.cookie_max_age is not None and self.cookie_max_age <= 0:
+            raise ConfigError("cookie_max_age must be positive or None")
+        if not self.header_name or not self.form_field:
+            raise ConfigError("header_name and form_field must not be empty")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Server-side session settings."""
+
+    cookie: CookieConfig = field(default_factory=lambda: CookieConfig(name="sessionid"))
+    """The session cookie: HttpOnly and SameSite=Lax by default."""
+    idle_timeout: int = TWO_WEEKS
+    """Seconds of inactivity after which a session ends (sliding expiry)."""
+    absolute_timeout: int | None = None
+    """Seconds after creation after which a session ends however active it is; None: no limit."""
+    touch_interval: int = 60
+    """Idle expiry is refreshed in the store at most this often for unmodified sessions."""
+    browser_session: bool = False
+    """Send the cookie without Max-Age (ends with the browser); server expiry still applies."""
+    on_store_error: Literal["503"] = "503"
+    """What an unreachable store does to a request that needs it: always a 503, never anonymity."""
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout <= 0:
+            raise ConfigError("idle_timeout must be positive")
+        if self.absolute_timeout is not None and self.absolute_timeout <= 0:
+            raise ConfigError("absolute_timeout must be positive or None")
+        if self.touch_interval < 0:
+            raise ConfigError("touch_interval must not be negative")

@@ -1,0 +1,107 @@
+"""Cookie header parsing and Set-Cookie rendering, tolerant of what browsers really send.
+
+Parsing never raises: garbage pairs are skipped. When a name repeats, the first value wins,
+as browsers list the most specific (longest path) cookie first; a planted duplicate for a
+parent path therefore cannot displace the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Literal
+
+SameSite = Literal["Lax", "Strict", "None"]
+
+MAX_COOKIE_HEADER = 16 * 1024
+"""Cookie headers beyond this many bytes are treated as absent rather than parsed."""
+
+_FORBIDDEN_VALUE_CHARS = frozenset(';,\\"\r\n\x00 \t')
+
+
+def parse_cookie_header(header: str | bytes) -> dict[str, str]:
+    """Cookie request header → {name: value}; first occurrence of a name wins."""
+    if isinstance(header, bytes):
+        if len(header) > MAX_COOKIE_HEADER:
+            return {}
+        header = header.decode("latin-1")
+    elif len(header) > MAX_COOKIE_HEADER:
+        return {}
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        if not sep:
+            continue
+        name = name.strip()
+        if not name or name in cookies:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies[name] = value
+    return cookies
+
+
+def cookie_value_from_headers(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    """The value of cookie `name` across every Cookie header of an ASGI scope, if present."""
+    for key, raw in headers:
+        if key == b"cookie":
+            value = parse_cookie_header(raw).get(name)
+            if value is not None:
+                return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CookieSpec:
+    """How one cookie is written: the attributes shared by its setting and its deletion."""
+
+    name: str
+    path: str = "/"
+    domain: str | None = None
+    secure: bool = False
+    httponly: bool = True
+    samesite: SameSite | None = "Lax"
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in _FORBIDDEN_VALUE_CHARS or c == "=" for c in self.name):
+            raise ValueError(f"invalid cookie name {self.name!r}")
+        if self.name.startswith("__Host-") and (
+            not self.secure or self.domain is not None or self.path != "/"
+        ):
+            raise ValueError("__Host- cookies need Secure, Path=/ and no Domain")
+        if self.name.startswith("__Secure-") and not self.secure:
+            raise ValueError("__Secure- cookies need Secure")
+        if self.samesite == "None" and not self.secure:
+            raise ValueError("SameSite=None requires Secure")
+
+
+def render_set_cookie(
+    spec: CookieSpec, value: str, *, max_age: int | None, now: float | None = None
+) -> str:
+    """A Set-Cookie header value. `max_age=None` makes a browser-session cookie.
+
+    `now` (epoch seconds) adds an Expires attribute for old clients alongside Max-Age.
+    """
+    if any(c in _FORBIDDEN_VALUE_CHARS for c in value):
+        raise ValueError("cookie value contains characters that need quoting")
+    parts = [f"{spec.name}={value}"]
+    if max_age is not None:
+        if now is not None:
+            parts.append("expires=" + formatdate(now + max_age, usegmt=True))
+        parts.append(f"Max-Age={max_age}")
+    if spec.domain:
+        parts.append(f"Domain={spec.domain}")
+    parts.append(f"Path={spec.path}")
+    if spec.secure:
+        parts.append("Secure")
+    if spec.httponly:
+        parts.append("HttpOnly")
+    if spec.samesite:
+        parts.append(f"SameSite={spec.samesite}")
+    return "; ".join(parts)
+
+
+def render_deletion(spec: CookieSpec) -> str:
+    """A Set-Cookie value that makes browsers drop the cookie (same path and domain)."""
+    return render_set_cookie(spec, "", max_age=0, now=0.0)

@@ -1,0 +1,79 @@
+"""cookieguard's exceptions: one shallow tree, data on attributes.
+
+CookieguardError
+├── ConfigError            invalid settings, or an optional driver not installed
+├── CSRFRejected           .reason, .status_code (403)
+├── RequestRejected        malformed or oversized input: .reason, .status_code (400/413)
+├── SessionError
+│   ├── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
+│   └── SessionDeleted     the session was deleted (e.g. logout in another tab) mid-request
+├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
+└── AuthError
+    ├── UserExists         a username is taken
+    └── LoginThrottled     .retry_after (seconds): answer 429
+"""
+
+from __future__ import annotations
+
+
+class CookieguardError(Exception):
+    """Base class of every error cookieguard raises on purpose."""
+
+
+class ConfigError(CookieguardError, ValueError):
+    """Settings that cannot work, detected at construction time."""
+
+
+class CSRFRejected(CookieguardError):
+    """An unsafe request failed the CSRF checks; `reason` is one of `core.csrf`'s constants."""
+
+    status_code = 403
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RequestRejected(CookieguardError):
+    """The request itself is malformed or too large to check."""
+
+    def __init__(self, reason: str, status_code: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+
+
+class SessionError(CookieguardError):
+    """Base class of session errors."""
+
+
+class SessionTooLarge(SessionError):
+    """A cookie-stored session would be dropped silently by browsers, so it is refused."""
+
+
+class SessionDeleted(SessionError):
+    """The session disappeared server-side while this request used it."""
+
+
+class StoreUnavailable(CookieguardError):
+    """A store did not answer; the request must fail with 503, not continue anonymously."""
+
+    status_code = 503
+
+
+class AuthError(CookieguardError):
+    """Base class of login and user errors."""
+
+
+class UserExists(AuthError):
+    """The username is already taken."""
+
+
+class LoginThrottled(AuthError):
+    """Too many failed logins; retry after `retry_after` seconds."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after} seconds")
+        self.retry_after = retry_after

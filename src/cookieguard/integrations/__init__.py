@@ -1,0 +1,1 @@
+"""Thin helpers for frameworks, over the public API."""

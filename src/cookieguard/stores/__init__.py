@@ -1,0 +1,1 @@
+"""Session stores: one Protocol (`base.SessionStore`), one module per backend."""

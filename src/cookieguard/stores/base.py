@@ -1,0 +1,125 @@
+"""The one interface every server-side session store implements, and its record types.
+
+Stores never see a raw session id: every key is `core.tokens.hash_session_id(id)`. Times are
+epoch seconds passed in by the caller (`now`), so stores hold no clock of their own and tests
+need no sleeping. A store that cannot reach its backend raises `StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What a store keeps for one session."""
+
+    data: dict[str, Any]
+    """JSON-serialisable session data."""
+    user_id: str | None
+    """The logged-in user, for the per-user index; None for anonymous sessions."""
+    created_at: float
+    """When the session (or its current id) was created."""
+    last_seen: float
+    """Last time the session was saved or touched."""
+    expires_at: float
+    """When the session ends: min(idle deadline, absolute deadline). Loads at or after it miss."""
+    user_agent: str | None = None
+    """User-Agent seen at creation (truncated), to help users recognise their sessions."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One row of a user's session list (no data, no usable id)."""
+
+    key_hash: str
+    user_id: str
+    created_at: float
+    last_seen: float
+    expires_at: float
+    user_agent: str | None
+
+
+class KeyCollision(Exception):
+    """`create` found the key already present (astronomically unlikely; retry with a new id)."""
+
+
+@runtime_checkable
+class CounterStore(Protocol):
+    """Fixed-window counters (login throttling), shared across app servers like sessions."""
+
+    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+        """Count one event under `key`. Returns (count in the current window, window end).
+
+        The window starts with the first event after the previous window ended.
+        """
+        ...
+
+    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """(count, window end) of the live window under `key`, or None."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """Forget `key`'s counter."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(CounterStore, Protocol):
+    """A server-side session store. One contract suite (tests/stores/) holds them all to it."""
+
+    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """The live record under `key_hash`, or None if unknown or expired (one round trip)."""
+        ...
+
+    async def create(
+        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
+    ) -> None:
+        """Insert a new record; atomically delete `replaces` in the same step (id cycling).
+
+        Raises `KeyCollision` if `key_hash` exists.
+        """
+        ...
+
+    async def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        """Apply a delta atomically in the store: only the keys that changed.
+
+        Two racing requests that change different keys both land. Returns False, changing
+        nothing, when the record is gone or expired: a deleted session is never re-created.
+        An empty delta just refreshes `last_seen` and `expires_at` (the idle-expiry touch).
+        """
+        ...
+
+    async def delete(self, key_hash: str) -> None:
+        """Remove the record if present."""
+        ...
+
+    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """The user's live sessions, most recently seen first."""
+        ...
+
+    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """Remove every session of `user_id` except `keep` (a key hash); returns how many."""
+        ...
+
+    def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        """Delete expired records in bounded batches, yielding each batch's count (progress).
+
+        Each batch is its own short transaction, so readers are never blocked for long.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections. Stores connect lazily and reconnect after failures."""
+        ...

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cookieguard.core import tokens
+
+ALPHABET = string.ascii_letters + string.digits
+secrets_strategy = st.text(alphabet=ALPHABET, min_size=32, max_size=32)
+
+
+def test_known_answer_vector_from_django() -> None:
+    token = "1bcdefghij2bcdefghij3bcdefghij4bcdefghij5bcdefghij6bcdefghijABCD"
+    assert tokens.unmask_token(token) == "lcccccccX2kcccccccY2jcccccccssIC"
+    assert tokens.token_matches_secret(token, "lcccccccX2kcccccccY2jcccccccssIC")
+
+
+def test_secret_shape() -> None:
+    secret = tokens.new_csrf_secret()
+    assert len(secret) == 32
+    assert set(secret) <= set(ALPHABET)
+    assert tokens.new_csrf_secret() != secret
+
+
+@given(secrets_strategy)
+def test_mask_round_trip_and_fresh_pad(secret: str) -> None:
+    first, second = tokens.mask_secret(secret), tokens.mask_secret(secret)
+    assert len(first) == 64 and set(first) <= set(ALPHABET)
+    assert first != second
+    assert tokens.unmask_token(first) == secret
+    assert tokens.token_matches_secret(first, secret)
+    assert tokens.token_matches_secret(secret, secret)
+
+
+def test_mismatches_and_malformed_tokens() -> None:
+    secret = tokens.new_csrf_secret()
+    other = tokens.new_csrf_secret()
+    assert not tokens.token_matches_secret(tokens.mask_secret(other), secret)
+    assert not tokens.token_matches_secret(other, secret)
+    assert not tokens.token_matches_secret("*" * 64, secret)
+    assert not tokens.token_matches_secret("a" * 16, secret)
+    assert not tokens.token_matches_secret("é" * 32, secret)
+    assert not tokens.is_valid_secret("a" * 31)
+
+
+def test_session_ids_are_long_lowercase_and_hashed_for_stores() -> None:
+    ids = {tokens.new_session_id() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 32 and set(i) <= set(string.ascii_lowercase + string.digits) for i in ids)
+    some = next(iter(ids))
+    hashed = tokens.hash_session_id(some)
+    assert len(hashed) == 64 and some not in hashed
+    assert hashed == tokens.hash_session_id(some)
+
+
+def test_random_strings_use_the_whole_alphabet() -> None:
+    seen = set("".join(tokens.new_csrf_secret() for _ in range(300)))
+    assert seen == set(ALPHABET)

@@ -1,0 +1,164 @@
+"""An in-process session store: for tests, development and single-process apps.
+
+Every operation runs without an `await` inside, so on one event loop each is atomic, which
+is exactly the delta semantics the real backends provide. Values are kept JSON-encoded per
+key, so the memory store accepts and returns exactly what SQLite, PostgreSQL and Redis do
+(a tuple comes back as a list; a non-JSON value fails at save time here too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Collection, Mapping
+from typing import Any
+
+from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+class _Row:
+    __slots__ = ("created_at", "data", "expires_at", "last_seen", "user_agent", "user_id")
+
+    def __init__(self, record: SessionRecord, data: dict[str, str]) -> None:
+        self.data = data
+        self.user_id = record.user_id
+        self.created_at = record.created_at
+        self.last_seen = record.last_seen
+        self.expires_at = record.expires_at
+        self.user_agent = record.user_agent
+
+
+class MemoryStore:
+    """Sessions and counters in plain dicts, lost when the process exits.
+
+    Not shared between worker processes: use `SQLiteStore` for a single host with several
+    workers.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, _Row] = {}
+        self._by_user: dict[str, set[str]] = {}
+        self._counters: dict[str, tuple[int, float]] = {}
+
+    def __len__(self) -> int:
+        """Number of stored records, live or expired (handy in tests)."""
+        return len(self._rows)
+
+    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        row = self._rows.get(key_hash)
+        if row is None or row.expires_at <= now:
+            return None
+        return SessionRecord(
+            data={k: _loads(v) for k, v in row.data.items()},
+            user_id=row.user_id,
+            created_at=row.created_at,
+            last_seen=row.last_seen,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+        )
+
+    async def create(
+        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
+    ) -> None:
+        if key_hash in self._rows:
+            raise KeyCollision(key_hash[:12])
+        data = {k: _dumps(v) for k, v in record.data.items()}  # may raise before any change
+        if replaces is not None:
+            self._drop(replaces)
+        self._rows[key_hash] = _Row(record, data)
+        if record.user_id is not None:
+            self._by_user.setdefault(record.user_id, set()).add(key_hash)
+
+    async def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        row = self._rows.get(key_hash)
+        if row is None or row.expires_at <= now:
+            return False
+        encoded = {k: _dumps(v) for k, v in set_items.items()}  # may raise before any change
+        data = row.data
+        for key in delete_keys:
+            data.pop(key, None)
+        data.update(encoded)
+        row.last_seen = last_seen
+        row.expires_at = expires_at
+        return True
+
+    async def delete(self, key_hash: str) -> None:
+        self._drop(key_hash)
+
+    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        infos = [
+            SessionInfo(
+                key_hash=key,
+                user_id=user_id,
+                created_at=row.created_at,
+                last_seen=row.last_seen,
+                expires_at=row.expires_at,
+                user_agent=row.user_agent,
+            )
+            for key in self._by_user.get(user_id, ())
+            if (row := self._rows[key]).expires_at > now
+        ]
+        infos.sort(key=lambda info: info.last_seen, reverse=True)
+        return infos
+
+    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        doomed = [key for key in self._by_user.get(user_id, ()) if key != keep]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
+    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        # Finished counter windows go too (uncounted): they would otherwise pile up forever.
+        for key in [k for k, (_, ends) in self._counters.items() if ends <= now]:
+            del self._counters[key]
+        while True:
+            batch: list[str] = []
+            for key, row in self._rows.items():
+                if row.expires_at <= now:
+                    batch.append(key)
+                    if len(batch) >= batch_size:
+                        break
+            if not batch:
+                return
+            for key in batch:
+                self._drop(key)
+            yield len(batch)
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays for the store's lifetime."""
+
+    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+        count, ends = self._counters.get(key, (0, 0.0))
+        if ends <= now:
+            count, ends = 0, now + window
+        self._counters[key] = (count + 1, ends)
+        return count + 1, ends
+
+    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        entry = self._counters.get(key)
+        if entry is None or entry[1] <= now:
+            return None
+        return entry
+
+    async def reset(self, key: str) -> None:
+        self._counters.pop(key, None)
+
+    def _drop(self, key_hash: str) -> None:
+        row = self._rows.pop(key_hash, None)
+        if row is not None and row.user_id is not None:
+            keys = self._by_user.get(row.user_id)
+            if keys is not None:
+                keys.discard(key_hash)
+                if not keys:
+                    del self._by_user[row.user_id]

@@ -1,0 +1,108 @@
+"""Safe `next` targets: Django's lists, plus what browsers do with backslashes and controls."""
+
+from __future__ import annotations
+
+import pytest
+
+from cookieguard.core.redirects import (
+    MAX_REDIRECT_LENGTH,
+    is_safe_redirect,
+    login_redirect_url,
+    next_for,
+    safe_next,
+)
+
+BAD = [
+    # Django's bad list (url_has_allowed_host_and_scheme tests).
+    "http://example.com",
+    "http:///example.com",
+    "https://example.com",
+    "ftp://example.com",
+    "//example.com",
+    "///example.com",
+    "\\\\example.com",
+    "/\\/example.com",
+    "\\/example.com",
+    "http:/\\//example.com",
+    'javascript:alert("XSS")',
+    "\njavascript:alert(x)",
+    "\x08//example.com",
+    "http://testserver\\@example.com",
+    "http:999999999",
+    "ftp:9999999999",
+    "\n",
+    "http://[2001:cdba:0000:0000:0000:0000:3257:9652",
+    # Same-site only: even our own host spelled absolutely is refused.
+    "https://testserver/",
+    "//testserver/",
+    # Relative references without a leading slash resolve against the login page.
+    "view/?param=//example.com",
+    "path/http:2222222222",
+    # Browser normalisation tricks.
+    "/\\evil",
+    "/\t/evil",
+    "/\n/evil",
+    "/\r/evil",
+    " /x",
+    "/x y",
+    "/\x00",
+    "/\x7f",
+    "/caf\u00e9",
+    "/\uff0f/evil",
+    "JAVASCRIPT:alert(1)",
+    "data:text/html,<script>",
+    "",
+    None,
+]
+
+GOOD = [
+    "/view/?param=http://example.com",
+    "/view/?param=https://example.com",
+    "/view?param=ftp://example.com",
+    "/view/?param=//example.com",
+    "/url%20with%20spaces/",
+    "/",
+    "/records",
+    "/records?page=2&sort=-id#top",
+    "/path/http:2222222222",
+    "/%2F%2Fstill-a-path",
+]
+
+
+@pytest.mark.parametrize("url", BAD)
+def test_unsafe_targets_are_refused(url: str | None) -> None:
+    assert not is_safe_redirect(url)
+    assert safe_next(url, "/records") == "/records"
+
+
+@pytest.mark.parametrize("url", GOOD)
+def test_same_site_paths_are_kept(url: str) -> None:
+    assert is_safe_redirect(url)
+    assert safe_next(url) == url
+
+
+def test_length_limit() -> None:
+    assert is_safe_redirect("/" + "a" * (MAX_REDIRECT_LENGTH - 1))
+    assert not is_safe_redirect("/" + "a" * MAX_REDIRECT_LENGTH)
+
+
+def test_unsafe_default_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="same-site"):
+        safe_next("/x", default="https://example.com/")
+
+
+def test_next_for_encodes_the_request_path() -> None:
+    assert next_for("/records") == "/records"
+    assert next_for("/records", b"page=2&q=a b") == "/records?page=2&q=a%20b"
+    assert next_for("/caf\u00e9 menu") == "/caf%C3%A9%20menu"
+    # A request path the router accepted but that would read as another host: no `next`.
+    assert next_for("//evil.example/") is None
+    assert next_for("/\\evil") == "/%5Cevil"
+
+
+def test_login_redirect_url() -> None:
+    assert login_redirect_url("/login", "/records") == "/login?next=/records"
+    assert login_redirect_url("/login", "/r?a=1&b=2") == "/login?next=/r%3Fa%3D1%26b%3D2"
+    assert login_redirect_url("/login?x=1", "/r") == "/login?x=1&next=/r"
+    assert login_redirect_url("/login", "//evil") == "/login"
+    assert login_redirect_url("/login", None) == "/login"

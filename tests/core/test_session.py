@@ -1,0 +1,253 @@
+"""The session mapping and its save plans, without an event loop or a store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cookieguard.config import SessionConfig
+from cookieguard.core.session import (
+    EXPIRY_KEY,
+    Session,
+    is_well_formed_session_id,
+)
+from cookieguard.core.tokens import hash_session_id, new_session_id
+
+T0 = 1_000_000.0
+CONFIG = SessionConfig(idle_timeout=3600, touch_interval=60)
+
+
+def stored(data: dict[str, Any] | None = None, **kw: Any) -> Session:
+    sid = kw.pop("session_id", new_session_id())
+    fields = {"user_id": None, "created_at": T0, "last_seen": T0, "expires_at": T0 + 3600}
+    fields.update(kw)
+    return Session.restore(sid, data or {"a": 1}, **fields)
+
+
+def test_new_session_without_writes_plans_nothing_and_has_no_id() -> None:
+    session = Session()
+    assert session.session_id is None and session.key_hash is None
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "none" and plan.cookie == "keep" and not plan.vary
+
+
+def test_reading_a_new_session_varies_but_creates_nothing() -> None:
+    session = Session()
+    assert session.get("x") is None
+    plan = session.plan_save(CONFIG, T0)
+    assert (plan.action, plan.cookie, plan.vary) == ("none", "keep", True)
+    assert session.session_id is None
+
+
+def test_first_write_mints_an_id_and_plans_a_create() -> None:
+    session = Session()
+    session["cart"] = [1, 2]
+    sid = session.session_id
+    assert sid is not None and is_well_formed_session_id(sid)
+    assert session.key_hash == hash_session_id(sid)
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "create" and plan.key_hash == hash_session_id(sid)
+    assert plan.replaces is None
+    assert dict(plan.set_items) == {"cart": [1, 2]}
+    assert (plan.created_at, plan.last_seen, plan.expires_at) == (T0, T0, T0 + 3600)
+    assert (plan.cookie, plan.max_age, plan.vary) == ("set", 3600, True)
+
+
+def test_update_writes_only_the_delta() -> None:
+    session = stored({"a": 1, "b": 2, "c": 3})
+    session["a"] = 10
+    del session["b"]
+    session["d"] = 4
+    plan = session.plan_save(CONFIG, T0 + 5)
+    assert plan.action == "update" and plan.key_hash == session.key_hash
+    assert dict(plan.set_items) == {"a": 10, "d": 4}
+    assert plan.delete_keys == ("b",)
+    assert (plan.last_seen, plan.expires_at, plan.cookie) == (T0 + 5, T0 + 5 + 3600, "set")
+
+
+def test_set_then_delete_of_the_same_key_is_a_delete() -> None:
+    session = stored({"a": 1})
+    session["x"] = 1
+    del session["x"]
+    plan = session.plan_save(CONFIG, T0)
+    assert dict(plan.set_items) == {} and plan.delete_keys == ("x",)
+
+
+def test_unmodified_session_is_touched_at_most_once_per_interval() -> None:
+    session = stored()
+    assert session.plan_save(CONFIG, T0 + 59).action == "none"
+    plan = session.plan_save(CONFIG, T0 + 60)
+    assert plan.action == "touch" and dict(plan.set_items) == {} and plan.delete_keys == ()
+    assert (plan.last_seen, plan.expires_at, plan.cookie) == (T0 + 60, T0 + 3660, "set")
+    assert not plan.vary  # nothing read it
+
+
+def test_absolute_timeout_caps_the_sliding_expiry() -> None:
+    config = SessionConfig(idle_timeout=3600, absolute_timeout=7200)
+    session = stored(created_at=T0)
+    session["x"] = 1
+    plan = session.plan_save(config, T0 + 5000)
+    assert plan.expires_at == T0 + 7200 and plan.max_age == 2200
+    session = stored(created_at=T0)
+    session["x"] = 1
+    ended = session.plan_save(config, T0 + 7200)
+    assert (ended.action, ended.cookie) == ("delete", "delete")
+
+
+def test_cycle_key_keeps_data_and_replaces_the_old_record() -> None:
+    session = stored({"a": 1}, created_at=T0 - 10)
+    old_id, old_hash = session.session_id, session.key_hash
+    session.cycle_key()
+    assert session.session_id not in (None, old_id)
+    assert session["a"] == 1
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "create" and plan.replaces == old_hash
+    assert plan.key_hash == hash_session_id(session.session_id or "")
+    assert dict(plan.set_items) == {"a": 1}
+    assert plan.created_at == T0 - 10  # cycling keeps the absolute window
+
+
+def test_flush_deletes_the_record_and_clears_the_cookie() -> None:
+    session = stored({"a": 1})
+    old_hash = session.key_hash
+    session.flush()
+    assert session.session_id is None and len(session) == 0
+    plan = session.plan_save(CONFIG, T0)
+    assert (plan.action, plan.key_hash, plan.cookie) == ("delete", old_hash, "delete")
+
+
+def test_writing_after_flush_creates_a_fresh_session_replacing_the_old() -> None:
+    session = stored({"a": 1}, user_id="u1")
+    old_hash = session.key_hash
+    session.flush()
+    session["b"] = 2
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "create" and plan.replaces == old_hash
+    assert dict(plan.set_items) == {"b": 2} and plan.user_id is None
+
+
+def test_flush_of_a_dead_cookie_clears_it_without_store_work() -> None:
+    session = Session(cookie_present=True)
+    session.flush()
+    plan = session.plan_save(CONFIG, T0)
+    assert (plan.action, plan.cookie) == ("none", "delete")
+
+
+def test_set_user_on_a_stored_session_renews_the_id() -> None:
+    session = stored({"a": 1}, created_at=T0 - 100)
+    old_hash = session.key_hash
+    session.set_user("42")
+    assert session.user_id == "42" and session.key_hash != old_hash
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "create" and plan.replaces == old_hash and plan.user_id == "42"
+    assert plan.created_at == T0  # a login starts a new absolute window
+
+
+def test_login_flow_cycle_then_set_user_on_an_anonymous_visit() -> None:
+    session = Session()
+    session.cycle_key()
+    session.set_user("7")
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.action == "create" and plan.user_id == "7" and plan.replaces is None
+    assert dict(plan.set_items) == {}
+
+
+def test_set_user_same_user_is_a_no_op() -> None:
+    session = stored(user_id="7")
+    session.set_user("7")
+    assert not session.modified and session.is_stored
+
+
+def test_set_expiry_zero_is_a_browser_session_cookie() -> None:
+    session = Session()
+    session["x"] = 1
+    session.set_expiry(0)
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.max_age is None and plan.expires_at == T0 + 3600
+    assert plan.set_items[EXPIRY_KEY] == 0
+
+
+def test_set_expiry_is_persisted_and_restored_hidden_from_the_mapping() -> None:
+    session = stored({"a": 1, EXPIRY_KEY: 600})
+    assert EXPIRY_KEY not in session and session.expiry == 600
+    session["b"] = 1
+    plan = session.plan_save(CONFIG, T0)
+    assert plan.expires_at == T0 + 600 and plan.max_age == 600
+    session.set_expiry(None)
+    plan = session.plan_save(CONFIG, T0)
+    assert EXPIRY_KEY in plan.delete_keys and plan.expires_at == T0 + 3600
+
+
+def test_browser_session_config_omits_max_age() -> None:
+    session = Session()
+    session["x"] = 1
+    plan = session.plan_save(SessionConfig(browser_session=True), T0)
+    assert plan.cookie == "set" and plan.max_age is None
+
+
+def test_nothing_is_saved_for_a_5xx_response() -> None:
+    session = stored()
+    session["x"] = 1
+    plan = session.plan_save(CONFIG, T0, status=500)
+    assert plan.action == "none" and plan.cookie == "keep" and plan.vary
+
+
+@pytest.mark.parametrize("value", [object(), {1, 2}, b"bytes", float("nan"), {"k": object()}])
+def test_non_json_values_are_refused_at_assignment(value: Any) -> None:
+    session = Session()
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        session["bad"] = value
+    assert "bad" not in session and not session.modified
+
+
+def test_keys_must_be_str_and_the_expiry_key_is_reserved() -> None:
+    session = Session()
+    with pytest.raises(TypeError):
+        session[1] = "x"  # type: ignore[index]
+    with pytest.raises(KeyError):
+        session[EXPIRY_KEY] = 5
+
+
+def test_mark_changed_saves_an_in_place_mutation() -> None:
+    session = stored({"cart": [1]})
+    session["cart"].append(2)
+    assert session.plan_save(CONFIG, T0 + 1).action == "none"
+    session.mark_changed("cart")
+    plan = session.plan_save(CONFIG, T0 + 1)
+    assert plan.action == "update" and dict(plan.set_items) == {"cart": [1, 2]}
+
+
+def test_setting_modified_true_rewrites_every_key() -> None:
+    session = stored({"a": 1, "b": 2})
+    session.modified = True
+    assert dict(session.plan_save(CONFIG, T0).set_items) == {"a": 1, "b": 2}
+    with pytest.raises(ValueError):
+        session.modified = False
+
+
+def test_restore_copies_the_stores_dict() -> None:
+    data = {"a": 1}
+    session = stored(data)
+    session["a"] = 2
+    assert data == {"a": 1}
+
+
+def test_repr_never_shows_the_raw_id() -> None:
+    session = stored(session_id="a" * 32)
+    assert "a" * 32 not in repr(session)
+
+
+def test_mapping_helpers_track_changes() -> None:
+    session = stored({"a": 1, "b": 2})
+    assert session.pop("a") == 1
+    session.setdefault("c", 3)
+    session.update({"d": 4})
+    session.clear()
+    plan = session.plan_save(CONFIG, T0)
+    assert sorted(plan.delete_keys) == ["a", "b", "c", "d"] and dict(plan.set_items) == {}
+
+
+@pytest.mark.parametrize("value", ["", "A" * 32, "a" * 31, "a" * 33, "é" * 32, "a-" * 16])
+def test_malformed_ids_are_rejected_before_lookup(value: str) -> None:
+    assert not is_well_formed_session_id(value)

@@ -1,0 +1,320 @@
+"""`SessionMiddleware`: load the session before the app, save it at ``http.response.start``.
+
+A pure ASGI class (no BaseHTTPMiddleware): it wraps `send` and edits the response headers as
+they pass. All decisions come from `cookieguard.core.session`; this module only performs them:
+
+* no session cookie: nothing is loaded and nothing is created until the app writes data;
+* a cookie: one store round trip; an unknown, expired or malformed id is never adopted;
+* the store is down for a request that carries a cookie: 503 (never anonymous, never 500);
+* at ``http.response.start``: the planned store operation, then ``Set-Cookie`` and
+  ``Vary: Cookie``; a store failure there turns the response into a 503 before any byte
+  of it was sent. Nothing is saved for 5xx responses.
+
+WebSocket connections get the session too, read-only: a handshake response cannot carry
+``Set-Cookie`` once accepted, so changes made on a websocket are not saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from cookieguard.asgi.responses import accept_header, send_error
+from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
+from cookieguard.config import SessionConfig
+from cookieguard.core.cookies import (
+    cookie_value_from_headers,
+    render_deletion,
+    render_set_cookie,
+)
+from cookieguard.core.session import SavePlan, Session, is_well_formed_session_id
+from cookieguard.core.tokens import hash_session_id
+from cookieguard.errors import SessionTooLarge, StoreUnavailable
+from cookieguard.stores.base import KeyCollision, SessionRecord, SessionStore
+from cookieguard.stores.cookie import CookieStore
+
+__all__ = ["SessionBackend", "SessionMiddleware", "get_session", "get_session_store"]
+
+logger = logging.getLogger("cookieguard.sessions")
+
+SCOPE_KEY = "session"
+STORE_SCOPE_KEY = "cookieguard.session_store"
+USER_AGENT_LIMIT = 256
+_KEY_COLLISION_RETRIES = 3
+
+
+class SessionBackend(Protocol):
+    """The seam between the middleware and where sessions live (server store or cookie)."""
+
+    async def open(self, cookie_value: str, *, now: float) -> Session | None:
+        """The session behind `cookie_value`, or None if it is unknown, expired or forged."""
+        ...
+
+    async def commit(
+        self, session: Session, plan: SavePlan, *, user_agent: str | None, cookie_name: str
+    ) -> str | None:
+        """Carry out `plan`. Returns the cookie value to send, or None if the session is gone."""
+        ...
+
+
+class _ServerBackend:
+    """Adapts a `SessionStore`: the cookie carries the id, the store keeps SHA-256 of it."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    async def open(self, cookie_value: str, *, now: float) -> Session | None:
+        if not is_well_formed_session_id(cookie_value):
+            return None  # garbage never costs a round trip
+        record = await self.store.load(hash_session_id(cookie_value), now=now)
+        if record is None:
+            return None
+        return Session.restore(
+            cookie_value,
+            record.data,
+            user_id=record.user_id,
+            created_at=record.created_at,
+            last_seen=record.last_seen,
+            expires_at=record.expires_at,
+        )
+
+    async def commit(
+        self, session: Session, plan: SavePlan, *, user_agent: str | None, cookie_name: str
+    ) -> str | None:
+        key = plan.key_hash
+        assert key is not None
+        if plan.action == "create":
+            record = SessionRecord(
+                data=dict(plan.set_items),
+                user_id=plan.user_id,
+                created_at=plan.created_at,
+                last_seen=plan.last_seen,
+                expires_at=plan.expires_at,
+                user_agent=user_agent,
+            )
+            await self.store.create(key, record, replaces=plan.replaces)
+            return session.session_id
+        if plan.action == "delete":
+            await self.store.delete(key)
+            return None
+        alive = await self.store.update(
+            key,
+            set_items=plan.set_items,
+            delete_keys=plan.delete_keys,
+            last_seen=plan.last_seen,
+            expires_at=plan.expires_at,
+            now=plan.now,
+        )
+        return session.session_id if alive else None
+
+
+def _has_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bool:
+    return any(key.lower() == name for key, _ in headers)
+
+
+def _has_token(headers: list[tuple[bytes, bytes]], name: bytes, token: bytes) -> bool:
+    for key, value in headers:
+        if key.lower() == name:
+            lowered = value.lower()
+            if token in lowered or lowered.strip() == b"*":
+                return True
+    return False
+
+
+class SessionMiddleware:
+    """Server-side (or signed-cookie) sessions for any ASGI app.
+
+    Args:
+        app: the ASGI application to wrap (put `CSRFMiddleware` inside, not outside).
+        store: a `SessionStore` (memory, SQLite, PostgreSQL, Redis) or a `CookieStore`.
+        config: cookie and expiry settings; defaults to `SessionConfig()`.
+        clock: returns epoch seconds; inject one in tests to exercise expiry.
+
+    Example:
+        ```python
+        app = SessionMiddleware(CSRFMiddleware(app), SQLiteStore("sessions.db"))
+        ```
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: SessionStore | CookieStore,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.config = config or SessionConfig()
+        self.clock = clock
+        # Branch once here, never per request.
+        self._backend: SessionBackend = (
+            store if isinstance(store, CookieStore) else _ServerBackend(store)
+        )
+        cookie = self.config.cookie
+        self._cookie_name = cookie.wire_name
+        self._spec_http = cookie.spec(https=False)
+        self._spec_https = cookie.spec(https=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        scope[STORE_SCOPE_KEY] = self.store
+        value = cookie_value_from_headers(scope.get("headers", ()), self._cookie_name)
+        if not value:
+            session = Session()
+        else:
+            try:
+                found = await self._backend.open(value, now=self.clock())
+            except Exception as exc:  # any store failure: fail closed, never anonymous
+                self._log_store_error("load", exc)
+                await _unavailable(scope, send)
+                return
+            if found is None:
+                logger.info("session cookie not adopted: unknown, expired or forged")
+                session = Session(cookie_present=True)
+            else:
+                session = found
+        scope[SCOPE_KEY] = session
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        replaced = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # our error response already went out; swallow the app's body
+            if message["type"] == "http.response.start":
+                try:
+                    await self._finish(scope, session, message)
+                except SessionTooLarge as exc:
+                    logger.error("session not saved: %s", exc)
+                    replaced = True
+                    await _too_large(scope, send)
+                    return
+                except Exception as exc:
+                    self._log_store_error("save", exc)
+                    replaced = True
+                    await _unavailable(scope, send)
+                    return
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    async def _finish(self, scope: Scope, session: Session, message: Message) -> None:
+        """Save per the plan and add the session's headers to `message`."""
+        if not session.accessed and not session.modified and not session.is_stored:
+            return  # the anonymous fast path: no clock read, no header copy
+        now = self.clock()
+        plan = session.plan_save(self.config, now, status=message["status"])
+        if plan.action == "none" and plan.cookie == "keep" and not plan.vary:
+            return
+        headers = list(message.get("headers", ()))
+        https = scope.get("scheme") in ("https", "wss")
+        spec = self._spec_https if https else self._spec_http
+        if plan.action != "none":
+            value = await self._commit(scope, session, plan)
+            if value is not None and plan.cookie == "set":
+                cookie = render_set_cookie(spec, value, max_age=plan.max_age, now=now)
+                headers.append((b"set-cookie", cookie.encode("latin-1")))
+                if not _has_header(headers, b"cache-control"):
+                    headers.append((b"cache-control", b"no-store"))
+            elif value is None and plan.action != "touch":
+                # Deleted meanwhile (logout in another tab), or flushed: clear the cookie.
+                headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
+        elif plan.cookie == "delete":
+            headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
+        if plan.vary and not _has_token(headers, b"vary", b"cookie"):
+            headers.append((b"vary", b"Cookie"))
+        message["headers"] = headers
+
+    async def _commit(self, scope: Scope, session: Session, plan: SavePlan) -> str | None:
+        user_agent = _user_agent(scope) if plan.action == "create" else None
+        for _ in range(_KEY_COLLISION_RETRIES):
+            try:
+                value = await self._backend.commit(
+                    session, plan, user_agent=user_agent, cookie_name=self._cookie_name
+                )
+            except KeyCollision:
+                session.cycle_key()  # a 1-in-2**165 event: draw another id and plan again
+                plan = session.plan_save(self.config, plan.now)
+                continue
+            if value is None and plan.action in ("update", "touch"):
+                logger.info(
+                    "session %s ended during the request; not re-created",
+                    (plan.key_hash or "")[:12],
+                )
+            return value
+        raise StoreUnavailable("could not allocate a fresh session id")
+
+    def _log_store_error(self, stage: str, exc: Exception) -> None:
+        logger.error(
+            "session store unavailable at %s (%s): answering 503",
+            stage,
+            type(exc).__name__,
+            exc_info=not isinstance(exc, StoreUnavailable),
+        )
+
+
+def _user_agent(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"user-agent":
+            return bytes(value[:USER_AGENT_LIMIT]).decode("latin-1")
+    return None
+
+
+async def _unavailable(scope: Scope, send: Send) -> None:
+    if scope["type"] == "http":
+        await send_error(
+            send,
+            503,
+            "The session store is unavailable. Please try again in a moment.",
+            accept=accept_header(scope),
+            code="session_store_unavailable",
+            headers=[(b"retry-after", b"5")],
+        )
+    else:  # refuse the websocket handshake: "try again later"
+        await send({"type": "websocket.close", "code": 1013})
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    await send_error(
+        send,
+        507,
+        "This session holds more data than a cookie can carry, so it was not saved.",
+        accept=accept_header(scope),
+        code="session_too_large",
+    )
+
+
+def get_session(conn: Connection) -> Session:
+    """The current request's `Session` (also at ``request.session`` in Starlette/FastAPI).
+
+    Raises:
+        RuntimeError: `SessionMiddleware` does not wrap this app.
+    """
+    session: Any = scope_of(conn).get(SCOPE_KEY)
+    if not isinstance(session, Session):
+        raise RuntimeError("no session here: wrap the app in cookieguard's SessionMiddleware")
+    return session
+
+
+def get_session_store(conn: Connection) -> SessionStore | CookieStore:
+    """The store behind the current request's session (for listing or revoking sessions).
+
+    Raises:
+        RuntimeError: `SessionMiddleware` does not wrap this app.
+    """
+    store: Any = scope_of(conn).get(STORE_SCOPE_KEY)
+    if store is None:
+        raise RuntimeError("no session store here: wrap the app in SessionMiddleware")
+    return store  # type: ignore[no-any-return]

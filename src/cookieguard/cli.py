@@ -1,28 +1,254 @@
-"""The `cookieguard` command."""
+"""The `cookieguard` command: serve the demo, manage its users, inspect and clean session stores.
+
+Every failure a user can cause (a wrong flag, a path that cannot be written, a store that does
+not answer, a port already taken) ends with one line on stderr and a non-zero exit status,
+never a traceback: `main` turns the library's and the OS's errors into that line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import sqlite3
 import sys
+import time
 from collections.abc import Sequence
+from typing import NoReturn
+
+from cookieguard.core.tokens import new_csrf_secret
+from cookieguard.errors import CookieguardError, UserExists
+
+DEFAULT_DB = "demo.sqlite3"
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure explained to the user in one line (the message), exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line that points at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The argument parser of every subcommand."""
+    parser = _Parser(
         prog="cookieguard",
         description="Sessions, CSRF protection and login for ASGI apps.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = commands.add_parser(
+        "demo",
+        help="serve the demo site",
+        description="Serve the demo site: log in, add records, manage your sessions.",
+        epilog="On first start with no users, a user 'demo' is created and its password printed.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    demo.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on, 0 for any (%(default)s)"
+    )
+    demo.add_argument(
+        "--db", default=DEFAULT_DB, help="SQLite file for users and records (%(default)s)"
+    )
+    demo.add_argument(
+        "--store",
+        metavar="URL",
+        help="session store: memory://, sqlite:///PATH, redis://HOST:PORT/DB or "
+        "postgresql://USER@HOST:PORT/DB (default: the --db file)",
+    )
+    demo.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it costs throughput)"
+    )
+
+    adduser = commands.add_parser(
+        "adduser",
+        help="create a user of the demo site",
+        description="Create a user. The password is read from stdin when it is not a terminal "
+        "(one trailing newline stripped), else prompted for twice.",
+    )
+    adduser.add_argument("username")
+    adduser.add_argument("--db", default=DEFAULT_DB, help="the demo's SQLite file (%(default)s)")
+
+    sessions = commands.add_parser(
+        "sessions",
+        help="list, revoke or purge stored sessions",
+        description="Inspect and clean a session store.",
+    )
+    actions = sessions.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    store_help = "the store's URL, e.g. sqlite:///demo.sqlite3 or redis://127.0.0.1:6379/0"
+    listing = actions.add_parser(
+        "list", help="list a user's live sessions", description="List a user's live sessions."
+    )
+    listing.add_argument("--store", metavar="URL", required=True, help=store_help)
+    listing.add_argument("--user", metavar="USER_ID", required=True, help="the user's id")
+    revoke = actions.add_parser(
+        "revoke",
+        help="end sessions by key hash or by user",
+        description="End sessions now: the ones named by key hash (as 'list' shows them), "
+        "or every session of --user.",
+    )
+    revoke.add_argument("--store", metavar="URL", required=True, help=store_help)
+    revoke.add_argument("key_hashes", nargs="*", metavar="KEY_HASH")
+    revoke.add_argument("--user", metavar="USER_ID", help="end every session of this user")
+    purge = actions.add_parser(
+        "purge",
+        help="delete expired sessions",
+        description="Delete expired sessions in batches, showing progress.",
+    )
+    purge.add_argument("--store", metavar="URL", required=True, help=store_help)
+    purge.add_argument(
+        "--batch-size", type=_positive, default=1000, help="rows per batch (%(default)s)"
+    )
+
+    commands.add_parser(
+        "secret",
+        help="print a new random secret key",
+        description="Print a new random secret key, e.g. for COOKIEGUARD_SECRET_KEY.",
+    )
     return parser
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is not between 0 and 65535")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+# -- adduser ------------------------------------------------------------------------------
+
+
+def read_password(username: str) -> str:
+    """The new user's password: from stdin when piped, else prompted for twice."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.read()
+        if password.endswith("\r\n"):
+            password = password[:-2]
+        elif password.endswith("\n"):
+            password = password[:-1]
+    else:
+        password = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise CommandError("the passwords do not match; nothing was changed")
+    if not password:
+        raise CommandError("the password must not be empty")
+    return password
+
+
+def adduser(username: str, db: str) -> int:
+    """Create `username` in the demo's database."""
+    from cookieguard.demo.users import create_user
+
+    password = read_password(username)
+    try:
+        user_id = asyncio.run(create_user(db, username, password))
+    except UserExists:
+        raise CommandError(f"user {username!r} already exists in {db}") from None
+    print(f"created user {username!r} (id {user_id}) in {db}")
+    return 0
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+async def _sessions(args: argparse.Namespace) -> int:
+    from cookieguard.stores import open_store
+
+    store = open_store(args.store)
+    try:
+        if args.action == "list":
+            infos = await store.list_user(args.user, now=time.time())
+            for info in infos:
+                agent = info.user_agent or "-"
+                print(
+                    f"{info.key_hash}  created {_when(info.created_at)}  "
+                    f"last seen {_when(info.last_seen)}  expires {_when(info.expires_at)}  {agent}"
+                )
+            print(f"{len(infos)} live session(s) of user {args.user}", file=sys.stderr)
+        elif args.action == "revoke":
+            if not args.key_hashes and args.user is None:
+                raise CommandError("name sessions by KEY_HASH or pass --user USER_ID")
+            for key_hash in args.key_hashes:
+                await store.delete(key_hash)
+            count = len(args.key_hashes)
+            if args.user is not None:
+                count += await store.delete_user(args.user)
+            print(f"revoked {count} session(s)")
+        else:
+            total = 0
+            async for batch in store.purge_expired(now=time.time(), batch_size=args.batch_size):
+                total += batch
+                print(f"\rpurged {total} expired session(s)...", end="", file=sys.stderr)
+            print(f"\rpurged {total} expired session(s)    ", file=sys.stderr)
+    finally:
+        await store.close()
+    return 0
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def _fail(message: str, status: int = EXIT_FAILURE) -> int:
+    print(f"cookieguard: error: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    return 0
+    try:
+        if args.command == "demo":
+            from cookieguard.demo.serve import ServeError, serve
+
+            try:
+                return serve(args.host, args.port, args.db, args.store, access_log=args.access_log)
+            except ServeError as exc:
+                raise CommandError(str(exc)) from None
+        if args.command == "adduser":
+            return adduser(args.username, args.db)
+        if args.command == "sessions":
+            if args.action is None:
+                return _fail("choose an action: list, revoke or purge", EXIT_USAGE)
+            return asyncio.run(_sessions(args))
+        if args.command == "secret":
+            print(new_csrf_secret() + new_csrf_secret())
+            return 0
+    except CommandError as exc:
+        return _fail(str(exc))
+    except CookieguardError as exc:
+        return _fail(str(exc) or type(exc).__name__)
+    except sqlite3.Error as exc:
+        return _fail(f"database {getattr(args, 'db', '')}: {exc}")
+    except OSError as exc:
+        return _fail(exc.strerror or str(exc))
+    except KeyboardInterrupt:
+        return 130
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,122 @@
+"""Assemble the demo site: Starlette routes inside cookieguard's middleware.
+
+The stack, outermost first, is the one the library recommends for any app::
+
+    SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store)
+
+The demo shows CSRF rejection reasons on its 403 page (``CSRFConfig(debug=True)``), as
+Django does with ``DEBUG=True``: it exists to show how the protection works. A production
+app keeps the default and shows the generic page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cookieguard.asgi.csrf import CSRFMiddleware
+from cookieguard.asgi.session import SessionMiddleware
+from cookieguard.asgi.types import ASGIApp
+from cookieguard.auth.context import AuthConfig, AuthMiddleware
+from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth.throttle import LoginThrottle
+from cookieguard.auth.users import UserStore
+from cookieguard.config import CSRFConfig
+from cookieguard.core.signing import KeyRing
+from cookieguard.demo.api import RecordsAPI, json_error
+from cookieguard.demo.db import DemoDatabase
+from cookieguard.demo.pages import Pages
+from cookieguard.errors import StoreUnavailable
+from cookieguard.integrations.jinja2 import install_csrf
+from cookieguard.stores.base import SessionStore
+
+HERE = Path(__file__).parent
+STYLE = (HERE / "static" / "style.css").read_bytes()
+UNAVAILABLE_TEXT = "A storage backend is unavailable; retry shortly.\n"
+
+
+async def _home(request: Request) -> Response:
+    return RedirectResponse("/records", status_code=303)
+
+
+async def _style(request: Request) -> Response:
+    return Response(STYLE, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    # The session middleware answers 503 itself when a session cannot be loaded or saved;
+    # this covers the store calls endpoints make (login throttle, users, session lists).
+    headers = {"retry-after": "5", "cache-control": "no-store"}
+    if request.url.path.startswith("/api/"):
+        response = json_error("storage unavailable, retry shortly", 503)
+        response.headers.update(headers)
+        return response
+    return Response(UNAVAILABLE_TEXT, status_code=503, media_type="text/plain", headers=headers)
+
+
+def create_app(
+    db: DemoDatabase,
+    store: SessionStore,
+    *,
+    secret_key: str,
+    users: UserStore | None = None,
+) -> ASGIApp:
+    """The demo site as an ASGI app.
+
+    Args:
+        db: the demo's records database (its path also holds the users table).
+        store: where sessions and login-throttle counters live.
+        secret_key: the site's secret key (signs the session auth hash).
+        users: the user table; by default the SQLite users table in `db`'s file.
+    """
+    users = users if users is not None else SQLiteUserStore(db.path)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        auto_reload=False,
+    )
+    install_csrf(env)
+    pages = Pages(env, db, store, users, LoginThrottle(store))
+    api = RecordsAPI(db)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db.serve()
+        try:
+            yield
+        finally:
+            await store.close()
+            close_users = getattr(users, "close", None)
+            if close_users is not None:
+                await close_users()
+            db.close()
+
+    routes = [
+        Route("/", _home, methods=["GET"]),
+        Route("/login", pages.login_page, methods=["GET"]),
+        Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/records", pages.records, methods=["GET"]),
+        Route("/records", pages.add_record, methods=["POST"]),
+        Route("/sessions", pages.sessions, methods=["GET"]),
+        Route("/sessions/revoke", pages.revoke, methods=["POST"]),
+        Route("/sessions/revoke-others", pages.revoke_others, methods=["POST"]),
+        Route("/api/records", api.list, methods=["GET"]),
+        Route("/api/records", api.add, methods=["POST"]),
+        Route("/static/style.css", _style, methods=["GET"]),
+    ]
+    site = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={StoreUnavailable: _unavailable},
+    )
+    auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
+    return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)

@@ -1,0 +1,231 @@
+"""The demo's HTML pages: login, records, my sessions, logout.
+
+Each endpoint does the least a real app would: who the user is comes from the session
+(`get_user_id`, no user query), records come from one prepared SQLite statement, and
+templates were compiled once at start-up.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jinja2 import Environment, Template
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from cookieguard.asgi.session import get_session
+from cookieguard.auth.login import authenticate, get_user_id, login, logout
+from cookieguard.auth.throttle import LoginThrottle
+from cookieguard.auth.users import UserStore
+from cookieguard.core.redirects import is_safe_redirect, safe_next
+from cookieguard.demo.db import DemoDatabase, validate_record_text
+from cookieguard.errors import LoginThrottled
+from cookieguard.stores.base import SessionStore
+
+USERNAME_KEY = "demo_username"
+"""Session key holding the display name, so pages never query the users table."""
+
+PAGE_HEADERS = {"x-frame-options": "DENY", "cache-control": "no-store"}
+LOGIN_REQUIRED = {
+    "/records": "/login?next=/records",
+    "/sessions": "/login?next=/sessions",
+}
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field as text; absent fields and file uploads count as empty."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+class Pages:
+    """The HTML endpoints, bound to the site's database, stores and templates."""
+
+    def __init__(
+        self,
+        env: Environment,
+        db: DemoDatabase,
+        store: SessionStore,
+        users: UserStore,
+        throttle: LoginThrottle,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.users = users
+        self.throttle = throttle
+        self.login_template: Template = env.get_template("login.html")
+        self.records_template: Template = env.get_template("records.html")
+        self.sessions_template: Template = env.get_template("sessions.html")
+
+    def _page(self, template: Template, context: dict[str, Any], status: int = 200) -> Response:
+        return HTMLResponse(template.render(context), status_code=status, headers=PAGE_HEADERS)
+
+    # -- login / logout --------------------------------------------------------------
+
+    def _login_form(
+        self,
+        request: Request,
+        *,
+        next_url: str,
+        error: str | None = None,
+        entered: str = "",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        username = request.session.get(USERNAME_KEY) if get_user_id(request) else None
+        response = self._page(
+            self.login_template,
+            {
+                "request": request,
+                "username": username,
+                "next": next_url if is_safe_redirect(next_url) else "",
+                "error": error,
+                "entered_username": entered,
+            },
+            status,
+        )
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    async def login_page(self, request: Request) -> Response:
+        """GET /login: the form (also when logged in: logging in again switches account)."""
+        return self._login_form(request, next_url=request.query_params.get("next", ""))
+
+    async def login_submit(self, request: Request) -> Response:
+        """POST /login: throttle, check the password, start a fresh session, redirect."""
+        form = await request.form()
+        username = form_text(form, "username")
+        password = form_text(form, "password")
+        next_url = form_text(form, "next")
+        address = request.client.host if request.client else "unknown"
+        try:
+            user = await authenticate(
+                self.users, username, password, throttle=self.throttle, address=address
+            )
+        except LoginThrottled as exc:
+            return self._login_form(
+                request,
+                next_url=next_url,
+                error=f"Too many failed attempts for this username. "
+                f"Try again in {_minutes(exc.retry_after)}.",
+                entered=username,
+                status=429,
+                headers={"retry-after": str(exc.retry_after)},
+            )
+        if user is None:
+            return self._login_form(
+                request,
+                next_url=next_url,
+                error="Wrong username or password. Both are case-sensitive.",
+                entered=username,
+            )
+        await login(request, user)
+        request.session[USERNAME_KEY] = user.username
+        return RedirectResponse(safe_next(next_url, "/records"), status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        """POST /logout: end the session everywhere (server-side) and clear the cookie."""
+        await logout(request)
+        return RedirectResponse("/login", status_code=303)
+
+    # -- records -----------------------------------------------------------------------
+
+    async def _records_page(
+        self, request: Request, user_id: str, *, error: str | None = None, text: str = ""
+    ) -> Response:
+        return self._page(
+            self.records_template,
+            {
+                "request": request,
+                "username": request.session.get(USERNAME_KEY),
+                "records": await self.db.records(user_id),
+                "error": error,
+                "text": text,
+            },
+            400 if error else 200,
+        )
+
+    async def records(self, request: Request) -> Response:
+        """GET /records: the user's records and the add form."""
+        user_id = get_user_id(request)
+        if user_id is None:
+            return RedirectResponse(LOGIN_REQUIRED["/records"], status_code=303)
+        return await self._records_page(request, user_id)
+
+    async def add_record(self, request: Request) -> Response:
+        """POST /records: add one record (the CSRF middleware already checked the token)."""
+        user_id = get_user_id(request)
+        if user_id is None:
+            return RedirectResponse(LOGIN_REQUIRED["/records"], status_code=303)
+        text = form_text(await request.form(), "text")
+        problem = validate_record_text(text)
+        if problem is not None:
+            return await self._records_page(
+                request, user_id, error=f"Not added: {problem}.", text=text[:10_000]
+            )
+        await self.db.add_record(user_id, text)
+        return RedirectResponse("/records", status_code=303)
+
+    # -- my sessions ---------------------------------------------------------------------
+
+    async def sessions(self, request: Request) -> Response:
+        """GET /sessions: where this account is signed in."""
+        user_id = get_user_id(request)
+        if user_id is None:
+            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        current = get_session(request).key_hash
+        infos = await self.store.list_user(user_id, now=time.time())
+        rows = [
+            {
+                "ref": info.key_hash,
+                "current": info.key_hash == current,
+                "user_agent": info.user_agent,
+                "created": _when(info.created_at),
+                "last_seen": _when(info.last_seen),
+            }
+            for info in infos
+        ]
+        ended = request.query_params.get("ended", "")
+        message = f"Signed out {ended} other session(s)." if ended.isdigit() else None
+        return self._page(
+            self.sessions_template,
+            {
+                "request": request,
+                "username": request.session.get(USERNAME_KEY),
+                "sessions": rows,
+                "message": message,
+            },
+        )
+
+    async def revoke(self, request: Request) -> Response:
+        """POST /sessions/revoke: end one of this user's other sessions."""
+        user_id = get_user_id(request)
+        if user_id is None:
+            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        target = form_text(await request.form(), "session")
+        infos = await self.store.list_user(user_id, now=time.time())
+        # Only a session of this very user, and not the current one, may be revoked here.
+        if target != get_session(request).key_hash and any(i.key_hash == target for i in infos):
+            await self.store.delete(target)
+            return RedirectResponse("/sessions?ended=1", status_code=303)
+        return RedirectResponse("/sessions", status_code=303)
+
+    async def revoke_others(self, request: Request) -> Response:
+        """POST /sessions/revoke-others: log out everywhere else."""
+        user_id = get_user_id(request)
+        if user_id is None:
+            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        ended = await self.store.delete_user(user_id, keep=get_session(request).key_hash)
+        return RedirectResponse(f"/sessions?ended={ended}", status_code=303)

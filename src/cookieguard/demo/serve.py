@@ -1,0 +1,144 @@
+"""`cookieguard demo`: check everything a user can get wrong, then serve with uvicorn.
+
+Each check runs before the server starts so that a mistake costs one clear line instead of a
+traceback: the database file is opened (and created), the session store is asked one
+question, and the listening socket is bound here rather than inside uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sqlite3
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores.base import SessionStore
+
+SECRET_KEY_ENV = "COOKIEGUARD_SECRET_KEY"  # noqa: S105 -- the variable name, not a key
+DEMO_USERNAME = "demo"
+
+
+class ServeError(Exception):
+    """Why the demo cannot start, in one line."""
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, fit for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def open_session_store(db_path: str, store_url: str | None) -> SessionStore:
+    """The store named by `store_url`, or sessions in the demo's own database file."""
+    from cookieguard.stores import open_store
+    from cookieguard.stores.sqlite import SQLiteStore
+
+    if store_url is None:
+        return SQLiteStore(db_path)
+    try:
+        return open_store(store_url)
+    except ConfigError as exc:
+        raise ServeError(f"bad --store URL {redact_url(store_url)!r}: {exc}") from None
+
+
+async def _probe(store: SessionStore) -> None:
+    try:
+        await store.peek("cookieguard:demo:probe", now=time.time())
+    finally:
+        await store.close()
+
+
+def check_store(db_path: str, store_url: str | None) -> None:
+    """Ask the store one question on a throwaway connection; raise ServeError if it fails."""
+    store = open_session_store(db_path, store_url)
+    try:
+        asyncio.run(_probe(store))
+    except StoreUnavailable as exc:
+        where = redact_url(store_url) if store_url else db_path
+        raise ServeError(f"session store {where} cannot be reached: {exc}") from None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free port)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    try:
+        return socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _configure_logging(access_log: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+
+
+def serve(
+    host: str, port: int, db_path: str, store_url: str | None, *, access_log: bool = False
+) -> int:
+    """Run the demo site until interrupted; returns the exit status.
+
+    Raises:
+        ServeError: a setting that cannot work, explained in one line.
+    """
+    import uvicorn
+
+    from cookieguard.demo.app import create_app
+    from cookieguard.demo.db import DemoDatabase
+    from cookieguard.demo.users import ensure_demo_user
+
+    _configure_logging(access_log)
+    is_new = db_path == ":memory:" or not os.path.exists(db_path)
+    try:
+        db = DemoDatabase(db_path)
+        secret_key = os.environ.get(SECRET_KEY_ENV) or db.secret_key()
+    except sqlite3.Error as exc:
+        raise ServeError(f"cannot use database {db_path}: {exc}") from None
+    check_store(db_path, store_url)
+    # A fresh database gets a user to log in with; two servers starting at once on one new
+    # file both try, and exactly one succeeds (the username is unique).
+    credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME)) if is_new else None
+    sock = bind(host, port)
+    app = create_app(db, open_session_store(db_path, store_url), secret_key=secret_key)
+    actual_host, actual_port = sock.getsockname()[:2]
+    shown_host = f"[{actual_host}]" if ":" in actual_host else actual_host
+    print(f"cookieguard demo: serving http://{shown_host}:{actual_port}/", flush=True)
+    print(
+        f"  users and records in {db_path}; sessions in "
+        f"{redact_url(store_url) if store_url else db_path}",
+        flush=True,
+    )
+    if credentials is not None:
+        print(
+            f"  created user {credentials[0]!r} with password {credentials[1]!r} "
+            "(add more with: cookieguard adduser NAME --db PATH)",
+            flush=True,
+        )
+    else:
+        print(f"  add a user with: cookieguard adduser NAME --db {db_path}", flush=True)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=access_log,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0

@@ -1,0 +1,162 @@
+"""Password hashing: Argon2id for new hashes, Django's formats verified and upgraded.
+
+New hashes use Argon2id with OWASP's minimum parameters (19 MiB, 2 passes, 1 lane), in the
+standard PHC string form (``$argon2id$v=19$m=19456,t=2,p=1$salt$hash``). Existing Django user
+tables work as they are: ``pbkdf2_sha256$...``, ``pbkdf2_sha1$...`` and Django's
+``argon2$argon2id$...`` verify, and report that a rehash is due, so the next successful login
+upgrades them. Unusable passwords (``!...``) never verify.
+
+Every failure path costs one full Argon2 verification, so a response time does not tell an
+unknown username from a wrong password. Hashing takes tens of milliseconds of CPU: the
+``a``-prefixed methods run it in a worker thread to keep the event loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from cookieguard.core.tokens import new_csrf_secret
+
+__all__ = ["MAX_PASSWORD_LENGTH", "PasswordCheck", "PasswordHasher"]
+
+logger = logging.getLogger("cookieguard.auth")
+
+MAX_PASSWORD_LENGTH = 4096
+"""Longer passwords are refused outright (they can only be an attack on the hash's cost)."""
+
+_PBKDF2 = {"pbkdf2_sha256": "sha256", "pbkdf2_sha1": "sha1"}
+_PBKDF2_MAX_ITERATIONS = 10_000_000  # a crafted row must not pin a CPU for minutes
+_DJANGO_ARGON2_PREFIX = "argon2$"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """Result of verifying a password against a stored hash."""
+
+    ok: bool
+    """The password is right."""
+    needs_rehash: bool = False
+    """Right, but the hash uses an older algorithm or parameters: store `hash(password)`."""
+
+
+_FAIL = PasswordCheck(ok=False)
+
+
+def _encode(password: str) -> bytes | None:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from a broken client
+        return None
+
+
+class PasswordHasher:
+    """Hashes and verifies passwords.
+
+    Args:
+        time_cost: Argon2 passes (OWASP minimum with 19 MiB: 2).
+        memory_cost: Argon2 memory in KiB (OWASP minimum: 19456, i.e. 19 MiB).
+        parallelism: Argon2 lanes.
+    """
+
+    def __init__(self, *, time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1):
+        self._argon = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=argon2.Type.ID,
+        )
+        # What unknown users are checked against: same parameters, unguessable password.
+        self._dummy = self._argon.hash(new_csrf_secret())
+
+    def hash(self, password: str) -> str:
+        """A new Argon2id hash of `password`.
+
+        Raises:
+            ValueError: if the password is empty, longer than `MAX_PASSWORD_LENGTH`, or not
+                encodable as UTF-8.
+        """
+        data = _encode(password)
+        if not data:
+            raise ValueError(
+                f"passwords must be 1 to {MAX_PASSWORD_LENGTH} characters of valid text"
+            )
+        return self._argon.hash(data)
+
+    def verify(self, encoded: str, password: str) -> PasswordCheck:
+        """Check `password` against a stored hash in any supported format.
+
+        Never raises for bad input: an unknown format, a corrupt hash or an unusable
+        password is a failed check that cost as much time as a real one.
+        """
+        data = _encode(password)
+        if data is None:
+            return self.verify_dummy()
+        if encoded.startswith("$argon2"):
+            return self._verify_argon2(encoded, data, ours=True)
+        if encoded.startswith(_DJANGO_ARGON2_PREFIX):
+            return self._verify_argon2(encoded[len("argon2") :], data, ours=False)
+        algorithm, _, _ = encoded.partition("$")
+        if algorithm in _PBKDF2:
+            return self._verify_pbkdf2(encoded, data)
+        if not encoded.startswith("!"):
+            logger.warning("password hash in an unknown format; the login fails")
+        return self.verify_dummy()
+
+    def verify_dummy(self, password: str = "") -> PasswordCheck:
+        """Spend the time of a real verification and fail (unknown user, bad input)."""
+        with contextlib.suppress(VerificationError):
+            self._argon.verify(self._dummy, password.encode("utf-8", "replace") or b"-")
+        return _FAIL
+
+    def _verify_argon2(self, encoded: str, data: bytes, *, ours: bool) -> PasswordCheck:
+        try:
+            self._argon.verify(encoded, data)
+        except VerificationError:
+            return _FAIL
+        except InvalidHashError:
+            logger.warning("corrupt Argon2 password hash; the login fails")
+            return self.verify_dummy()
+        return PasswordCheck(
+            ok=True, needs_rehash=not ours or self._argon.check_needs_rehash(encoded)
+        )
+
+    def _verify_pbkdf2(self, encoded: str, data: bytes) -> PasswordCheck:
+        parts = encoded.split("$")
+        if len(parts) != 4 or not parts[1].isdigit() or not parts[1].isascii():
+            logger.warning("corrupt PBKDF2 password hash; the login fails")
+            return self.verify_dummy()
+        algorithm, iterations_text, salt, expected = parts
+        iterations = int(iterations_text)
+        if not 0 < iterations <= _PBKDF2_MAX_ITERATIONS:
+            logger.warning("PBKDF2 password hash with %d iterations refused", iterations)
+            return self.verify_dummy()
+        derived = hashlib.pbkdf2_hmac(_PBKDF2[algorithm], data, salt.encode("utf-8"), iterations)
+        actual = base64.b64encode(derived).decode("ascii")
+        if not hmac.compare_digest(actual.encode("ascii"), expected.encode("utf-8", "replace")):
+            return _FAIL
+        return PasswordCheck(ok=True, needs_rehash=True)
+
+    async def ahash(self, password: str) -> str:
+        """`hash` in a worker thread."""
+        return await asyncio.to_thread(self.hash, password)
+
+    async def averify(self, encoded: str, password: str) -> PasswordCheck:
+        """`verify` in a worker thread."""
+        return await asyncio.to_thread(self.verify, encoded, password)
+
+    async def averify_dummy(self, password: str = "") -> PasswordCheck:
+        """`verify_dummy` in a worker thread."""
+        return await asyncio.to_thread(self.verify_dummy, password)

@@ -1,0 +1,155 @@
+"""Password hashing: Argon2id by default, Django's hashes verified and upgraded, fair timing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from cookieguard.auth.login import authenticate
+from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from cookieguard.auth.sqlite_users import SQLiteUserStore
+
+# Django's known-answer vector (tests/auth_tests/test_hashers.py, 1.5M iterations).
+DJANGO_KAT = "pbkdf2_sha256$1500000$seasalt$P4UiMPVduVWIL/oS1GzH+IofsccjJNM5hUTikBvi5to="
+
+
+def _django_pbkdf2(password: str, salt: str, iterations: int, algorithm: str = "sha256") -> str:
+    dk = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_{algorithm}${iterations}${salt}${base64.b64encode(dk).decode()}"
+
+
+@pytest.fixture(scope="module")
+def hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def test_new_hashes_are_argon2id_with_owasp_parameters(hasher: PasswordHasher) -> None:
+    encoded = hasher.hash("correct horse")
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert hasher.hash("correct horse") != encoded  # salted
+    assert hasher.verify(encoded, "correct horse").ok
+    assert not hasher.verify(encoded, "correct horsE").ok
+    assert not hasher.verify(encoded, "correct horse").needs_rehash
+
+
+def test_django_pbkdf2_known_answer(hasher: PasswordHasher) -> None:
+    check = hasher.verify(DJANGO_KAT, "l\u00e8tmein")
+    assert check.ok and check.needs_rehash
+    assert not hasher.verify(DJANGO_KAT, "letmein").ok
+
+
+def test_django_pbkdf2_sha1_and_tampering(hasher: PasswordHasher) -> None:
+    sha1 = _django_pbkdf2("s3cret", "abcdefghijklmnopqrstuv", 1000, "sha1")
+    assert hasher.verify(sha1, "s3cret").ok
+    broken = [
+        "pbkdf2_sha256$notanumber$salt$AAAA",
+        "pbkdf2_sha256$1000$salt",
+        "pbkdf2_sha256$0$salt$AAAA",
+        "pbkdf2_sha256$99999999999$salt$AAAA",
+        "pbkdf2_sha256$\u0661\u0662$salt$AAAA",  # non-ASCII digits
+        "md5$salt$whatever",
+        "$argon2id$v=19$m=19456,t=2,p=1$garbage",
+        "",
+    ]
+    for encoded in broken:
+        assert not hasher.verify(encoded, "s3cret").ok
+
+
+def test_django_argon2_format_verifies_and_wants_a_rehash(hasher: PasswordHasher) -> None:
+    legacy = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=2)
+    django_style = "argon2" + legacy.hash("pw-1")
+    check = hasher.verify(django_style, "pw-1")
+    assert check.ok and check.needs_rehash
+    own_old = legacy.hash("pw-1")
+    assert hasher.verify(own_old, "pw-1") == type(check)(ok=True, needs_rehash=True)
+
+
+def test_unusable_and_bad_passwords_never_verify(hasher: PasswordHasher) -> None:
+    assert not hasher.verify("!" + "x" * 40, "").ok
+    encoded = hasher.hash("pw")
+    assert not hasher.verify(encoded, "\ud800").ok
+    assert not hasher.verify(encoded, "p" * (MAX_PASSWORD_LENGTH + 1)).ok
+    for bad in ("", "\ud800", "p" * (MAX_PASSWORD_LENGTH + 1)):
+        with pytest.raises(ValueError, match="passwords"):
+            hasher.hash(bad)
+
+
+async def test_hashing_runs_off_the_event_loop(hasher: PasswordHasher) -> None:
+    import asyncio
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.002)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    encoded = await hasher.ahash("pw")
+    assert (await hasher.averify(encoded, "pw")).ok
+    task.cancel()
+    assert ticks >= 2  # the loop kept running while Argon2 worked
+
+
+async def test_login_with_a_django_hash_upgrades_it(tmp_path: Path, hasher: PasswordHasher) -> None:
+    users = SQLiteUserStore(tmp_path / "u.db")
+    try:
+        await users.create_user("anna", _django_pbkdf2("tr0ub4dor", "seasalt2", 20_000))
+        user = await authenticate(users, "anna", "tr0ub4dor", hasher=hasher)
+        assert user is not None
+        assert user.password_hash.startswith("$argon2id$")
+        stored = await users.get_by_username("anna")
+        assert stored is not None and stored.password_hash == user.password_hash
+        # The upgraded hash keeps working, and a wrong password changes nothing.
+        assert await authenticate(users, "anna", "tr0ub4dor", hasher=hasher) == user
+        assert await authenticate(users, "anna", "wrong", hasher=hasher) is None
+        again = await users.get_by_username("anna")
+        assert again == stored
+    finally:
+        await users.close()
+
+
+async def test_wrong_password_on_old_hash_is_not_upgraded(
+    tmp_path: Path, hasher: PasswordHasher
+) -> None:
+    users = SQLiteUserStore(tmp_path / "u.db")
+    try:
+        old = _django_pbkdf2("right", "salty", 1000)
+        await users.create_user("ben", old)
+        assert await authenticate(users, "ben", "wrong", hasher=hasher) is None
+        stored = await users.get_by_username("ben")
+        assert stored is not None and stored.password_hash == old
+    finally:
+        await users.close()
+
+
+async def test_unknown_user_costs_as_much_as_a_wrong_password(
+    tmp_path: Path, hasher: PasswordHasher
+) -> None:
+    users = SQLiteUserStore(tmp_path / "u.db")
+    try:
+        await users.create_user("carol", await hasher.ahash("the right one"))
+
+        async def timed(username: str) -> float:
+            start = time.perf_counter()
+            assert await authenticate(users, username, "not it", hasher=hasher) is None
+            return time.perf_counter() - start
+
+        await timed("carol")  # warm up connection and caches
+        known: list[float] = []
+        unknown: list[float] = []
+        for _ in range(7):  # interleaved, so load spikes hit both sides
+            known.append(await timed("carol"))
+            unknown.append(await timed("nobody-by-this-name"))
+        ratio = statistics.median(unknown) / statistics.median(known)
+        # Argon2 dominates both (tens of ms); a skipped hash would make this ~0.01.
+        assert 0.5 < ratio < 2.0, (known, unknown)
+        assert statistics.median(unknown) > 0.005
+    finally:
+        await users.close()

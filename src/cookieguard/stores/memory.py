@@ -14,7 +14,7 @@ from typing import Any
 
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _loads = json.loads
 
 

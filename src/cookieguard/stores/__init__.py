@@ -1,1 +1,82 @@
-"""Session stores: one Protocol (`base.SessionStore`), one module per backend."""
+"""Session stores: one Protocol (`base.SessionStore`), one module per backend.
+
+`open_store(url)` picks the backend from a URL, so apps and the CLI take one setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from cookieguard.errors import ConfigError
+from cookieguard.stores.base import SessionStore
+
+__all__ = ["open_store"]
+
+_URL_FORMS = (
+    "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
+    "redis://HOST:PORT/DB, rediss://..., postgresql://USER@HOST:PORT/DB"
+)
+
+
+def open_store(url: str, **options: Any) -> SessionStore:
+    """Create the session store a URL names; nothing connects until first use.
+
+    Args:
+        url: ``memory://``; ``sqlite:///sessions.db`` (relative), ``sqlite:////var/lib/x.db``
+            (absolute) or ``sqlite:///:memory:``; ``redis://HOST:PORT/DB`` (or ``rediss://``);
+            ``postgresql://USER@HOST:PORT/DB``.
+        **options: Passed to the store's constructor (e.g. ``table=`` or ``prefix=``).
+
+    Raises:
+        ConfigError: The URL is not one of the forms above, or the backend's driver is not
+            installed (the message says which ``pip install`` fixes it).
+    """
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme == "memory":
+        from cookieguard.stores.memory import MemoryStore
+
+        if url.rstrip("/") != "memory:":
+            raise ConfigError(f"memory store URL takes no host or path: use 'memory://' ({url!r})")
+        return MemoryStore(**options)
+    if scheme == "sqlite":
+        from cookieguard.stores.sqlite import SQLiteStore
+
+        rest = url.split("://", 1)[1]
+        if not rest.startswith("/") or len(rest) < 2 or "?" in rest or "#" in rest:
+            raise ConfigError(
+                f"sqlite URL needs a path after 'sqlite:///' (got {url!r}); e.g. "
+                "'sqlite:///sessions.db' or 'sqlite:////var/lib/app/sessions.db'"
+            )
+        return SQLiteStore(rest[1:], **options)
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from cookieguard.stores.redis import RedisStore
+        except ImportError:
+            raise ConfigError(
+                "redis store needs redis-py: pip install cookieguard[redis]"
+            ) from None
+        return RedisStore(url, **options)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from cookieguard.stores.postgres import PostgresStore
+        except ImportError:
+            raise ConfigError(
+                "postgres store needs psycopg: pip install cookieguard[postgres]"
+            ) from None
+        return PostgresStore(url, **options)
+    raise ConfigError(
+        f"unsupported session store URL {_redact(url)!r}; expected one of: {_URL_FORMS}"
+    )
+
+
+def _redact(url: str) -> str:
+    """The URL without any password, for error messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+    except ValueError:
+        return "<unparseable URL>"
+    return url

@@ -1,0 +1,342 @@
+"""Redis store: a hash per session with a TTL, a set per user, Lua for atomic deltas.
+
+Key layout (``cg:`` is the configurable prefix; the ``{...}`` hash tag picks the cluster slot):
+
+- ``cg:s:{<key hash>}``: the session hash. Fields ``k:<name>`` hold JSON values, ``m:*`` the
+  metadata. Each script touches only this one key, so it works on Redis Cluster.
+- ``cg:u:{<user id>}``: the set of a user's session key hashes, in its own slot; it is updated
+  in separate commands (never inside a session's script) and pruned lazily.
+- ``cg:c:{<counter key>}``: a throttling counter (hash: count, window end) with a TTL.
+
+Expiry is native: each hash gets a TTL of ``expires_at - now`` (the caller's clock) and loads
+also check ``expires_at``. Id cycling is two steps (create the new hash, then delete the old)
+because the two keys live in different slots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger("cookieguard.stores")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_loads = json.loads
+_META = ("m:u", "m:c", "m:l", "m:e", "m:a")
+_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+# KEYS[1] session; ARGV: ttl_ms, then field/value pairs. Refuses to overwrite.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# KEYS[1] session; ARGV: now, last_seen, expires_at, ttl_ms, n_deleted, deleted..., pairs...
+# A missing or expired hash is left alone: a deleted session is never re-created.
+_UPDATE = """
+local e = redis.call('HGET', KEYS[1], 'm:e')
+if not e or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(ARGV[5])
+for i = 6, 5 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'm:l', ARGV[2], 'm:e', ARGV[3])
+for i = 6 + n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+# KEYS[1] session. Deletes it and returns its user id (or false), for the per-user set.
+_DELETE = """
+local u = redis.call('HGET', KEYS[1], 'm:u')
+redis.call('DEL', KEYS[1])
+return u
+"""
+# KEYS[1] session; ARGV[1] now. Deletes it only if expired by the caller's clock.
+_PURGE_ONE = """
+local e = redis.call('HGET', KEYS[1], 'm:e')
+if e and tonumber(e) <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+"""
+# KEYS[1] counter; ARGV: now, window end if new, window seconds.
+_HIT = """
+local v = redis.call('HMGET', KEYS[1], 'n', 'e')
+if v[2] and tonumber(v[2]) > tonumber(ARGV[1]) then
+  return {redis.call('HINCRBY', KEYS[1], 'n', 1), v[2]}
+end
+redis.call('HSET', KEYS[1], 'n', 1, 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[3]) * 1000))
+return {1, ARGV[2]}
+"""
+
+
+def _ttl_ms(expires_at: float, now: float) -> int:
+    return max(1, int((expires_at - now) * 1000))
+
+
+class RedisStore:
+    """Sessions and counters in Redis (standalone or behind a cluster-aware proxy).
+
+    Args:
+        url: ``redis://[:password@]host:port/db`` or ``rediss://`` for TLS.
+        prefix: Prepended to every key, so several apps can share one database.
+        timeout: Socket connect and read timeout in seconds; beyond it, `StoreUnavailable`.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "cg:", timeout: float = 2.0) -> None:
+        try:
+            import redis.asyncio
+        except ImportError:
+            raise ConfigError("RedisStore needs redis-py: pip install cookieguard[redis]") from None
+        if "{" in prefix or "}" in prefix:
+            raise ConfigError("redis key prefix must not contain '{' or '}' (hash tags)")
+        try:
+            scheme = urlsplit(url).scheme
+            redis.asyncio.connection.parse_url(url)
+        except (ValueError, TypeError):
+            raise ConfigError("invalid Redis URL (expected redis://HOST:PORT/DB)") from None
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("invalid Redis URL (expected redis://HOST:PORT/DB)")
+        self._url = url
+        self.prefix = prefix
+        self._timeout = timeout
+        self._client: Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+
+    def session_key(self, key_hash: str) -> str:
+        """The Redis key of a session (its hash tag is the key hash: one slot each)."""
+        return f"{self.prefix}s:{{{key_hash}}}"
+
+    def _user_key(self, user_id: str) -> str:
+        return f"{self.prefix}u:{{{user_id}}}"
+
+    def _counter_key(self, key: str) -> str:
+        return f"{self.prefix}c:{{{key}}}"
+
+    def _redis(self) -> Redis:
+        if self._client is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+            )
+            self._scripts = {
+                name: client.register_script(src)
+                for name, src in (
+                    ("create", _CREATE),
+                    ("update", _UPDATE),
+                    ("delete", _DELETE),
+                    ("purge", _PURGE_ONE),
+                    ("hit", _HIT),
+                )
+            }
+            self._client = client
+        return self._client
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, exc)
+        return StoreUnavailable(f"redis store unavailable ({type(exc).__name__})")
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        client = self._redis()
+        try:
+            return await self._scripts[name](keys=keys, args=args, client=client)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    # -- sessions -------------------------------------------------------------------------
+
+    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        from redis.exceptions import RedisError
+
+        try:
+            fields: dict[str, str] = await self._redis().hgetall(  # type: ignore[assignment]
+                self.session_key(key_hash)
+            )
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        expires = fields.get("m:e")
+        if expires is None or float(expires) <= now:
+            return None
+        data = {name[2:]: _loads(v) for name, v in fields.items() if name[0] == "k"}
+        return SessionRecord(
+            data,
+            fields.get("m:u"),
+            float(fields["m:c"]),
+            float(fields["m:l"]),
+            float(expires),
+            fields.get("m:a"),
+        )
+
+    async def create(
+        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
+    ) -> None:
+        args: list[Any] = [
+            _ttl_ms(record.expires_at, record.last_seen),
+            "m:c",
+            repr(record.created_at),
+            "m:l",
+            repr(record.last_seen),
+            "m:e",
+            repr(record.expires_at),
+        ]
+        if record.user_id is not None:
+            args += ("m:u", record.user_id)
+        if record.user_agent is not None:
+            args += ("m:a", record.user_agent)
+        for name, value in record.data.items():
+            args += (f"k:{name}", _dumps(value))
+        if not await self._script("create", [self.session_key(key_hash)], args):
+            raise KeyCollision(key_hash[:12])
+        # Index after the hash exists: a list_user in between just doesn't see it yet.
+        if record.user_id is not None:
+            await self._call("sadd", self._user_key(record.user_id), key_hash)
+        if replaces is not None:
+            await self.delete(replaces)
+
+    async def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        args: list[Any] = [
+            repr(now),
+            repr(last_seen),
+            repr(expires_at),
+            _ttl_ms(expires_at, now),
+            len(delete_keys),
+        ]
+        args += [f"k:{name}" for name in delete_keys]
+        for name, value in set_items.items():
+            args += (f"k:{name}", _dumps(value))
+        return bool(await self._script("update", [self.session_key(key_hash)], args))
+
+    async def delete(self, key_hash: str) -> None:
+        user_id = await self._script("delete", [self.session_key(key_hash)], [])
+        if user_id:
+            await self._call("srem", self._user_key(user_id), key_hash)
+
+    async def _call(self, command: str, *args: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return await self._redis().execute_command(command.upper(), *args)  # type: ignore[no-untyped-call]
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _user_sessions(self, user_id: str) -> list[tuple[str, list[str | None]]]:
+        """(key hash, metadata) of each live hash in the user's set; prunes stale members."""
+        from redis.exceptions import RedisError
+
+        user_key = self._user_key(user_id)
+        members: set[str] = await self._call("smembers", user_key)
+        if not members:
+            return []
+        keys = sorted(members)
+        try:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for key_hash in keys:
+                    pipe.hmget(self.session_key(key_hash), _META)
+                metas: list[list[str | None]] = await pipe.execute()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        stale = [k for k, meta in zip(keys, metas, strict=True) if meta[3] is None]
+        if stale:
+            await self._call("srem", user_key, *stale)
+        return [(k, meta) for k, meta in zip(keys, metas, strict=True) if meta[3] is not None]
+
+    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        infos = [
+            SessionInfo(key_hash, user_id, float(m[1]), float(m[2]), float(m[3]), m[4])  # type: ignore[arg-type]
+            for key_hash, m in await self._user_sessions(user_id)
+            if float(m[3]) > now  # type: ignore[arg-type]
+        ]
+        infos.sort(key=lambda info: info.last_seen, reverse=True)
+        return infos
+
+    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        from redis.exceptions import RedisError
+
+        doomed = [k for k, _ in await self._user_sessions(user_id) if k != keep]
+        if not doomed:
+            return 0
+        try:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for key_hash in doomed:
+                    pipe.delete(self.session_key(key_hash))
+                deleted: list[int] = await pipe.execute()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        await self._call("srem", self._user_key(user_id), *doomed)
+        return sum(deleted)
+
+    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        """Redis drops expired sessions by itself; this sweeps what the caller's clock says
+        is expired but whose TTL has not run out, then prunes the per-user sets."""
+        from redis.exceptions import RedisError
+
+        client = self._redis()
+        pattern = self.prefix.translate(_GLOB_SPECIAL)
+        try:
+            batch: list[str] = []
+            async for name in client.scan_iter(match=f"{pattern}s:*", count=batch_size):
+                batch.append(name)
+                if len(batch) >= batch_size:
+                    if count := await self._purge_batch(batch, now):
+                        yield count
+                    batch = []
+            if batch and (count := await self._purge_batch(batch, now)):
+                yield count
+            async for name in client.scan_iter(match=f"{pattern}u:*", count=batch_size):
+                await self._user_sessions(name[len(self.prefix) + 3 : -1])
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _purge_batch(self, names: list[str], now: float) -> int:
+        script = self._scripts["purge"]
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for name in names:
+                await script(keys=[name], args=[repr(now)], client=pipe)
+            results: list[int] = await pipe.execute()
+        return sum(results)
+
+    # -- counters -------------------------------------------------------------------------
+
+    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+        args = [repr(now), repr(now + window), window]
+        count, ends = await self._script("hit", [self._counter_key(key)], args)
+        return int(count), float(ends)
+
+    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        count, ends = await self._call("hmget", self._counter_key(key), "n", "e")
+        if ends is None or float(ends) <= now:
+            return None
+        return int(count), float(ends)
+
+    async def reset(self, key: str) -> None:
+        await self._call("del", self._counter_key(key))

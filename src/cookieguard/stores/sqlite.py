@@ -1,0 +1,358 @@
+"""The embedded default store: one SQLite file in WAL mode, shareable by several processes.
+
+Why the queries run on the event-loop thread: a primary-key lookup or a one-row UPDATE on a
+WAL database takes a few microseconds, while handing it to a worker thread and back costs tens
+of microseconds (measured in bench/bench_stores.py). So point queries run inline, with SQLite's
+own busy handler off (`busy_timeout=0`): when another process holds the write lock, the store
+backs off with `asyncio.sleep` and retries, so the loop is never put to sleep inside SQLite.
+Readers never wait in WAL mode. `purge_expired` is the one bulk job: it runs in a worker
+thread on its own connection, in short batches.
+
+Deltas are one UPDATE with `json_remove`/`json_set`, atomic across processes; a session key
+that SQLite's JSON paths cannot express (one containing a quote, backslash or control
+character) falls back to a read-modify-write inside `BEGIN IMMEDIATE`.
+"""
+
+# SQL is built only from the validated table name (see _IDENT); values are always bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from typing import Any, TypeVar
+
+from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger("cookieguard.stores")
+
+T = TypeVar("T")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_loads = json.loads
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+# Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
+_UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _BUSY
+
+
+class SQLiteStore:
+    """Sessions and counters in one SQLite database file.
+
+    Args:
+        path: The database file (created if missing; its directory must exist), or
+            ``":memory:"`` for a private in-memory database.
+        table: Name of the sessions table; the counters table gets a ``_counters`` suffix.
+        lock_timeout: Seconds to keep retrying while other processes hold the write lock
+            before giving up with `StoreUnavailable`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        table: str = "cookieguard_sessions",
+        lock_timeout: float = 5.0,
+    ) -> None:
+        if not _IDENT.fullmatch(table):
+            raise ConfigError(f"table name {table!r} must be a plain SQL identifier")
+        self.path = os.fspath(path)
+        self.table = table
+        self.lock_timeout = lock_timeout
+        self._conn: sqlite3.Connection | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._purge_conn: sqlite3.Connection | None = None
+        self._purge_lock = threading.Lock()
+        t, c = table, f"{table}_counters"
+        self._schema = (
+            f"CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, data TEXT NOT NULL,"
+            " user_id TEXT, created_at REAL NOT NULL, last_seen REAL NOT NULL,"
+            " expires_at REAL NOT NULL, user_agent TEXT) WITHOUT ROWID;"
+            f"CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_id) WHERE user_id IS NOT NULL;"
+            f"CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at);"
+            f"CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
+            " window_end REAL NOT NULL) WITHOUT ROWID;"
+        )
+        self._load_sql = (
+            f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent FROM {t}"
+            " WHERE key = ? AND expires_at > ?"
+        )
+        self._insert_sql = (
+            f"INSERT INTO {t} (key, data, user_id, created_at, last_seen, expires_at,"
+            " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._delete_sql = f"DELETE FROM {t} WHERE key = ?"
+        self._update_head = f"UPDATE {t} SET "
+        self._update_tail = ", last_seen = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
+        self._select_data_sql = f"SELECT data FROM {t} WHERE key = ? AND expires_at > ?"
+        self._list_sql = (
+            f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
+            " WHERE user_id = ? AND expires_at > ? ORDER BY last_seen DESC"
+        )
+        self._delete_user_sql = f"DELETE FROM {t} WHERE user_id = ? AND key != ?"
+        self._purge_sql = (
+            f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at <= ? LIMIT ?)"
+        )
+        self._purge_counters_sql = (
+            f"DELETE FROM {c} WHERE key IN (SELECT key FROM {c} WHERE window_end <= ? LIMIT ?)"
+        )
+        self._hit_sql = (
+            f"INSERT INTO {c} (key, count, window_end) VALUES (?, 1, ?)"
+            " ON CONFLICT (key) DO UPDATE SET"
+            " count = CASE WHEN window_end <= ? THEN 1 ELSE count + 1 END,"
+            " window_end = CASE WHEN window_end <= ? THEN excluded.window_end ELSE window_end END"
+            " RETURNING count, window_end"
+        )
+        self._peek_sql = f"SELECT count, window_end FROM {c} WHERE key = ? AND window_end > ?"
+        self._reset_sql = f"DELETE FROM {c} WHERE key = ?"
+
+    # -- connection handling -------------------------------------------------------------
+
+    def _open(self, busy_ms: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
+            check_same_thread=False,
+            cached_statements=256,
+            timeout=self.lock_timeout,
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit is an append without fsync; the database stays
+            # consistent on power loss, losing at most the last few saves.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(f"BEGIN IMMEDIATE;{self._schema}COMMIT;")
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def _connect(self) -> sqlite3.Connection:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._conn is None:
+                try:
+                    self._conn = await asyncio.to_thread(self._open, 0)
+                except sqlite3.Error as exc:
+                    raise self._unavailable(exc) from None
+            return self._conn
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        logger.warning("sqlite store unavailable (%s): %s", name, exc)
+        return StoreUnavailable(f"sqlite store unavailable ({name})")
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                logger.debug("closing a failed sqlite connection failed", exc_info=True)
+
+    async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `op` inline; on a held write lock, back off without blocking the loop."""
+        deadline = 0.0
+        delay = 0.0005
+        while True:
+            conn = self._conn or await self._connect()
+            try:
+                return op(conn)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        self._discard()
+                if not _is_busy(exc):
+                    self._discard()
+                    raise self._unavailable(exc) from None
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.lock_timeout
+                elif now >= deadline:
+                    raise self._unavailable(exc) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    async def close(self) -> None:
+        self._discard()
+        with self._purge_lock:
+            conn, self._purge_conn = self._purge_conn, None
+            if conn is not None:
+                conn.close()
+
+    # -- sessions -------------------------------------------------------------------------
+
+    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        sql = self._load_sql
+        row = await self._run(lambda c: c.execute(sql, (key_hash, now)).fetchone())
+        if row is None:
+            return None
+        return SessionRecord(_loads(row[0]), row[1], row[2], row[3], row[4], row[5])
+
+    async def create(
+        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
+    ) -> None:
+        params = (
+            key_hash,
+            _dumps(record.data),
+            record.user_id,
+            record.created_at,
+            record.last_seen,
+            record.expires_at,
+            record.user_agent,
+        )
+
+        def op(conn: sqlite3.Connection) -> None:
+            if replaces is None:
+                conn.execute(self._insert_sql, params)
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(self._delete_sql, (replaces,))
+                conn.execute(self._insert_sql, params)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+
+        try:
+            await self._run(op)
+        except sqlite3.IntegrityError:
+            raise KeyCollision(key_hash[:12]) from None
+
+    async def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        if any(_UNSAFE_KEY.search(k) for k in (*set_items, *delete_keys)):
+            return await self._update_rmw(
+                key_hash, set_items, delete_keys, last_seen, expires_at, now
+            )
+        params: list[Any] = []
+        expr = "data"
+        if delete_keys:
+            expr = f"json_remove(data{', ?' * len(delete_keys)})"
+            params.extend([f'$."{k}"' for k in delete_keys])
+        if set_items:
+            expr = f"json_set({expr}{', ?, json(?)' * len(set_items)})"
+            for k, v in set_items.items():
+                params.append(f'$."{k}"')
+                params.append(_dumps(v))
+        # Only the shape (counts) varies, so the statement cache keeps the compiled forms.
+        sql = f"{self._update_head}data = {expr}{self._update_tail}"
+        params.extend((last_seen, expires_at, key_hash, now))
+        return await self._run(lambda c: c.execute(sql, params).rowcount == 1)
+
+    async def _update_rmw(
+        self,
+        key_hash: str,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        encoded = {k: _dumps(v) for k, v in set_items.items()}  # fails before touching data
+
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(self._select_data_sql, (key_hash, now)).fetchone()
+                if row is None:
+                    conn.execute("COMMIT")
+                    return False
+                data = _loads(row[0])
+                for key in delete_keys:
+                    data.pop(key, None)
+                data.update({k: _loads(v) for k, v in encoded.items()})
+                sql = f"{self._update_head}data = ?{self._update_tail}"
+                conn.execute(sql, (_dumps(data), last_seen, expires_at, key_hash, now))
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+            return True
+
+        return await self._run(op)
+
+    async def delete(self, key_hash: str) -> None:
+        await self._run(lambda c: c.execute(self._delete_sql, (key_hash,)))
+
+    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        rows = await self._run(lambda c: c.execute(self._list_sql, (user_id, now)).fetchall())
+        return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        params = (user_id, keep or "")
+        return await self._run(lambda c: c.execute(self._delete_user_sql, params).rowcount)
+
+    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        if self.path == ":memory:":  # a second connection would see another database
+            while count := await self._run(
+                lambda c: c.execute(self._purge_sql, (now, batch_size)).rowcount
+            ):
+                yield count
+            await self._run(lambda c: c.execute(self._purge_counters_sql, (now, 1 << 30)))
+            return
+        while count := await self._in_thread(self._purge_sql, now, batch_size):
+            yield count
+        while await self._in_thread(self._purge_counters_sql, now, batch_size):
+            pass
+
+    async def _in_thread(self, sql: str, now: float, limit: int) -> int:
+        def job() -> int:
+            with self._purge_lock:
+                if self._purge_conn is None:
+                    self._purge_conn = self._open(int(self.lock_timeout * 1000))
+                try:
+                    return self._purge_conn.execute(sql, (now, limit)).rowcount
+                except sqlite3.Error:
+                    self._purge_conn.close()
+                    self._purge_conn = None
+                    raise
+
+        try:
+            return await asyncio.to_thread(job)
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+
+    # -- counters -------------------------------------------------------------------------
+
+    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+        params = (key, now + window, now, now)
+        rows = await self._run(lambda c: c.execute(self._hit_sql, params).fetchall())
+        return rows[0][0], rows[0][1]
+
+    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        row = await self._run(lambda c: c.execute(self._peek_sql, (key, now)).fetchone())
+        return None if row is None else (row[0], row[1])
+
+    async def reset(self, key: str) -> None:
+        await self._run(lambda c: c.execute(self._reset_sql, (key,)))

@@ -1,0 +1,144 @@
+"""The `store` fixture: one isolated instance of every server-side store, over real backends.
+
+Reuse it elsewhere with ``from tests.stores.conftest import store, store_pair  # noqa: F401``.
+PostgreSQL gets a random table name and Redis a random key prefix per test, removed afterwards,
+so concurrent test runs never collide. When a server is missing the test is skipped, or fails
+when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cookieguard.stores.base import SessionStore
+from cookieguard.stores.memory import MemoryStore
+from cookieguard.stores.sqlite import SQLiteStore
+
+POSTGRES_DSN = os.environ.get(
+    "COOKIEGUARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("COOKIEGUARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+STORE_KINDS = ("memory", "sqlite", "postgres", "redis")
+
+_reachable: dict[str, bool] = {}
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    """Skip (or, under CI=true, fail) unless something listens on host:port."""
+    key = f"{host}:{port}"
+    if key not in _reachable:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                _reachable[key] = True
+        except OSError:
+            _reachable[key] = False
+    if not _reachable[key]:
+        message = f"{name} is not reachable on {key}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def store_backend(kind: str, tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
+    """Yield a factory of store instances sharing one isolated namespace; clean up after.
+
+    Every instance the factory made is closed on exit. For "memory" the factory always
+    returns the same instance (a memory store cannot be shared any other way).
+    """
+    made: list[SessionStore] = []
+    cleanup: Callable[[], Any] | None = None
+    if kind == "memory":
+        memory = MemoryStore()
+
+        def make() -> SessionStore:
+            return memory
+
+    elif kind == "sqlite":
+        db = tmp_path / "sessions.db"
+
+        def make() -> SessionStore:
+            return SQLiteStore(db)
+
+    elif kind == "postgres":
+        require_server("PostgreSQL", "127.0.0.1", 5432)
+        from cookieguard.stores.postgres import PostgresStore
+
+        table = f"cg_test_{secrets.token_hex(6)}"
+
+        def make() -> SessionStore:
+            return PostgresStore(POSTGRES_DSN, table=table)
+
+        async def cleanup() -> None:
+            import psycopg
+
+            async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as c:
+                await c.execute(f"DROP TABLE IF EXISTS {table}, {table}_counters")
+
+    elif kind == "redis":
+        require_server("Redis", "127.0.0.1", 6379)
+        from cookieguard.stores.redis import RedisStore
+
+        prefix = f"cgtest:{secrets.token_hex(6)}:"
+
+        def make() -> SessionStore:
+            return RedisStore(REDIS_URL, prefix=prefix)
+
+        async def cleanup() -> None:
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(REDIS_URL)
+            try:
+                keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+                for i in range(0, len(keys), 1000):
+                    await client.delete(*keys[i : i + 1000])
+            finally:
+                await client.aclose()
+
+    else:
+        raise ValueError(kind)
+
+    def tracked() -> SessionStore:
+        instance = make()
+        if instance not in made:
+            made.append(instance)
+        return instance
+
+    try:
+        yield tracked
+    finally:
+        for instance in made:
+            await instance.close()
+        if cleanup is not None:
+            await cleanup()
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
+    """A fresh, empty store of each kind (memory, sqlite, postgres, redis)."""
+    async with store_backend(request.param, tmp_path) as make:
+        yield make()
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def store_pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[SessionStore, SessionStore]]:
+    """Two store instances on the same data, as two app processes would have."""
+    async with store_backend(request.param, tmp_path) as make:
+        yield make(), make()

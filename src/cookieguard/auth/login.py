@@ -1,0 +1,264 @@
+"""Login, logout and the current user, as session and CSRF operations.
+
+* `authenticate` checks a username and password (throttled, timing-equalised, upgrading old
+  hashes); `login` then binds the user to the session: a different user's (or a stale)
+  session is flushed, otherwise the id is cycled keeping the data; the CSRF secret rotates.
+* `logout` deletes the session server-side, clears the cookie and rotates the CSRF secret.
+* `get_user_id` answers from the session alone (no query): a password change deletes the
+  user's other sessions through the store's per-user index, so a live session with a user
+  id is a valid one. `get_user` loads the user and re-verifies the auth hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from cookieguard.asgi.session import get_session, get_session_store
+from cookieguard.asgi.types import Connection, scope_of
+from cookieguard.auth.context import USER_SCOPE_KEY, auth_config
+from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth.throttle import LoginThrottle
+from cookieguard.auth.users import ManagedUserStore, User, UserStore, plausible_username
+from cookieguard.core.auth import SESSION_AUTH_HASH, SESSION_USER_ID, HashCheck, same_user
+from cookieguard.core.session import Session
+from cookieguard.core.signing import KeyRing
+from cookieguard.errors import ConfigError
+from cookieguard.stores.base import SessionStore
+
+__all__ = [
+    "authenticate",
+    "change_password",
+    "get_user",
+    "get_user_id",
+    "login",
+    "logout",
+]
+
+logger = logging.getLogger("cookieguard.auth")
+
+_CSRF_STATE_KEY = "cookieguard.csrf"
+_MISSING: Any = object()
+
+
+def _rotate_csrf(conn: Connection) -> None:
+    # Without CSRFMiddleware there is no secret to rotate (an API-only app).
+    if _CSRF_STATE_KEY in scope_of(conn):
+        from cookieguard.asgi.csrf import rotate_csrf_token
+
+        rotate_csrf_token(conn)
+
+
+def _tag(session: Session) -> str:
+    return (session.key_hash or "-")[:12]
+
+
+async def authenticate(
+    user_store: UserStore,
+    username: object,
+    password: object,
+    *,
+    hasher: PasswordHasher | None = None,
+    throttle: LoginThrottle | None = None,
+    address: str = "",
+) -> User | None:
+    """The user whose username and password these are, or None.
+
+    Unknown usernames cost one full password verification, like wrong passwords, and both
+    return None. A right password on an outdated hash (Django PBKDF2, older Argon2
+    parameters) is rehashed and saved when the store supports `set_password`; the returned
+    user then carries the new hash (log them in with it).
+
+    Args:
+        user_store: where to look the username up.
+        username: the submitted username (anything that is not a string fails).
+        password: the submitted password.
+        hasher: the password hasher; the shared Argon2id default when omitted.
+        throttle: counts attempts; raises `LoginThrottled` when over a limit.
+        address: the client address for the throttle (see `client_address`).
+
+    Raises:
+        LoginThrottled: too many failed attempts; answer 429 with ``Retry-After``.
+        StoreUnavailable: the user store or counter store is down; answer 503.
+    """
+    if hasher is None:
+        from cookieguard.auth.context import default_hasher
+
+        hasher = default_hasher()
+    name = username if isinstance(username, str) else ""
+    if throttle is not None:
+        await throttle.begin(name, address)
+    user = None
+    if plausible_username(name) and isinstance(password, str):
+        user = await user_store.get_by_username(name)
+    if user is None:
+        await hasher.averify_dummy(password if isinstance(password, str) else "")
+        ok = False
+    else:
+        assert isinstance(password, str)
+        check = await hasher.averify(user.password_hash, password)
+        ok = check.ok
+        if ok and check.needs_rehash:
+            user = await _rehash(user_store, hasher, user, password)
+    if throttle is not None:
+        if ok:
+            await throttle.succeeded(name, address)
+        else:
+            await throttle.failed(name, address)
+    if not ok:
+        logger.info("login failed")
+        return None
+    return user
+
+
+async def _rehash(store: UserStore, hasher: PasswordHasher, user: User, password: str) -> User:
+    if not isinstance(store, ManagedUserStore):
+        return user
+    new_hash = await hasher.ahash(password)
+    if await store.set_password(user.id, new_hash):
+        logger.info("password hash of user %s upgraded", user.id)
+        return dataclasses.replace(user, password_hash=new_hash)
+    return user
+
+
+async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None) -> None:
+    """Bind `user` to the request's session, with a new session id and a new CSRF secret.
+
+    Another user's session, or this user's session from before a password change, is
+    flushed (nothing of it survives); an anonymous session keeps its data under a new id.
+
+    Args:
+        conn: the request (or scope); `SessionMiddleware` must wrap the app.
+        user: the authenticated user (from `authenticate`).
+        keyring: secret keys for the auth hash; defaults to `AuthMiddleware`'s.
+    """
+    if not isinstance(user, User):
+        raise TypeError("login() needs the User returned by authenticate()")
+    config = auth_config(conn, keyring)
+    session = get_session(conn)
+    new_hash = config.auth_hasher.auth_hash(user.password_hash)
+    stored_id = session.get(SESSION_USER_ID)
+    if stored_id is not None and not (
+        same_user(stored_id, user.id)
+        and config.auth_hasher.matches(session.get(SESSION_AUTH_HASH), user.password_hash)
+    ):
+        session.flush()
+    else:
+        session.cycle_key()
+    session[SESSION_USER_ID] = user.id
+    session[SESSION_AUTH_HASH] = new_hash
+    session.set_user(user.id)
+    _rotate_csrf(conn)
+    scope_of(conn)[USER_SCOPE_KEY] = user
+    logger.info("user %s logged in (session %s)", user.id, _tag(session))
+
+
+async def logout(conn: Connection) -> None:
+    """End the session server-side, clear its cookie and rotate the CSRF secret.
+
+    Safe to call for anonymous requests.
+    """
+    session = get_session(conn)
+    user_id = get_user_id(conn)
+    session.flush()
+    _rotate_csrf(conn)
+    scope_of(conn)[USER_SCOPE_KEY] = None
+    if user_id is not None:
+        logger.info("user %s logged out", user_id)
+
+
+def get_user_id(conn: Connection) -> str | None:
+    """The logged-in user's id from the session, without any query (None: anonymous)."""
+    value = get_session(conn).get(SESSION_USER_ID)
+    return value if isinstance(value, str) and value else None
+
+
+async def get_user(
+    conn: Connection, user_store: UserStore | None = None, *, keyring: KeyRing | None = None
+) -> User | None:
+    """The logged-in `User`, loaded and verified once per request (then cached on the scope).
+
+    A session whose user is gone, or whose auth hash no longer matches (the password
+    changed), is flushed and the request is anonymous. A hash made with a fallback key is
+    upgraded to the current key (with a new session id).
+
+    Args:
+        conn: the request (or scope).
+        user_store: where users live; defaults to `AuthConfig.user_store`.
+        keyring: secret keys; defaults to `AuthMiddleware`'s.
+    """
+    scope = scope_of(conn)
+    cached = scope.get(USER_SCOPE_KEY, _MISSING)
+    user_id = get_user_id(conn)
+    if cached is not _MISSING and (
+        (cached is None and user_id is None) or (isinstance(cached, User) and cached.id == user_id)
+    ):
+        return cached
+    if user_id is None:
+        scope[USER_SCOPE_KEY] = None
+        return None
+    config = auth_config(conn, keyring)
+    store = user_store or config.user_store
+    if store is None:
+        raise ConfigError("get_user() needs a user store (argument or AuthConfig.user_store)")
+    session = get_session(conn)
+    user = await store.get_by_id(user_id)
+    verdict = (
+        HashCheck.INVALID
+        if user is None
+        else config.auth_hasher.check(session.get(SESSION_AUTH_HASH), user.password_hash)
+    )
+    if user is None or verdict is HashCheck.INVALID:
+        logger.info("session %s no longer valid for user %s; flushed", _tag(session), user_id)
+        session.flush()
+        scope[USER_SCOPE_KEY] = None
+        return None
+    if verdict is HashCheck.UPGRADE:
+        session.cycle_key()
+        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(user.password_hash)
+        logger.info("auth hash of session %s upgraded to the current key", _tag(session))
+    scope[USER_SCOPE_KEY] = user
+    return user
+
+
+async def change_password(
+    conn: Connection,
+    user_store: ManagedUserStore,
+    user: User,
+    new_password: str,
+    *,
+    keyring: KeyRing | None = None,
+    hasher: PasswordHasher | None = None,
+) -> User:
+    """Set a new password and end every other session of `user`.
+
+    When `user` is the one logged in on `conn`, their current session survives under a new
+    id with the new auth hash; otherwise (an administrator changing someone's password)
+    all of the user's sessions end.
+
+    Returns:
+        The user with the new password hash.
+
+    Raises:
+        ValueError: the new password is unacceptable (empty or too long).
+        LookupError: the user no longer exists.
+    """
+    config = auth_config(conn, keyring)
+    hasher = hasher or config.hasher
+    new_hash = await hasher.ahash(new_password)
+    if not await user_store.set_password(user.id, new_hash):
+        raise LookupError("no such user")
+    updated = dataclasses.replace(user, password_hash=new_hash)
+    session = get_session(conn)
+    own = get_user_id(conn) == user.id
+    store = get_session_store(conn)
+    if isinstance(store, SessionStore):
+        keep = session.key_hash if own and session.is_stored else None
+        ended = await store.delete_user(user.id, keep=keep)
+        logger.info("password of user %s changed; %d other sessions ended", user.id, ended)
+    if own:
+        session.cycle_key()
+        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(new_hash)
+        scope_of(conn)[USER_SCOPE_KEY] = updated
+    return updated

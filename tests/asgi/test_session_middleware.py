@@ -477,3 +477,21 @@ async def test_lifespan_passes_through() -> None:
 
     await SessionMiddleware(inner, MemoryStore())({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan"]
+
+
+async def test_an_id_collision_draws_a_new_id(
+    memory: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = new_session_id()
+    draws = iter([fixed, fixed])
+    monkeypatch.setattr(
+        "cookieguard.core.session.new_session_id", lambda: next(draws, None) or new_session_id()
+    )
+    async with client(make_app(memory)) as first:
+        assert session_cookie(await first.post("/set?owner=first")) == fixed
+    async with client(make_app(memory)) as second:
+        issued = session_cookie(await second.post("/set?owner=second"))
+        assert issued not in (None, fixed)
+        assert (await second.get("/read")).json() == {"owner": "second"}
+    record = await memory.load(hash_session_id(fixed), now=T0)
+    assert record is not None and record.data == {"owner": "first"}

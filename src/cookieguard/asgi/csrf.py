@@ -1,0 +1,411 @@
+"""`CSRFMiddleware`: Django-compatible CSRF protection for any ASGI app, plus fetch metadata.
+
+The middleware gathers the facts (a handful of headers, the secret, the submitted token), lets
+`cookieguard.core.csrf` decide, and carries the decision out: a 403 page, or the app runs and
+the response gets the ``csrftoken`` cookie when the app asked for a token or the secret changed.
+The body is read only for an unsafe, non-exempt request that passed the origin checks, has no
+token header and carries a form; it is then replayed to the app unchanged.
+
+Per request state lives at ``scope["cookieguard.csrf"]``; apps use `get_csrf_token`,
+`rotate_csrf_token` and `csrf_exempt` rather than touching it.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from typing import Any
+
+from cookieguard.asgi.body import (
+    NOT_A_FORM,
+    ClientDisconnected,
+    form_kind,
+    read_form_token,
+)
+from cookieguard.asgi.responses import send_error
+from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
+from cookieguard.config import CSRFConfig
+from cookieguard.core import csrf as core
+from cookieguard.core.cookies import parse_cookie_header, render_set_cookie
+from cookieguard.core.tokens import mask_secret, new_csrf_secret
+from cookieguard.errors import ConfigError, RequestRejected
+
+__all__ = [
+    "SESSION_KEY",
+    "STATE_KEY",
+    "CSRFMiddleware",
+    "CSRFState",
+    "csrf_exempt",
+    "csrf_input",
+    "get_csrf_token",
+    "rotate_csrf_token",
+]
+
+logger = logging.getLogger("cookieguard.csrf")
+
+STATE_KEY = "cookieguard.csrf"
+"""Where the per-request `CSRFState` lives in the ASGI scope."""
+SESSION_KEY = "_csrftoken"
+"""Session key of the secret when ``use_session=True`` (Django's ``CSRF_SESSION_KEY``)."""
+
+_FAILURE_MESSAGE = "CSRF verification failed. Request aborted."
+_FAILURE_HINT = (
+    "The form or page you used is out of date or was not sent from this site. "
+    "Go back, reload the page and try again. If this keeps happening, make sure your "
+    "browser accepts cookies from this site."
+)
+_NO_SESSION = (
+    "CSRFConfig(use_session=True) needs scope['session']: wrap the app as "
+    "SessionMiddleware(CSRFMiddleware(app), ...), sessions outermost."
+)
+
+
+def _log_path(scope: Scope) -> str:
+    # Escape control and non-ASCII characters so a crafted path cannot forge log lines.
+    return ascii(str(scope.get("path", ""))[:300])[1:-1]
+
+
+class CSRFState:
+    """The CSRF secret of one request and whether the response must carry it."""
+
+    __slots__ = ("_loaded", "_middleware", "_problem", "_scope", "_secret", "cookie_pending")
+
+    def __init__(self, middleware: CSRFMiddleware, scope: Scope) -> None:
+        self._middleware = middleware
+        self._scope = scope
+        self._secret: str | None = None
+        self._problem: core.Reject | None = None
+        self._loaded = False
+        self.cookie_pending = False
+
+    def load(self, raw: str | None) -> None:
+        """Adopt the stored value; a malformed one is replaced by a fresh secret at once."""
+        self._loaded = True
+        self._secret, self._problem = core.secret_from_stored(raw)
+        if self._problem is not None:
+            self._store(new_csrf_secret())
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            session = self._session()
+            raw = session.get(SESSION_KEY)
+            self.load(raw if isinstance(raw, str) or raw is None else "")
+
+    def _session(self) -> Any:
+        session = self._scope.get("session")
+        if session is None:
+            raise ConfigError(_NO_SESSION)
+        return session
+
+    def _store(self, secret: str) -> None:
+        self._secret = secret
+        if self._middleware.config.use_session:
+            session = self._session()
+            if session.get(SESSION_KEY) != secret:
+                session[SESSION_KEY] = secret
+        else:
+            self.cookie_pending = True
+
+    def secret_for_check(self) -> tuple[str | None, core.Reject | None]:
+        """The secret as the request brought it, and why it is unusable if it is."""
+        self._ensure_loaded()
+        return (None, self._problem) if self._problem is not None else (self._secret, None)
+
+    def get_token(self) -> str:
+        """A freshly masked token for the current secret, creating the secret if needed."""
+        self._ensure_loaded()
+        secret = self._secret
+        if secret is None:
+            secret = new_csrf_secret()
+            self._store(secret)
+        elif not self._middleware.config.use_session:
+            self.cookie_pending = True  # re-sent to refresh its expiry, as Django does
+        return mask_secret(secret)
+
+    def rotate(self) -> None:
+        """Replace the secret; tokens issued before stop working."""
+        self._ensure_loaded()
+        self._problem = None
+        self._store(new_csrf_secret())
+
+    @property
+    def secret(self) -> str | None:
+        """The current secret, if any (never log it)."""
+        self._ensure_loaded()
+        return self._secret
+
+
+def _state(conn: Connection) -> CSRFState:
+    state = scope_of(conn).get(STATE_KEY)
+    if not isinstance(state, CSRFState):
+        raise ConfigError("CSRFMiddleware is not installed around this app")
+    return state
+
+
+def get_csrf_token(conn: Connection) -> str:
+    """A fresh masked 64-char token for forms (`csrfmiddlewaretoken`) or the X-CSRFToken header.
+
+    Each call returns a different string for the same secret (BREACH defence); all of them
+    stay valid until the secret rotates. Calling it makes the response send the cookie.
+
+    Args:
+        conn: a Starlette/FastAPI request (or anything with `.scope`), or a raw scope.
+    """
+    return _state(conn).get_token()
+
+
+def rotate_csrf_token(conn: Connection) -> None:
+    """Give the client a new secret (call it at login); forms rendered earlier stop working."""
+    _state(conn).rotate()
+
+
+def csrf_input(conn: Connection) -> str:
+    """A hidden ``<input>`` carrying a fresh token, ready to paste into an HTML form."""
+    state = _state(conn)
+    field = html.escape(state._middleware.config.form_field)
+    return f'<input type="hidden" name="{field}" value="{state.get_token()}">'
+
+
+def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == b"vary":
+            lowered = value.lower()
+            if b"cookie" not in lowered and value.strip() != b"*":
+                headers[index] = (key, value + b", Cookie")
+            return
+    headers.append((b"vary", b"Cookie"))
+
+
+class CSRFMiddleware:
+    """Pure ASGI CSRF middleware (no `BaseHTTPMiddleware`).
+
+    Args:
+        app: the ASGI app to protect.
+        config: settings; the defaults are Django's names and lifetimes.
+
+    With sessions, the session middleware must be the outer one:
+    ``SessionMiddleware(CSRFMiddleware(app), store)``.
+    """
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig | None = None) -> None:
+        self.app = app
+        self.config = config = config or CSRFConfig()
+        self.policy = core.CSRFPolicy(
+            trusted_origins=config.trusted_origins,
+            allow_same_site=config.allow_same_site,
+            require_token=config.require_token,
+            exempt_paths=config.exempt_paths,
+            cookie_domain=config.cookie.domain,
+        )
+        self._routes = RouteExemptions(app)
+        self._wire_name = config.cookie.wire_name
+        self._name_bytes = self._wire_name.encode("latin-1")
+        self._header_name = config.header_name.lower().encode("latin-1")
+        self._form_field = config.form_field.encode("utf-8")
+        self._specs = {
+            False: config.cookie.spec(https=False),
+            True: config.cookie.spec(https=True),
+        }
+        self._wanted = frozenset(
+            {
+                b"host",
+                b"origin",
+                b"referer",
+                b"sec-fetch-site",
+                b"content-type",
+                b"content-length",
+                b"accept",
+                self._header_name,
+            }
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        state = CSRFState(self, scope)
+        scope[STATE_KEY] = state
+        if self.config.use_session:
+            if scope.get("session") is None:
+                raise ConfigError(_NO_SESSION)
+        else:
+            state.load(self._cookie_value(scope["headers"]))
+        if scope["method"] not in core.SAFE_METHODS and not self._exempt(scope):
+            checked = await self._check(scope, receive, send, state)
+            if checked is None:
+                return
+            receive = checked
+
+        async def send_with_cookie(message: Message) -> None:
+            if state.cookie_pending and message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                headers.append(self._set_cookie(scope, state))
+                _add_vary_cookie(headers)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _cookie_value(self, headers: Any) -> str | None:
+        name = self._name_bytes
+        for key, value in headers:
+            if key == b"cookie" and name in value:
+                found = parse_cookie_header(value).get(self._wire_name)
+                if found is not None:
+                    return found
+        return None
+
+    def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
+        state.cookie_pending = False
+        secret = state.secret
+        assert secret is not None  # pending implies a stored secret
+        spec = self._specs[scope.get("scheme") == "https"]
+        max_age = self.config.cookie_max_age
+        value = render_set_cookie(
+            spec, secret, max_age=max_age, now=time.time() if max_age is not None else None
+        )
+        return (b"set-cookie", value.encode("latin-1"))
+
+    def _exempt(self, scope: Scope) -> bool:
+        return self.policy.is_exempt(route_path(scope)) or self._routes.is_exempt(scope)
+
+    def _headers(self, scope: Scope) -> dict[bytes, str]:
+        wanted = self._wanted
+        found: dict[bytes, str] = {}
+        for key, value in scope["headers"]:
+            if key in wanted and key not in found:
+                found[key] = value.decode("latin-1")
+        return found
+
+    @staticmethod
+    def _host(scope: Scope, found: dict[bytes, str]) -> str:
+        host = found.get(b"host")
+        if host is not None:
+            return host
+        server = scope.get("server")
+        if server and server[1] is not None:
+            name = f"[{server[0]}]" if ":" in server[0] else server[0]
+            return f"{name}:{server[1]}"
+        return ""
+
+    async def _check(
+        self, scope: Scope, receive: Receive, send: Send, state: CSRFState
+    ) -> Receive | None:
+        """Run the verdict; send the refusal and return None, or return the receive to use."""
+        found = self._headers(scope)
+        rejected = core.check_origin(
+            self.policy,
+            scheme=scope.get("scheme", "http"),
+            host=self._host(scope, found),
+            origin=found.get(b"origin"),
+            referer=found.get(b"referer"),
+            sec_fetch_site=found.get(b"sec-fetch-site"),
+        )
+        if rejected is None and self.config.require_token:
+            secret, problem = state.secret_for_check()
+            token = found.get(self._header_name) or None
+            source = self.config.header_name
+            if token is None and secret is not None:
+                kind = form_kind(found.get(b"content-type", "").encode("latin-1"))
+                if kind != NOT_A_FORM:
+                    source = core.TOKEN_FROM_FORM
+                    try:
+                        token, receive = await read_form_token(
+                            receive,
+                            kind=kind,
+                            content_type=found[b"content-type"].encode("latin-1"),
+                            field=self._form_field,
+                            max_size=self.config.max_body_size,
+                            content_length=_int_or_none(found.get(b"content-length")),
+                        )
+                    except ClientDisconnected:
+                        return None
+                    except RequestRejected as exc:
+                        await self._refuse_body(scope, send, state, found, exc)
+                        return None
+            rejected = core.check_token(secret, token, token_source=source, secret_problem=problem)
+        if rejected is None:
+            return receive
+        logger.warning("Forbidden (%s): %s", rejected.reason, _log_path(scope))
+        await send_error(
+            send,
+            403,
+            _FAILURE_MESSAGE,
+            accept=_bytes_or_none(found.get(b"accept")),
+            code="csrf_failed",
+            hint=_FAILURE_HINT,
+            detail=rejected.reason if self.config.debug else None,
+            headers=self._pending_cookie(scope, state),
+        )
+        return None
+
+    def _pending_cookie(self, scope: Scope, state: CSRFState) -> list[tuple[bytes, bytes]]:
+        # A replaced malformed cookie rides on the refusal too, so the retry can succeed.
+        if not state.cookie_pending:
+            return []
+        headers = [self._set_cookie(scope, state)]
+        _add_vary_cookie(headers)
+        return headers
+
+    async def _refuse_body(
+        self,
+        scope: Scope,
+        send: Send,
+        state: CSRFState,
+        found: dict[bytes, str],
+        exc: RequestRejected,
+    ) -> None:
+        logger.warning("Bad request body (%s): %s", exc.reason, _log_path(scope))
+        message = (
+            "The request body is too large."
+            if exc.status_code == 413
+            else "The request body could not be read."
+        )
+        await send_error(
+            send,
+            exc.status_code,
+            message,
+            accept=_bytes_or_none(found.get(b"accept")),
+            code="body_too_large" if exc.status_code == 413 else "bad_request",
+            detail=exc.reason if self.config.debug else None,
+            headers=self._pending_cookie(scope, state),
+        )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse handshakes from foreign origins: they carry no Sec-Fetch-Site or token."""
+        origin = host = None
+        for key, value in scope.get("headers", ()):
+            if key == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+            elif key == b"host" and host is None:
+                host = value.decode("latin-1")
+        if origin is not None and not self._exempt(scope):
+            own = core.own_origin(scope.get("scheme", "ws"), host or self._host(scope, {}))
+            if origin == "null" or not self.policy.is_allowed_origin(origin, own):
+                reason = core.REASON_BAD_ORIGIN % origin[:200]
+                logger.warning("Forbidden WebSocket (%s): %s", reason, _log_path(scope))
+                message = await receive()
+                if message.get("type") == "websocket.connect":
+                    # Closing before accepting makes the server answer the handshake with 403.
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _bytes_or_none(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1")

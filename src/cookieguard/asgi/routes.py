@@ -1,0 +1,142 @@
+"""Per-route CSRF exemption for Starlette-style routers (Starlette, FastAPI).
+
+A middleware runs before routing, so it cannot see which endpoint will serve a request. This
+module asks the wrapped app's own route table, in the router's order and with the router's
+own `matches()`, which endpoint a request would reach, and whether that endpoint carries the
+`csrf_exempt` marker. Only the route that would really serve the request counts, so an
+exempt route can never lend its exemption to a neighbouring path (CVE-2025-47910's lesson).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from cookieguard.asgi.types import Scope
+
+EXEMPT_ATTRIBUTE = "_cookieguard_csrf_exempt"
+_MAX_DEPTH = 16
+_CACHE_SIZE = 1024
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def csrf_exempt(endpoint: F) -> F:
+    """Mark a route endpoint (function, endpoint class or mounted app) as exempt from CSRF checks.
+
+    Use sparingly, e.g. for webhooks authenticated by their own signature. `get_csrf_token`
+    still works inside an exempt endpoint.
+
+    Example:
+        ```python
+        @app.post("/hooks/payment")
+        @csrf_exempt
+        async def payment_hook(request: Request) -> dict[str, str]: ...
+        ```
+    """
+    setattr(endpoint, EXEMPT_ATTRIBUTE, True)
+    return endpoint
+
+
+def is_marked(obj: object) -> bool:
+    """True if `obj` carries the `csrf_exempt` marker."""
+    return getattr(obj, EXEMPT_ATTRIBUTE, False) is True
+
+
+def route_path(scope: Scope) -> str:
+    """The path a Starlette router dispatches on: ``path`` without the ``root_path`` prefix."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        if path == root:
+            return ""
+        if path[len(root)] == "/":
+            return path[len(root) :]
+    return path
+
+
+def _routes_of(app: object) -> Sequence[Any] | None:
+    """The route list of `app`, looking through wrapping middleware (`.app` chains)."""
+    for _ in range(_MAX_DEPTH):
+        routes = getattr(app, "routes", None)
+        if isinstance(routes, Sequence):
+            return routes
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+def _any_marked(routes: Sequence[Any], depth: int = 0) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    for route in routes:
+        if is_marked(getattr(route, "endpoint", None)) or is_marked(route):
+            return True
+        mounted = getattr(route, "app", None)
+        if mounted is not None and is_marked(mounted):
+            return True
+        inner = getattr(route, "routes", None)
+        if isinstance(inner, Sequence) and inner and _any_marked(inner, depth + 1):
+            return True
+    return False
+
+
+class RouteExemptions:
+    """Answers "would this request reach a `csrf_exempt` endpoint?" for the wrapped app.
+
+    The route table is read when first needed and re-read if the number of top-level routes
+    changes. Answers are cached per (type, method, root path, path), bounded in size.
+    """
+
+    __slots__ = ("_app", "_cache", "_has_marked", "_route_count")
+
+    def __init__(self, app: object) -> None:
+        self._app = app
+        self._route_count = -1
+        self._has_marked = False
+        self._cache: dict[tuple[str, str, str, str], bool] = {}
+
+    def is_exempt(self, scope: Scope) -> bool:
+        """True if the route that would serve `scope` is marked exempt."""
+        routes = _routes_of(self._app)
+        if routes is None:
+            return False
+        if len(routes) != self._route_count:
+            self._route_count = len(routes)
+            self._has_marked = _any_marked(routes)
+            self._cache.clear()
+        if not self._has_marked:
+            return False
+        key = (scope["type"], scope.get("method", ""), scope.get("root_path", ""), scope["path"])
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            result = _lookup(routes, dict(scope), 0)
+        except Exception:  # a router that chokes on a path must not exempt it
+            result = False
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
+
+
+def _lookup(routes: Sequence[Any], scope: dict[str, Any], depth: int) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    for route in routes:
+        matches = getattr(route, "matches", None)
+        if matches is None:
+            continue
+        match, child = matches(scope)
+        if getattr(match, "name", None) != "FULL":
+            continue
+        if is_marked(route) or is_marked(child.get("endpoint")) or is_marked(child.get("app")):
+            return True
+        # A Mount or Host: the request goes on to the first matching route inside.
+        inner = getattr(route, "routes", None)
+        if isinstance(inner, Sequence) and inner:
+            return _lookup(inner, {**scope, **child}, depth + 1)
+        return False
+    return False

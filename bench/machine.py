@@ -1,0 +1,88 @@
+"""What the numbers were measured on: CPU, versions of every server stack and service."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from subjects import ASGI_VENV, BENCH, DJANGO_VENV
+
+_VERSIONS = (
+    "import importlib.metadata as m, platform, json, sys\n"
+    "out = {'python': platform.python_version()}\n"
+    "for name in sys.argv[1:]:\n"
+    "    try: out[name] = m.version(name)\n"
+    "    except m.PackageNotFoundError: pass\n"
+    "print(json.dumps(out))\n"
+)
+
+
+def _output(cmd: list[str]) -> str:
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (result.stdout or result.stderr).strip()
+
+
+def _versions(venv: Path, packages: list[str]) -> dict[str, str]:
+    import json
+
+    text = _output([str(venv / "bin" / "python"), "-c", _VERSIONS, *packages])
+    try:
+        return dict(json.loads(text))
+    except ValueError:
+        return {}
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _importable(module: str) -> bool:
+    code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('{module}') else 1)"
+    return subprocess.run([str(ASGI_VENV / "bin" / "python"), "-c", code]).returncode == 0
+
+
+def describe() -> dict[str, object]:
+    asgi = _versions(
+        ASGI_VENV,
+        [
+            "uvicorn",
+            "starlette",
+            "starsessions",
+            "starlette-csrf",
+            "redis",
+            "hiredis",
+            "jinja2",
+            "cookieguard",
+            "psycopg",
+        ],
+    )
+    django = _versions(DJANGO_VENV, ["django", "gunicorn", "redis", "hiredis"])
+    redis_info = _output(["redis-cli", "INFO", "server"])
+    redis_version = next(
+        (ln.split(":", 1)[1] for ln in redis_info.splitlines() if ln.startswith("redis_version")),
+        "",
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "wrk": _output(["wrk", "-v"]).splitlines()[0] if _output(["wrk", "-v"]) else "",
+        "asgi_env": asgi,
+        "asgi_server": "uvicorn, 1 worker, --loop asyncio --http h11 (uvloop importable: "
+        f"{_importable('uvloop')}, httptools importable: {_importable('httptools')})",
+        "django_env": django,
+        "django_server": "gunicorn, 1 sync worker (closes the connection after each response)",
+        "redis_server": redis_version,
+        "postgres_server": _output(["psql", "-V"]),
+        "cookieguard_commit": _output(
+            ["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"]
+        ),
+    }

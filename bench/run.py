@@ -1,0 +1,425 @@
+"""Benchmark runner: every subject x workload with wrk over loopback, interleaved by round.
+
+    bench/setup.sh                        # once: the environments under bench/.venvs/
+    python3 bench/run.py                  # all subjects, 3 rounds of 5 s, ~12 minutes
+    python3 bench/run.py --subjects bare,cookieguard-memory --rounds 3 --duration 3
+
+The server runs pinned to CPU 0 and wrk to CPU 1. Each subject gets a fresh SQLite file, two
+users (a reader with 10 records, a writer for W3), and a warm-up per workload that is thrown
+away. Then, round by round, every workload runs on every subject (order rotated each round),
+so each ratio to the bare site compares two runs of the same round. Results: medians over
+rounds, every socket error and every status other than the workload's expected one, the
+peak RSS (VmHWM) of each server's processes. Written to bench/results/latest.json and .md.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import machine
+import report
+from client import Browser, SetupError, login, record_count, seed
+from subjects import (
+    ASGI_VENV,
+    BENCH,
+    REDIS_URL,
+    USERS,
+    Subject,
+    all_subjects,
+    cookieguard_available,
+)
+
+WRK_CPU = "1"
+RESULTS = BENCH / "results"
+SEEDED_RECORDS = 10
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    path: str
+    user: str | None  # None: anonymous
+    expected: frozenset[int]
+    script: str = "status.lua"
+
+
+WORKLOADS = [
+    Workload("W1", "GET /login anonymous", "/login", None, frozenset({200})),
+    Workload("W2", "GET /api/records, 10 records", "/api/records", "reader", frozenset({200})),
+    Workload(
+        "W3",
+        "POST /api/records (fetch)",
+        "/api/records",
+        "writer",
+        frozenset({201}),
+        "post_record.lua",
+    ),
+    Workload("W4", "GET /records HTML", "/records", "reader", frozenset({200})),
+]
+
+
+@dataclass
+class Running:
+    subject: Subject
+    proc: subprocess.Popen[bytes]
+    port: int
+    values: dict[str, str]
+    browsers: dict[str, Browser]
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(running: Running, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.proc.poll() is not None:
+            raise SetupError(f"server exited with {running.proc.returncode}; see {running.log}")
+        try:
+            status, _, _ = Browser("127.0.0.1", running.port).request("GET", "/login")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SetupError(f"server not ready after {timeout:.0f} s; see {running.log}")
+
+
+def start(subject: Subject, workdir: Path) -> Running:
+    sdir = workdir / subject.name
+    sdir.mkdir()
+    port = free_port()
+    values = {
+        "port": str(port),
+        "db": str(sdir / "site.sqlite3"),
+        "dir": str(sdir),
+        "prefix": f"bench-{secrets.token_hex(4)}:",
+    }
+    subject.prepare(subject, sdir, values)
+    env = {**os.environ, **{k: subject.fill(v, values) for k, v in subject.env.items()}}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    cmd = ["taskset", "-c", "0", *(subject.fill(part, values) for part in subject.command)]
+    log = sdir / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=subject.cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Running(subject, proc, port, values, {}, log)
+    try:
+        wait_ready(running)
+        for name, password in USERS.items():
+            if subject.bare:
+                browser = Browser("127.0.0.1", port, {"uid": name})
+            else:
+                browser = login("127.0.0.1", port, name, password)
+            running.browsers[name] = browser
+        seed(running.browsers["reader"], SEEDED_RECORDS)
+    except Exception:
+        stop(running)
+        raise
+    return running
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def peak_rss_kib(pid: int) -> int:
+    """Sum of VmHWM over the server's processes (gunicorn: master + worker)."""
+    total = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def stop(running: Running) -> None:
+    if running.proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(running.proc.pid, signal.SIGTERM)
+        try:
+            running.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.proc.pid, signal.SIGKILL)
+            running.proc.wait(timeout=10)
+
+
+def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seconds: float) -> dict:
+    url = f"http://127.0.0.1:{running.port}{workload.path}"
+    cmd = [
+        "taskset",
+        "-c",
+        WRK_CPU,
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(BENCH / "wrk" / workload.script),
+    ]
+    env = dict(os.environ)
+    if workload.user is not None:
+        browser = running.browsers[workload.user]
+        cmd += ["-H", f"Cookie: {browser.cookie_header()}"]
+        env["BENCH_CSRF_TOKEN"] = browser.cookies.get("csrftoken", "")
+    env["BENCH_ORIGIN"] = f"http://127.0.0.1:{running.port}"
+    cmd.append(url)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT ")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
+    data = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
+    statuses = {int(k): v for k, v in data["statuses"].items()}
+    data["statuses"] = statuses
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    data["unexpected"] = sum(n for code, n in statuses.items() if code not in workload.expected)
+    data["socket_errors"] = sum(data["errors"][k] for k in ("connect", "read", "write", "timeout"))
+    with (RESULTS / "latest.raw").open("a") as raw:
+        raw.write(f"# {running.subject.name} {workload.key}\n{result.stdout}\n")
+    return data
+
+
+def summarise(
+    subjects: list[str], workloads: list[Workload], rounds: list[dict[str, dict[str, dict]]]
+) -> dict[str, dict[str, dict]]:
+    """Per subject and workload: median req/s, median same-round ratio to bare, error totals."""
+    summary: dict[str, dict[str, dict]] = {}
+    for name in subjects:
+        summary[name] = {}
+        for w in workloads:
+            runs = [r[w.key][name] for r in rounds if name in r.get(w.key, {})]
+            if not runs:
+                continue
+            ratios = [
+                r[w.key][name]["rps"] / r[w.key]["bare"]["rps"]
+                for r in rounds
+                if name in r.get(w.key, {}) and "bare" in r.get(w.key, {})
+            ]
+            statuses: dict[int, int] = {}
+            for run in runs:
+                for code, n in run["statuses"].items():
+                    statuses[code] = statuses.get(code, 0) + n
+            summary[name][w.key] = {
+                "rps": statistics.median(run["rps"] for run in runs),
+                "rps_runs": [round(run["rps"], 1) for run in runs],
+                "ratio": statistics.median(ratios) if ratios else None,
+                "ratio_runs": [round(x, 4) for x in ratios],
+                "p50_ms": statistics.median(run["latency_us"]["p50"] for run in runs) / 1000,
+                "p99_ms": statistics.median(run["latency_us"]["p99"] for run in runs) / 1000,
+                "requests": sum(run["requests"] for run in runs),
+                "socket_errors": sum(run["socket_errors"] for run in runs),
+                "unexpected": sum(run["unexpected"] for run in runs),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            }
+    return summary
+
+
+def cleanup_redis(prefix: str) -> None:
+    """Delete the keys a subject left under its own random prefix."""
+    host_port = REDIS_URL.removeprefix("redis://").split("/")[0]
+    host, _, port = host_port.partition(":")
+    base = ["redis-cli", "-h", host, "-p", port or "6379"]
+    keys = subprocess.run(
+        [*base, "--scan", "--pattern", f"*{prefix}*"], capture_output=True, text=True
+    ).stdout.split()
+    for i in range(0, len(keys), 500):
+        subprocess.run([*base, "del", *keys[i : i + 500]], capture_output=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    names = [s.name for s in all_subjects()]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--subjects",
+        default=",".join(names),
+        help=f"comma-separated, from: {', '.join(names)} (bare is always added)",
+    )
+    parser.add_argument("--workloads", default="W1,W2,W3,W4")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=2.0, help="seconds per discarded run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=str(RESULTS / "latest.json"))
+    parser.add_argument("--no-chart", action="store_true", help="skip bench/chart.png")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = [n.strip() for n in args.subjects.split(",") if n.strip()]
+    known = {s.name: s for s in all_subjects()}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        print(f"unknown subjects: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if "bare" not in wanted:
+        wanted.insert(0, "bare")
+    skipped: dict[str, str] = {}
+    if any(n.startswith("cookieguard-") for n in wanted):
+        why = cookieguard_available()
+        if why:
+            for n in [n for n in wanted if n.startswith("cookieguard-")]:
+                skipped[n] = why
+                wanted.remove(n)
+            print(f"skipping cookieguard subjects: {why}", flush=True)
+    workloads = [w for w in WORKLOADS if w.key in args.workloads.split(",")]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.raw").write_text("")
+    workdir = Path(tempfile.mkdtemp(prefix="cookieguard-bench-"))
+    print(f"work directory: {workdir}", flush=True)
+    running: dict[str, Running] = {}
+    started = time.time()
+    try:
+        for name in wanted:
+            print(f"starting {name} ...", flush=True)
+            try:
+                running[name] = start(known[name], workdir)
+            except (SetupError, RuntimeError, OSError) as exc:
+                if name == "bare":
+                    raise
+                skipped[name] = str(exc)
+                print(f"  {name} skipped: {exc}", flush=True)
+        names = list(running)
+        total = len(names) * len(workloads) * (args.rounds * args.duration + args.warmup)
+        print(
+            f"running {len(names)} subjects x {len(workloads)} workloads, "
+            f"{args.rounds} rounds: about {total / 60:.1f} min of load",
+            flush=True,
+        )
+        for w in workloads:
+            for name in names:
+                run_wrk(running[name], w, args, args.warmup)
+            print(f"warm-up {w.key} done", flush=True)
+        rounds: list[dict[str, dict[str, dict]]] = []
+        for r in range(args.rounds):
+            this: dict[str, dict[str, dict]] = {}
+            for w in workloads:
+                this[w.key] = {}
+                shift = r % len(names)
+                for name in names[shift:] + names[:shift]:
+                    data = run_wrk(running[name], w, args, args.duration)
+                    this[w.key][name] = data
+                    bad = data["socket_errors"] + data["unexpected"]
+                    print(
+                        f"[round {r + 1}/{args.rounds}] {w.key} {name:22} "
+                        f"{data['rps']:9.1f} req/s  p50 {data['latency_us']['p50'] / 1000:6.2f}"
+                        f" ms  errors {bad}",
+                        flush=True,
+                    )
+            rounds.append(this)
+        rss = {name: peak_rss_kib(running[name].proc.pid) for name in names}
+        for name in names:
+            if running[name].subject.bare:
+                continue
+            count = record_count(running[name].browsers["reader"])
+            if count != SEEDED_RECORDS:
+                print(f"warning: {name} reader has {count} records, not {SEEDED_RECORDS}")
+    finally:
+        for run in running.values():
+            stop(run)
+            if run.subject.redis_prefix:
+                cleanup_redis(run.subject.fill(run.subject.redis_prefix, run.values))
+        if not args.keep:
+            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    result = {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "elapsed_s": round(time.time() - started, 1),
+        "config": {
+            "rounds": args.rounds,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+            "server_cpu": "0",
+            "wrk_cpu": WRK_CPU,
+        },
+        "machine": machine.describe(),
+        "subjects": {n: known[n].label for n in names},
+        "skipped": skipped,
+        "workloads": {w.key: w.title for w in workloads},
+        "summary": summarise(names, workloads, rounds),
+        "peak_rss_kib": rss,
+        "rounds": [
+            {
+                wk: {
+                    n: {k: v for k, v in d.items() if k != "statuses"}
+                    | {"statuses": {str(c): x for c, x in d["statuses"].items()}}
+                    for n, d in per.items()
+                }
+                for wk, per in rnd.items()
+            }
+            for rnd in rounds
+        ],
+    }
+    out = Path(args.out)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    table = report.markdown(result)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    if not args.no_chart:
+        chart = subprocess.run(
+            [
+                str(ASGI_VENV / "bin" / "python"),
+                str(BENCH / "chart.py"),
+                str(out),
+                str(BENCH / "chart.png"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        print(chart.stdout.strip() or chart.stderr.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

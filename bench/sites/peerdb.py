@@ -1,0 +1,104 @@
+"""Users and records for the Starlette peer subjects (bare site, starsessions stack).
+
+Mirrors how cookieguard's demo keeps its data, so the sites differ only in their security
+layer: one SQLite connection in autocommit mode with WAL and synchronous=NORMAL, used
+synchronously from the event loop, records indexed on (user_id, id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sqlite3
+import sys
+
+MAX_RECORD_LENGTH = 10_000
+_ITERATIONS = 200_000
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        text TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS records_user ON records (user_id, id)",
+)
+
+
+class PeerDB:
+    """The users and records tables of one SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+        self._execute = self._conn.execute
+
+    def records(self, user_id: str) -> list[tuple[int, str]]:
+        return self._execute(
+            "SELECT id, text FROM records WHERE user_id = ? ORDER BY id", (user_id,)
+        ).fetchall()
+
+    def add_record(self, user_id: str, text: str) -> int:
+        cursor = self._execute("INSERT INTO records (user_id, text) VALUES (?, ?)", (user_id, text))
+        return int(cursor.lastrowid or 0)
+
+    def add_user(self, username: str, password: str) -> None:
+        salt = os.urandom(16)
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _ITERATIONS)
+        self._execute(
+            "INSERT INTO users (username, password_hash) VALUES (?, ?)",
+            (username, f"{salt.hex()}${digest.hex()}"),
+        )
+
+    def authenticate(self, username: str, password: str) -> str | None:
+        """The user's id as text when the password is right, else None."""
+        row = self._execute(
+            "SELECT id, password_hash FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        if row is None:
+            return None
+        salt_hex, _, digest_hex = row[1].partition("$")
+        digest = hashlib.pbkdf2_hmac(
+            "sha256", password.encode(), bytes.fromhex(salt_hex), _ITERATIONS
+        )
+        return str(row[0]) if hmac.compare_digest(digest.hex(), digest_hex) else None
+
+
+def record_text_error(body: object) -> str | None:
+    """Why a JSON body is not a valid new record, or None (the contract's rules)."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        return "text must be a non-empty string"
+    if len(text) > MAX_RECORD_LENGTH:
+        return "text is too long"
+    return None
+
+
+def main() -> int:
+    """`python peerdb.py adduser NAME --db PATH`, the password on stdin."""
+    if len(sys.argv) != 5 or sys.argv[1] != "adduser" or sys.argv[3] != "--db":
+        print("usage: peerdb.py adduser NAME --db PATH", file=sys.stderr)
+        return 2
+    password = sys.stdin.read().removesuffix("\n")
+    try:
+        PeerDB(sys.argv[4]).add_user(sys.argv[2], password)
+    except sqlite3.IntegrityError:
+        print(f"user {sys.argv[2]!r} exists", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

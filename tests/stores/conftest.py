@@ -14,7 +14,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -41,10 +41,14 @@ def require_server(name: str, host: str, port: int) -> None:
         except OSError:
             _reachable[key] = False
     if not _reachable[key]:
-        message = f"{name} is not reachable on {key}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{name} is not reachable on {key}")
+
+
+def missing(message: str) -> NoReturn:
+    """Skip a test whose server or tool is missing; under CI=true, fail it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def free_port() -> int:

@@ -1,0 +1,99 @@
+"""open_store(url): one setting picks the backend; bad URLs and missing drivers say what to do."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from cookieguard.errors import ConfigError
+from cookieguard.stores import open_store
+from cookieguard.stores.memory import MemoryStore
+from cookieguard.stores.postgres import PostgresStore
+from cookieguard.stores.redis import RedisStore
+from cookieguard.stores.sqlite import SQLiteStore
+
+
+def test_each_url_form_opens_its_store(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    relative = open_store("sqlite:///sessions.db")
+    assert isinstance(relative, SQLiteStore) and relative.path == "sessions.db"
+    absolute = open_store(f"sqlite:///{tmp_path}/s.db")
+    assert isinstance(absolute, SQLiteStore) and absolute.path == f"{tmp_path}/s.db"
+    in_memory = open_store("sqlite:///:memory:")
+    assert isinstance(in_memory, SQLiteStore) and in_memory.path == ":memory:"
+    redis = open_store("redis://127.0.0.1:6379/0", prefix="app:")
+    assert isinstance(redis, RedisStore) and redis.prefix == "app:"
+    postgres = open_store("postgresql://postgres@127.0.0.1:5432/test", table="app_sessions")
+    assert isinstance(postgres, PostgresStore) and postgres.table == "app_sessions"
+    assert isinstance(open_store("postgres://postgres@127.0.0.1/test"), PostgresStore)
+
+
+async def test_sqlite_memory_url_works_end_to_end() -> None:
+    from cookieguard.stores.base import SessionRecord
+
+    store = open_store("sqlite:///:memory:")
+    record = SessionRecord({"a": 1}, None, 1.0, 1.0, 100.0)
+    await store.create("k" * 64, record)
+    assert await store.load("k" * 64, now=2.0) == record
+    assert [n async for n in store.purge_expired(now=200.0)] == [1]
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("", "unsupported session store URL"),
+        ("sessions.db", "unsupported session store URL"),
+        ("mysql://root@localhost/db", "unsupported session store URL"),
+        ("sqlite://", "needs a path"),
+        ("sqlite:///", "needs a path"),
+        ("sqlite://relative.db", "needs a path"),
+        ("memory://somewhere", "takes no host"),
+        ("redis://127.0.0.1:notaport/0", "invalid Redis URL"),
+        ("postgresql://127.0.0.1:5432/test?sslmode", "invalid PostgreSQL"),
+    ],
+)
+def test_bad_urls_are_config_errors(url: str, hint: str) -> None:
+    with pytest.raises(ConfigError, match=hint):
+        open_store(url)
+
+
+def test_password_never_appears_in_the_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        open_store("mysql://root:hunter2@localhost/db")
+    assert "hunter2" not in str(info.value)
+    assert "mysql://root:***@localhost/db" in str(info.value)
+
+
+def test_bad_table_names_and_prefixes_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="identifier"):
+        open_store(f"sqlite:///{tmp_path}/s.db", table="x; DROP TABLE users")
+    with pytest.raises(ConfigError, match="identifier"):
+        open_store("postgresql://postgres@127.0.0.1/test", table="Sessions")
+    with pytest.raises(ConfigError, match="hash tags"):
+        open_store("redis://127.0.0.1:6379/0", prefix="{app}:")
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis", "cookieguard[redis]"),
+        ("postgresql://postgres@127.0.0.1/test", "psycopg", "cookieguard[postgres]"),
+    ],
+)
+def test_missing_driver_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, url: str, module: str, extra: str
+) -> None:
+    for name in list(sys.modules):
+        if (
+            name == module
+            or name.startswith(f"{module}.")
+            or name.startswith("cookieguard.stores.")
+        ):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` fail
+    with pytest.raises(ConfigError, match=re.escape(f"pip install {extra}")):
+        open_store(url)

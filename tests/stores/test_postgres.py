@@ -1,0 +1,63 @@
+"""PostgreSQL specifics: schema and indexes, and tables created safely by concurrent starts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from tests.stores.conftest import POSTGRES_DSN, require_server
+
+from cookieguard.stores.base import SessionRecord
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+async def table() -> AsyncIterator[str]:
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    name = f"cg_test_{secrets.token_hex(6)}"
+    yield name
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+        await conn.execute(f"DROP TABLE IF EXISTS {name}, {name}_counters")
+
+
+async def test_concurrent_first_use_creates_the_schema_once(table: str) -> None:
+    import psycopg
+
+    from cookieguard.stores.postgres import PostgresStore
+
+    stores = [PostgresStore(POSTGRES_DSN, table=table) for _ in range(6)]
+    try:
+        record = SessionRecord({"n": 1}, "u", NOW, NOW, NOW + 60, "UA")
+        await asyncio.gather(*(s.create(f"{i:064d}", record) for i, s in enumerate(stores)))
+        assert len(await stores[0].list_user("u", now=NOW)) == 6
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN) as conn:
+        cur = await conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+        assert await cur.fetchall() == [
+            ("key", "text"),
+            ("data", "jsonb"),
+            ("user_id", "text"),
+            ("created_at", "double precision"),
+            ("last_seen", "double precision"),
+            ("expires_at", "double precision"),
+            ("user_agent", "text"),
+        ]
+        cur = await conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
+        assert {r[0] for r in await cur.fetchall()} == {
+            f"{table}_pkey",
+            f"{table}_user",
+            f"{table}_expiry",
+        }
+        cur = await conn.execute(f"SELECT data FROM {table} LIMIT 1")
+        assert await cur.fetchone() == ({"n": 1},)

@@ -495,3 +495,8 @@ async def test_an_id_collision_draws_a_new_id(
         assert (await second.get("/read")).json() == {"owner": "second"}
     record = await memory.load(hash_session_id(fixed), now=T0)
     assert record is not None and record.data == {"owner": "first"}
+
+
+def test_a_store_that_is_not_a_store_fails_at_construction() -> None:
+    with pytest.raises(TypeError, match="open_store"):
+        SessionMiddleware(Starlette(), "sqlite:///sessions.db")  # type: ignore[arg-type]

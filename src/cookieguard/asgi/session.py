@@ -153,9 +153,15 @@ class SessionMiddleware:
         self.config = config or SessionConfig()
         self.clock = clock
         # Branch once here, never per request.
-        self._backend: SessionBackend = (
-            store if isinstance(store, CookieStore) else _ServerBackend(store)
-        )
+        if isinstance(store, CookieStore):
+            self._backend: SessionBackend = store
+        elif isinstance(store, SessionStore):
+            self._backend = _ServerBackend(store)
+        else:
+            raise TypeError(
+                f"store must be a SessionStore (see cookieguard.stores.open_store) or a "
+                f"CookieStore, not {type(store).__name__}"
+            )
         cookie = self.config.cookie
         self._cookie_name = cookie.wire_name
         self._spec_http = cookie.spec(https=False)
@@ -178,7 +184,10 @@ class SessionMiddleware:
                 await _unavailable(scope, send)
                 return
             if found is None:
-                logger.info("session cookie not adopted: unknown, expired or forged")
+                logger.info(
+                    "session cookie %s not adopted: unknown, expired or forged",
+                    hash_session_id(value)[:12],
+                )
                 session = Session(cookie_present=True)
             else:
                 session = found

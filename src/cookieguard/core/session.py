@@ -236,6 +236,10 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         return self._data[key]
 
+    def get(self, key: str, default: Any = None) -> Any:  # no KeyError round trip
+        self.accessed = True
+        return self._data.get(key, default)
+
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")

@@ -339,6 +339,7 @@ class OutageStore(MemoryStore):
     """A real MemoryStore with an outage switch, as a network store behaves when down."""
 
     down = False
+    fail_updates = False
 
     async def load(self, key_hash: str, *, now: float) -> Any:
         if self.down:
@@ -349,6 +350,11 @@ class OutageStore(MemoryStore):
         if self.down:
             raise ConnectionError("connection refused")
         await super().create(key_hash, record, replaces=replaces)
+
+    async def update(self, key_hash: str, **delta: Any) -> bool:
+        if self.down or self.fail_updates:
+            raise StoreUnavailable("memory store switched off")
+        return await super().update(key_hash, **delta)
 
 
 async def test_store_down_is_a_503_then_recovers(caplog: pytest.LogCaptureFixture) -> None:
@@ -500,3 +506,18 @@ async def test_an_id_collision_draws_a_new_id(
 def test_a_store_that_is_not_a_store_fails_at_construction() -> None:
     with pytest.raises(TypeError, match="open_store"):
         SessionMiddleware(Starlette(), "sqlite:///sessions.db")  # type: ignore[arg-type]
+
+
+async def test_a_failed_touch_does_not_fail_a_read(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    outage = OutageStore()
+    async with client(make_app(outage, SessionConfig(touch_interval=60), clock)) as http:
+        await http.post("/set?a=1")
+        clock.now += 120
+        outage.fail_updates = True  # loads still work; the store fails when written to
+        with caplog.at_level(logging.WARNING, logger="cookieguard.sessions"):
+            response = await http.get("/read")
+        assert response.status_code == 200 and response.json() == {"a": "1"}
+        assert "set-cookie" not in response.headers
+        assert "session touch skipped" in caplog.text
+        assert (await http.post("/set?b=2")).status_code == 503  # a real write still fails

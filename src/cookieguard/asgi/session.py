@@ -230,8 +230,15 @@ class SessionMiddleware:
         headers = list(message.get("headers", ()))
         https = scope.get("scheme") in ("https", "wss")
         spec = self._spec_https if https else self._spec_http
-        if plan.action != "none":
+        value: str | None = None
+        if plan.action == "touch":
+            try:
+                value = await self._commit(scope, session, plan)
+            except Exception as exc:  # a touch only slides expiry: never fail a read for it
+                logger.warning("session touch skipped: store error (%s)", type(exc).__name__)
+        elif plan.action != "none":
             value = await self._commit(scope, session, plan)
+        if plan.action != "none":
             if value is not None and plan.cookie == "set":
                 cookie = render_set_cookie(spec, value, max_age=plan.max_age, now=now)
                 headers.append((b"set-cookie", cookie.encode("latin-1")))
@@ -239,6 +246,8 @@ class SessionMiddleware:
                     headers.append((b"cache-control", b"no-store"))
             elif value is None and plan.action != "touch":
                 # Deleted meanwhile (logout in another tab), or flushed: clear the cookie.
+                # A failed touch sends nothing: the browser may already hold a newer cookie
+                # (a login in another tab cycled the id) that a deletion would destroy.
                 headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
         elif plan.cookie == "delete":
             headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))

@@ -149,7 +149,7 @@ async def test_unknown_user_costs_as_much_as_a_wrong_password(
             unknown.append(await timed("nobody-by-this-name"))
         ratio = statistics.median(unknown) / statistics.median(known)
         # Argon2 dominates both (tens of ms); a skipped hash would make this ~0.01.
-        assert 0.5 < ratio < 2.0, (known, unknown)
+        assert 1 / 3 < ratio < 3.0, (known, unknown)
         assert statistics.median(unknown) > 0.005
     finally:
         await users.close()

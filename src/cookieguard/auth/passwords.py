@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import threading
 from dataclasses import dataclass
 
 import argon2
@@ -79,7 +80,9 @@ class PasswordHasher:
             type=argon2.Type.ID,
         )
         # What unknown users are checked against: same parameters, unguessable password.
-        self._dummy = self._argon.hash(new_csrf_secret())
+        # Made on first use (in a worker thread when called through the async methods).
+        self._dummy: str | None = None
+        self._dummy_lock = threading.Lock()
 
     def hash(self, password: str) -> str:
         """A new Argon2id hash of `password`.
@@ -117,8 +120,14 @@ class PasswordHasher:
 
     def verify_dummy(self, password: str = "") -> PasswordCheck:
         """Spend the time of a real verification and fail (unknown user, bad input)."""
+        dummy = self._dummy
+        if dummy is None:
+            with self._dummy_lock:
+                if self._dummy is None:
+                    self._dummy = self._argon.hash(new_csrf_secret())
+                dummy = self._dummy
         with contextlib.suppress(VerificationError):
-            self._argon.verify(self._dummy, password.encode("utf-8", "replace") or b"-")
+            self._argon.verify(dummy, password.encode("utf-8", "replace") or b"-")
         return _FAIL
 
     def _verify_argon2(self, encoded: str, data: bytes, *, ours: bool) -> PasswordCheck:

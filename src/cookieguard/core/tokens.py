@@ -19,28 +19,48 @@ SESSION_ID_ALPHABET = string.ascii_lowercase + string.digits
 SESSION_ID_LENGTH = 32
 
 _BASE = len(CSRF_ALPHABET)  # 62
-_INDEX = {char: i for i, char in enumerate(CSRF_ALPHABET)}
 _VALID = frozenset(CSRF_ALPHABET)
-# (pad char, secret char) -> cipher char, and (pad char, cipher char) -> secret char.
-_ADD = {(p, s): CSRF_ALPHABET[(_INDEX[p] + _INDEX[s]) % _BASE] for p in _INDEX for s in _INDEX}
-_SUB = {(p, c): CSRF_ALPHABET[(_INDEX[c] - _INDEX[p]) % _BASE] for p in _INDEX for c in _INDEX}
+# Masking works on alphabet indices held in bytes, so the per-character arithmetic runs in C
+# (bytes.translate and big-integer addition) instead of a Python loop: about 1 µs per token.
+_CHAR_TO_INDEX = bytes(CSRF_ALPHABET.index(chr(c)) if chr(c) in _VALID else 0 for c in range(256))
+_INDEX_TO_CHAR = bytes(ord(CSRF_ALPHABET[i % _BASE]) for i in range(256))  # also reduces mod 62
+_NEGATE = bytes((_BASE - i) % 256 for i in range(256))  # i -> 62 - i, so c - p == c + (62 - p)
+
+
+def _add_bytes(a: bytes, b: bytes) -> bytes:
+    """Bytewise a + b for 32 bytes of values below 128: as one big-integer addition.
+
+    Every byte sum stays below 256, so no carry crosses a byte boundary.
+    """
+    total = int.from_bytes(a, "big") + int.from_bytes(b, "big")
+    return total.to_bytes(CSRF_SECRET_LENGTH, "big")
+
+
+def _sampling_tables(size: int) -> tuple[bytes, bytes]:
+    """Byte -> index table and the bytes to drop, for uniform rejection sampling mod `size`."""
+    limit = 256 - (256 % size)
+    return bytes(b % size if b < limit else 0 for b in range(256)), bytes(range(limit, 256))
+
+
+_SAMPLING = {size: _sampling_tables(size) for size in (_BASE, len(SESSION_ID_ALPHABET))}
+
+
+def _random_indices(size: int, length: int) -> bytes:
+    """`length` uniform indices in range(size), as bytes, from secure random bytes.
+
+    Bytes at or above the largest multiple of `size` are dropped, so no index is favoured.
+    """
+    table, rejected = _SAMPLING.get(size) or _sampling_tables(size)
+    out = b""
+    while len(out) < length:
+        out += secrets.token_bytes(length + 8).translate(table, rejected)
+    return out[:length]
 
 
 def _random_string(alphabet: str, length: int) -> str:
-    """Uniform random string from `alphabet` via rejection sampling of secure random bytes.
-
-    Much cheaper than `secrets.choice` per character, with the same distribution.
-    """
-    size = len(alphabet)
-    limit = 256 - (256 % size)
-    out: list[str] = []
-    while len(out) < length:
-        for byte in secrets.token_bytes(length + 8):
-            if byte < limit:
-                out.append(alphabet[byte % size])
-                if len(out) == length:
-                    break
-    return "".join(out)
+    """Uniform random string from `alphabet` (much cheaper than `secrets.choice` per char)."""
+    indices = _random_indices(len(alphabet), length)
+    return "".join([alphabet[i] for i in indices])
 
 
 def new_csrf_secret() -> str:
@@ -62,28 +82,35 @@ def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
+def _in_alphabet(value: str) -> bool:
+    # isascii() + isalnum() is exactly [a-zA-Z0-9], checked in C.
+    return value.isascii() and value.isalnum()
+
+
 def is_valid_secret(value: str) -> bool:
     """True for a well-formed 32-char bare secret."""
-    return len(value) == CSRF_SECRET_LENGTH and _VALID.issuperset(value)
+    return len(value) == CSRF_SECRET_LENGTH and _in_alphabet(value)
 
 
 def is_valid_token(value: str) -> bool:
     """True for a 32-char bare or 64-char masked token over the CSRF alphabet."""
-    return len(value) in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH) and _VALID.issuperset(value)
+    return len(value) in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH) and _in_alphabet(value)
 
 
 def mask_secret(secret: str) -> str:
     """Mask `secret` with a fresh pad: a different 64-char token on every call."""
-    pad = _random_string(CSRF_ALPHABET, CSRF_SECRET_LENGTH)
-    add = _ADD
-    return pad + "".join([add[pair] for pair in zip(pad, secret, strict=True)])
+    pad = _random_indices(_BASE, CSRF_SECRET_LENGTH)
+    plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
+    cipher = _add_bytes(pad, plain)
+    return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
 
 
 def unmask_token(token: str) -> str:
     """Recover the secret from a 64-char masked token (caller checks the format first)."""
-    sub = _SUB
-    pad, cipher = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
-    return "".join([sub[pair] for pair in zip(pad, cipher, strict=True)])
+    raw = token.encode("ascii").translate(_CHAR_TO_INDEX)
+    negated_pad = raw[:CSRF_SECRET_LENGTH].translate(_NEGATE)
+    plain = _add_bytes(raw[CSRF_SECRET_LENGTH:], negated_pad)
+    return plain.translate(_INDEX_TO_CHAR).decode("ascii")
 
 
 def token_matches_secret(token: str, secret: str) -> bool:

@@ -83,7 +83,7 @@ def render_set_cookie(
 
     `now` (epoch seconds) adds an Expires attribute for old clients alongside Max-Age.
     """
-    if any(c in _FORBIDDEN_VALUE_CHARS for c in value):
+    if not _FORBIDDEN_VALUE_CHARS.isdisjoint(value):
         raise ValueError("cookie value contains characters that need quoting")
     parts = [f"{spec.name}={value}"]
     if max_age is not None:

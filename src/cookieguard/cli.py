@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
+import re
 import sqlite3
 import sys
 import time
@@ -22,6 +24,7 @@ from cookieguard.errors import CookieguardError, UserExists
 DEFAULT_DB = "demo.sqlite3"
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+_KEY_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class CommandError(Exception):
@@ -156,13 +159,20 @@ def read_password(username: str) -> str:
 
 def adduser(username: str, db: str) -> int:
     """Create `username` in the demo's database."""
+    from cookieguard.auth.users import validate_username
     from cookieguard.demo.users import create_user
 
+    try:
+        validate_username(username)  # before asking for a password in vain
+    except ValueError as exc:
+        raise CommandError(f"invalid username {username[:40]!r}: {exc}") from None
     password = read_password(username)
     try:
         user_id = asyncio.run(create_user(db, username, password))
     except UserExists:
         raise CommandError(f"user {username!r} already exists in {db}") from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     print(f"created user {username!r} (id {user_id}) in {db}")
     return 0
 
@@ -191,6 +201,12 @@ async def _sessions(args: argparse.Namespace) -> int:
         elif args.action == "revoke":
             if not args.key_hashes and args.user is None:
                 raise CommandError("name sessions by KEY_HASH or pass --user USER_ID")
+            for key_hash in args.key_hashes:
+                if not _KEY_HASH.fullmatch(key_hash):
+                    raise CommandError(
+                        f"{key_hash[:80]!r} is not a session key hash "
+                        "(64 hex digits, as 'cookieguard sessions list' prints them)"
+                    )
             for key_hash in args.key_hashes:
                 await store.delete(key_hash)
             count = len(args.key_hashes)
@@ -233,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sessions":
             if args.action is None:
                 return _fail("choose an action: list, revoke or purge", EXIT_USAGE)
+            logging.disable(logging.WARNING)  # a store failure becomes the one error line
             return asyncio.run(_sessions(args))
         if args.command == "secret":
             print(new_csrf_secret() + new_csrf_secret())

@@ -61,11 +61,14 @@ async def _probe(store: SessionStore) -> None:
 def check_store(db_path: str, store_url: str | None) -> None:
     """Ask the store one question on a throwaway connection; raise ServeError if it fails."""
     store = open_session_store(db_path, store_url)
+    logging.disable(logging.WARNING)  # the failure is reported below, in one line
     try:
         asyncio.run(_probe(store))
     except StoreUnavailable as exc:
         where = redact_url(store_url) if store_url else db_path
         raise ServeError(f"session store {where} cannot be reached: {exc}") from None
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -103,7 +106,6 @@ def serve(
     from cookieguard.demo.db import DemoDatabase
     from cookieguard.demo.users import ensure_demo_user
 
-    _configure_logging(access_log)
     is_new = db_path == ":memory:" or not os.path.exists(db_path)
     try:
         db = DemoDatabase(db_path)
@@ -115,23 +117,17 @@ def serve(
     # file both try, and exactly one succeeds (the username is unique).
     credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME)) if is_new else None
     sock = bind(host, port)
+    _configure_logging(access_log)
     app = create_app(db, open_session_store(db_path, store_url), secret_key=secret_key)
     actual_host, actual_port = sock.getsockname()[:2]
     shown_host = f"[{actual_host}]" if ":" in actual_host else actual_host
-    print(f"cookieguard demo: serving http://{shown_host}:{actual_port}/", flush=True)
-    print(
-        f"  users and records in {db_path}; sessions in "
-        f"{redact_url(store_url) if store_url else db_path}",
-        flush=True,
-    )
+    where = redact_url(store_url) if store_url else db_path
+    print(f"cookieguard demo: users and records in {db_path}; sessions in {where}")
     if credentials is not None:
-        print(
-            f"  created user {credentials[0]!r} with password {credentials[1]!r} "
-            "(add more with: cookieguard adduser NAME --db PATH)",
-            flush=True,
-        )
-    else:
-        print(f"  add a user with: cookieguard adduser NAME --db {db_path}", flush=True)
+        print(f"  created user {credentials[0]!r} with password {credentials[1]!r}")
+    print(f"  add users with: cookieguard adduser NAME --db {db_path}")
+    # The last line, flushed: scripts and tests wait for it.
+    print(f"cookieguard demo: serving http://{shown_host}:{actual_port}/", flush=True)
     config = uvicorn.Config(
         app,
         log_config=None,

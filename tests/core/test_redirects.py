@@ -98,6 +98,8 @@ def test_next_for_encodes_the_request_path() -> None:
     # A request path the router accepted but that would read as another host: no `next`.
     assert next_for("//evil.example/") is None
     assert next_for("/\\evil") == "/%5Cevil"
+    assert next_for("/100%") == "/100%25"
+    assert next_for("/x", b"q=%41%20b") == "/x?q=%41%20b"
 
 
 def test_login_redirect_url() -> None:

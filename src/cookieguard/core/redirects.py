@@ -18,8 +18,10 @@ MAX_REDIRECT_LENGTH = 2048
 
 # Printable ASCII except the backslash; space and controls excluded.
 _ALLOWED = frozenset(chr(c) for c in range(0x21, 0x7F)) - {"\\"}
-# What `quote` may leave as is when building a `next` from a request path.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+# What `quote` may leave as is when building a `next` from a decoded request path (a literal
+# "%" is encoded), and from a raw query string (already percent-encoded by the client).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "%?"
 
 
 def is_safe_redirect(url: str | None) -> bool:
@@ -65,7 +67,7 @@ def next_for(path: str, query_string: bytes | str = b"") -> str | None:
         query_string = query_string.decode("latin-1")
     target = quote(path, safe=_PATH_SAFE)
     if query_string:
-        target = f"{target}?{quote(query_string, safe=_PATH_SAFE + '?')}"
+        target = f"{target}?{quote(query_string, safe=_QUERY_SAFE)}"
     return target if is_safe_redirect(target) else None
 
 

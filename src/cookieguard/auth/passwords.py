@@ -104,8 +104,8 @@ class PasswordHasher:
         Never raises for bad input: an unknown format, a corrupt hash or an unusable
         password is a failed check that cost as much time as a real one.
         """
-        data = _encode(password)
-        if data is None:
+        data = _encode(password) if isinstance(password, str) else None
+        if data is None or not isinstance(encoded, str):
             return self.verify_dummy()
         if encoded.startswith("$argon2"):
             return self._verify_argon2(encoded, data, ours=True)

@@ -106,6 +106,8 @@ class PostgresUserStore:
                     timeout=self.timeout,
                     kwargs={"autocommit": True, "connect_timeout": max(1, int(self.timeout))},
                     open=False,
+                    # Hand out only live connections, so a database restart costs no error.
+                    check=AsyncConnectionPool.check_connection,
                 )
                 await pool.open(wait=False)
                 self._pool = pool

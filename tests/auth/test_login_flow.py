@@ -358,3 +358,37 @@ async def test_malformed_bodies_never_500(site: Site, raw: bytes) -> None:
         assert response.status_code < 500
         if response.status_code == 303:  # only the well-formed duplicate case may log in
             assert raw.startswith(b"username=alice&password=alice-pass")
+
+
+async def test_forms_rendered_before_login_stop_working(site: Site) -> None:
+    async with client(site.app) as browser:
+        old_token = await form_token(browser)
+        await log_in(browser, "alice", "alice-pass")
+        stale = await browser.post("/logout", data={"csrfmiddlewaretoken": old_token})
+        assert stale.status_code == 403
+        assert (await browser.get("/records")).status_code == 200
+
+
+async def test_session_claiming_a_user_without_hash_is_flushed_at_login(site: Site) -> None:
+    async with client(site.app) as browser:
+        await browser.get("/visit", params={"_auth_user_id": site.alice_id, "junk": "1"})
+        before = sid(browser)
+        assert (await browser.get("/whoami")).json() == {"user": None}  # no hash: flushed
+        await browser.get("/visit", params={"_auth_user_id": site.alice_id, "junk": "1"})
+        await log_in(browser, "alice", "alice-pass")
+        assert sid(browser) not in (None, before)
+        data = (await browser.get("/session")).json()
+        assert "junk" not in data and data["_auth_user_id"] == site.alice_id
+
+
+async def test_anonymous_logout_is_harmless(site: Site) -> None:
+    async with client(site.app) as browser:
+        response = await post(browser, "/logout")
+        assert response.status_code == 303 and sid(browser) is None
+
+
+async def test_login_needs_a_user() -> None:
+    from cookieguard.auth import login
+
+    with pytest.raises(TypeError):
+        await login({"type": "http"}, None)  # type: ignore[arg-type]

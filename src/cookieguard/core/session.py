@@ -28,65 +28,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final
 
+from cookieguard.core.session_plan import CookieAction, ExpiryPolicy, SaveAction, SavePlan
 from cookieguard.core.tokens import SESSION_ID_ALPHABET, hash_session_id, new_session_id
+
+__all__ = [
+    "EXPIRY_KEY",
+    "CookieAction",
+    "ExpiryPolicy",
+    "SaveAction",
+    "SavePlan",
+    "Session",
+    "is_well_formed_session_id",
+]
 
 EXPIRY_KEY: Final = "_session_expiry"
 """Data key under which a per-session `set_expiry` value is stored (hidden from the mapping)."""
 
-SaveAction = Literal["none", "create", "update", "touch", "delete"]
-CookieAction = Literal["keep", "set", "delete"]
-
 _ID_CHARS = frozenset(SESSION_ID_ALPHABET)
-_EMPTY: Mapping[str, Any] = {}
 _validate_json = json.JSONEncoder(allow_nan=False, check_circular=True).encode
 
 
 def is_well_formed_session_id(value: str) -> bool:
     """True if `value` could be an id we minted: checked before any store lookup."""
     return len(value) == 32 and _ID_CHARS.issuperset(value)
-
-
-class ExpiryPolicy(Protocol):
-    """The expiry settings planning needs; `cookieguard.SessionConfig` satisfies it."""
-
-    @property
-    def idle_timeout(self) -> int: ...
-    @property
-    def absolute_timeout(self) -> int | None: ...
-    @property
-    def touch_interval(self) -> int: ...
-    @property
-    def browser_session(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SavePlan:
-    """What to do at response time: one store operation and one cookie decision.
-
-    ``create`` inserts `set_items` as the whole record (deleting `replaces` atomically);
-    ``update`` applies the delta `set_items`/`delete_keys`; ``touch`` is an update with an
-    empty delta that only slides the expiry; ``delete`` removes `key_hash`.
-    """
-
-    action: SaveAction
-    key_hash: str | None = None
-    replaces: str | None = None
-    set_items: Mapping[str, Any] = field(default_factory=dict)
-    delete_keys: tuple[str, ...] = ()
-    user_id: str | None = None
-    now: float = 0.0
-    created_at: float = 0.0
-    last_seen: float = 0.0
-    expires_at: float = 0.0
-    cookie: CookieAction = "keep"
-    """``set``: send the session cookie; ``delete``: send a deletion cookie; ``keep``: nothing."""
-    max_age: int | None = None
-    """Max-Age of a ``set`` cookie; None makes a browser-session cookie."""
-    vary: bool = False
-    """Add ``Vary: Cookie``: the response depended on the session."""
 
 
 _NOTHING = SavePlan("none")

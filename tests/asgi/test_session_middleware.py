@@ -277,10 +277,10 @@ async def test_logout_racing_a_write_is_not_resurrected(store: SessionStore) -> 
 # -- expiry ----------------------------------------------------------------------------------
 
 
-async def test_idle_expiry_slides_with_activity_then_ends(memory: MemoryStore) -> None:
+async def test_idle_expiry_slides_with_activity_then_ends(store: SessionStore) -> None:  # noqa: F811
     clock = Clock()
     config = SessionConfig(idle_timeout=600, touch_interval=60)
-    async with client(make_app(memory, config, clock)) as http:
+    async with client(make_app(store, config, clock)) as http:
         await http.post("/set?a=1")
         clock.now += 500
         touched = await http.get("/read")  # a read past the touch interval slides the expiry
@@ -292,10 +292,10 @@ async def test_idle_expiry_slides_with_activity_then_ends(memory: MemoryStore) -
         assert (await http.get("/read")).json() == {}
 
 
-async def test_absolute_expiry_ends_an_active_session(memory: MemoryStore) -> None:
+async def test_absolute_expiry_ends_an_active_session(store: SessionStore) -> None:  # noqa: F811
     clock = Clock()
     config = SessionConfig(idle_timeout=600, absolute_timeout=1000, touch_interval=0)
-    async with client(make_app(memory, config, clock)) as http:
+    async with client(make_app(store, config, clock)) as http:
         await http.post("/set?a=1")
         for _ in range(3):
             clock.now += 300
@@ -306,15 +306,15 @@ async def test_absolute_expiry_ends_an_active_session(memory: MemoryStore) -> No
         assert (await http.get("/read")).json() == {}
 
 
-async def test_touch_is_throttled(memory: MemoryStore) -> None:
+async def test_touch_is_throttled(store: SessionStore) -> None:  # noqa: F811
     clock = Clock()
-    async with client(make_app(memory, SessionConfig(touch_interval=60), clock)) as http:
+    async with client(make_app(store, SessionConfig(touch_interval=60), clock)) as http:
         sid = session_cookie(await http.post("/set?a=1"))
         clock.now += 30
         assert "set-cookie" not in (await http.get("/read")).headers
         clock.now += 30
         assert session_cookie(await http.get("/read")) == sid
-    record = await memory.load(hash_session_id(sid or ""), now=clock.now)
+    record = await store.load(hash_session_id(sid or ""), now=clock.now)
     assert record is not None and record.last_seen == T0 + 60
 
 

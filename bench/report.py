@@ -55,6 +55,13 @@ def markdown(result: dict) -> str:
         "to the bare site. errors: socket errors plus responses with any status other than "
         "the workload's expected one (W3: 201, others: 200), over all rounds."
     )
+    loads = result.get("load_average_1min")
+    if loads:
+        lines.append(
+            "\n1-minute load average at the start and after each round: "
+            + ", ".join(f"{x:.2f}" for x in loads)
+            + " (2 CPUs: above ~2 means other processes competed for the cores)."
+        )
     for name, why in result.get("skipped", {}).items():
         lines.append(f"\nNot measured: `{name}`: {why}")
     unexpected = [

@@ -340,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_wrk(running[name], w, args, args.warmup)
             print(f"warm-up {w.key} done", flush=True)
         rounds: list[dict[str, dict[str, dict]]] = []
+        loads = [os.getloadavg()[0]]
         for r in range(args.rounds):
             this: dict[str, dict[str, dict]] = {}
             for w in workloads:
@@ -356,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
             rounds.append(this)
+            loads.append(os.getloadavg()[0])
         rss = {name: peak_rss_kib(running[name].proc.pid) for name in names}
         for name in names:
             if running[name].subject.bare:
@@ -383,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_cpu": WRK_CPU,
         },
         "machine": machine.describe(),
+        "load_average_1min": [round(x, 2) for x in loads],
         "subjects": {n: known[n].label for n in names},
         "skipped": skipped,
         "workloads": {w.key: w.title for w in workloads},

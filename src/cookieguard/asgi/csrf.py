@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from typing import Any
 
 from cookieguard.asgi.body import (
@@ -28,7 +27,7 @@ from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
-from cookieguard.core.cookies import parse_cookie_header, render_set_cookie
+from cookieguard.core.cookies import MAX_COOKIE_HEADER, render_set_cookie
 from cookieguard.core.tokens import mask_secret, new_csrf_secret
 from cookieguard.errors import ConfigError, RequestRejected
 
@@ -50,6 +49,7 @@ STATE_KEY = "cookieguard.csrf"
 SESSION_KEY = "_csrftoken"
 """Session key of the secret when ``use_session=True`` (Django's ``CSRF_SESSION_KEY``)."""
 
+_SAFE_METHODS = core.SAFE_METHODS
 _FAILURE_MESSAGE = "CSRF verification failed. Request aborted."
 _FAILURE_HINT = (
     "The form or page you used is out of date or was not sent from this site. "
@@ -70,34 +70,49 @@ def _log_path(scope: Scope) -> str:
 class CSRFState:
     """The CSRF secret of one request and whether the response must carry it."""
 
-    __slots__ = ("_loaded", "_middleware", "_problem", "_scope", "_secret", "cookie_pending")
+    __slots__ = (
+        "_headers",
+        "_loaded",
+        "_middleware",
+        "_problem",
+        "_secret",
+        "_session_map",
+        "cookie_pending",
+    )
 
-    def __init__(self, middleware: CSRFMiddleware, scope: Scope) -> None:
+    def __init__(self, middleware: CSRFMiddleware, headers: Any, session: Any = None) -> None:
+        # The state deliberately holds no reference to the scope: the scope holds the state,
+        # and a cycle would leave every request's scope to the garbage collector.
         self._middleware = middleware
-        self._scope = scope
+        self._headers = headers
+        self._session_map = session
         self._secret: str | None = None
         self._problem: core.Reject | None = None
         self._loaded = False
         self.cookie_pending = False
 
     def load(self, raw: str | None) -> None:
-        """Adopt the stored value; a malformed one is replaced by a fresh secret at once."""
+        """Adopt the stored value; a malformed one is replaced by a fresh secret, which the
+        response then carries (Django does the same)."""
         self._loaded = True
         self._secret, self._problem = core.secret_from_stored(raw)
         if self._problem is not None:
             self._store(new_csrf_secret())
 
     def _ensure_loaded(self) -> None:
-        if not self._loaded:
-            session = self._session()
-            raw = session.get(SESSION_KEY)
+        # Loaded on first use, so a request that never needs the secret never parses cookies.
+        if self._loaded:
+            return
+        if not self._middleware._use_session:
+            self.load(self._middleware._cookie_value(self._headers))
+        else:
+            raw = self._session().get(SESSION_KEY)
             self.load(raw if isinstance(raw, str) or raw is None else "")
 
     def _session(self) -> Any:
-        session = self._scope.get("session")
-        if session is None:
+        if self._session_map is None:
             raise ConfigError(_NO_SESSION)
-        return session
+        return self._session_map
 
     def _store(self, secret: str) -> None:
         self._secret = secret
@@ -201,7 +216,8 @@ class CSRFMiddleware:
         )
         self._routes = RouteExemptions(app)
         self._wire_name = config.cookie.wire_name
-        self._name_bytes = self._wire_name.encode("latin-1")
+        self._cookie_needle = self._wire_name.encode("latin-1") + b"="
+        self._use_session = config.use_session
         self._header_name = config.header_name.lower().encode("latin-1")
         self._form_field = config.form_field.encode("utf-8")
         self._specs = {
@@ -229,14 +245,14 @@ class CSRFMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        state = CSRFState(self, scope)
-        scope[STATE_KEY] = state
-        if self.config.use_session:
-            if scope.get("session") is None:
+        if self._use_session:
+            session = scope.get("session")
+            if session is None:
                 raise ConfigError(_NO_SESSION)
+            state = scope[STATE_KEY] = CSRFState(self, scope["headers"], session)
         else:
-            state.load(self._cookie_value(scope["headers"]))
-        if scope["method"] not in core.SAFE_METHODS and not self._exempt(scope):
+            state = scope[STATE_KEY] = CSRFState(self, scope["headers"])
+        if scope["method"] not in _SAFE_METHODS and not self._exempt(scope):
             checked = await self._check(scope, receive, send, state)
             if checked is None:
                 return
@@ -253,12 +269,24 @@ class CSRFMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
     def _cookie_value(self, headers: Any) -> str | None:
-        name = self._name_bytes
+        # The same answer as core.cookies.parse_cookie_header (first occurrence wins,
+        # oversized headers ignored) without splitting every cookie of the header.
+        needle = self._cookie_needle
         for key, value in headers:
-            if key == b"cookie" and name in value:
-                found = parse_cookie_header(value).get(self._wire_name)
-                if found is not None:
-                    return found
+            if key != b"cookie" or len(value) > MAX_COOKIE_HEADER:
+                continue
+            start = value.find(needle)
+            while start >= 0:
+                before = start - 1
+                while before >= 0 and value[before] in b" \t":
+                    before -= 1
+                if before < 0 or value[before] == 0x3B:  # at the start or after ";"
+                    end = value.find(b";", start)
+                    raw = value[start + len(needle) : end if end >= 0 else len(value)].strip()
+                    if len(raw) >= 2 and raw[0] == raw[-1] == 0x22:  # quoted
+                        raw = raw[1:-1]
+                    return raw.decode("latin-1")
+                start = value.find(needle, start + 1)
         return None
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
@@ -266,10 +294,9 @@ class CSRFMiddleware:
         secret = state.secret
         assert secret is not None  # pending implies a stored secret
         spec = self._specs[scope.get("scheme") == "https"]
-        max_age = self.config.cookie_max_age
-        value = render_set_cookie(
-            spec, secret, max_age=max_age, now=time.time() if max_age is not None else None
-        )
+        # Max-Age only: every browser in use honours it, and an Expires date would cost more
+        # than the rest of the cookie handling put together.
+        value = render_set_cookie(spec, secret, max_age=self.config.cookie_max_age)
         return (b"set-cookie", value.encode("latin-1"))
 
     def _exempt(self, scope: Scope) -> bool:

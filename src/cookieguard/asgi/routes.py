@@ -85,23 +85,31 @@ def _any_marked(routes: Sequence[Any], depth: int = 0) -> bool:
 class RouteExemptions:
     """Answers "would this request reach a `csrf_exempt` endpoint?" for the wrapped app.
 
-    The route table is read when first needed and re-read if the number of top-level routes
-    changes. Answers are cached per (type, method, root path, path), bounded in size.
+    The route table is found when first needed and re-scanned for markers whenever the number
+    of top-level routes changes. Answers are cached per (type, method, root path, path),
+    bounded in size.
     """
 
-    __slots__ = ("_app", "_cache", "_has_marked", "_route_count")
+    __slots__ = ("_app", "_cache", "_has_marked", "_resolved", "_route_count", "_routes")
 
     def __init__(self, app: object) -> None:
         self._app = app
+        self._routes: Sequence[Any] | None = None
+        self._resolved = False
         self._route_count = -1
         self._has_marked = False
         self._cache: dict[tuple[str, str, str, str], bool] = {}
 
     def is_exempt(self, scope: Scope) -> bool:
         """True if the route that would serve `scope` is marked exempt."""
-        routes = _routes_of(self._app)
+        routes = self._routes
         if routes is None:
-            return False
+            if self._resolved:
+                return False  # the wrapped app has no route table
+            self._resolved = True
+            routes = self._routes = _routes_of(self._app)
+            if routes is None:
+                return False
         if len(routes) != self._route_count:
             self._route_count = len(routes)
             self._has_marked = _any_marked(routes)

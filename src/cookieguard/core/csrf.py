@@ -17,6 +17,7 @@ logs read the same across a Django front end and a cookieguard service.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,8 +25,8 @@ from urllib.parse import urlsplit
 from cookieguard.core.tokens import (
     CSRF_SECRET_LENGTH,
     CSRF_TOKEN_LENGTH,
+    is_valid_secret,
     is_valid_token,
-    token_matches_secret,
     unmask_token,
 )
 from cookieguard.errors import ConfigError
@@ -245,6 +246,8 @@ def check_origin(
             return Reject(REASON_CROSS_SITE % _echo(sec_fetch_site))
         return None
     if origin is not None:
+        if host and origin == f"{scheme}://{host}":
+            return None  # the common case, before any normalisation
         if origin == "null" or not policy.is_allowed_origin(origin, own_origin(scheme, host)):
             return Reject(REASON_BAD_ORIGIN % _echo(origin))
         return None
@@ -323,7 +326,11 @@ def check_token(
         if len(token) not in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH):
             return Reject(REASON_TOKEN_INCORRECT_LENGTH % describe_source(token_source))
         return Reject(REASON_TOKEN_INVALID_CHARACTERS % describe_source(token_source))
-    if not token_matches_secret(token, secret):
+    if not is_valid_secret(secret):
+        return Reject(REASON_COOKIE_INVALID_CHARACTERS)
+    candidate = unmask_token(token) if len(token) == CSRF_TOKEN_LENGTH else token
+    # Both are validated ASCII strings here, which compare_digest takes directly.
+    if not hmac.compare_digest(candidate, secret):
         return Reject(REASON_TOKEN_INCORRECT % describe_source(token_source))
     return None
 

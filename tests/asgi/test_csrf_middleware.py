@@ -917,3 +917,34 @@ async def test_one_big_chunk_holding_the_token_is_not_refused() -> None:
     await app(scope, receive, send)
     assert messages[0]["status"] == 200
     assert len(messages[1]["body"]) > len(body)  # the echo saw the whole body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "csrftoken=abc",
+        "a=1; csrftoken=abc; b=2",
+        "a=1;csrftoken=abc",
+        'csrftoken="abc"',
+        "xcsrftoken=evil; csrftoken=good",
+        "a=csrftoken=evil; csrftoken=good",
+        "a=x csrftoken=evil",
+        "csrftoken=first; csrftoken=second",
+        "csrftoken=",
+        "csrftoken",
+        "; ; csrftoken = spaced",
+        "a=" + "b" * 20000 + "; csrftoken=hidden-in-oversized-header",
+    ],
+)
+def test_fast_cookie_lookup_agrees_with_the_parser(header: str) -> None:
+    from cookieguard.core.cookies import parse_cookie_header
+
+    middleware = make_app()
+    expected = parse_cookie_header(header).get("csrftoken")
+    found = middleware._cookie_value([(b"cookie", header.encode())])
+    if header.startswith("; ; csrftoken ="):
+        # "name =value" is not something browsers send; the fast path ignores it (never a
+        # different cookie's value).
+        assert found is None and expected == "spaced"
+    else:
+        assert found == expected

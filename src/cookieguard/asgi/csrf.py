@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from cookieguard.asgi.body import (
@@ -268,7 +269,7 @@ class CSRFMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
-    def _cookie_value(self, headers: Any) -> str | None:
+    def _cookie_value(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
         # The same answer as core.cookies.parse_cookie_header (first occurrence wins,
         # oversized headers ignored) without splitting every cookie of the header.
         needle = self._cookie_needle

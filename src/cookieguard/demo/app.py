@@ -99,19 +99,20 @@ def create_app(
                 await close_users()
             db.close()
 
+    # Starlette tries routes in order: the hot ones first.
     routes = [
-        Route("/", _home, methods=["GET"]),
+        Route("/api/records", api.list, methods=["GET"]),
+        Route("/records", pages.records, methods=["GET"]),
+        Route("/api/records", api.add, methods=["POST"]),
+        Route("/records", pages.add_record, methods=["POST"]),
         Route("/login", pages.login_page, methods=["GET"]),
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
-        Route("/records", pages.records, methods=["GET"]),
-        Route("/records", pages.add_record, methods=["POST"]),
         Route("/sessions", pages.sessions, methods=["GET"]),
         Route("/sessions/revoke", pages.revoke, methods=["POST"]),
         Route("/sessions/revoke-others", pages.revoke_others, methods=["POST"]),
-        Route("/api/records", api.list, methods=["GET"]),
-        Route("/api/records", api.add, methods=["POST"]),
         Route("/static/style.css", _style, methods=["GET"]),
+        Route("/", _home, methods=["GET"]),
     ]
     site = Starlette(
         routes=routes,

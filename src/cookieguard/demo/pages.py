@@ -27,7 +27,8 @@ from cookieguard.stores.base import SessionStore
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
 
-PAGE_HEADERS = {"x-frame-options": "DENY", "cache-control": "no-store"}
+PAGE_HEADERS = {"x-frame-options": "DENY"}
+"""No framing: a form in a hidden frame would defeat the CSRF token (clickjacking)."""
 LOGIN_REQUIRED = {
     "/records": "/login?next=/records",
     "/sessions": "/login?next=/sessions",

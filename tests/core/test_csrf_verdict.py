@@ -185,6 +185,8 @@ def test_trusted_wildcards() -> None:
     assert not ok("https://a.example.net/path")
     assert not ok("https://user@a.example.net")
     assert not ok("null")
+    assert not ok("https://evil.test\x00.example.net")
+    assert not ok("https://evil_test.example.net")
 
 
 def test_trusted_origin_settings_are_validated() -> None:

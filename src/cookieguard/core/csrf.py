@@ -18,6 +18,7 @@ logs read the same across a Django front end and a cookieguard service.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -57,6 +58,7 @@ REASON_CROSS_SITE = (
 _MAX_ECHO = 200  # attacker-chosen header values are cut before they enter a reason
 _DEFAULT_PORTS = {"http": ":80", "https": ":443", "ws": ":80", "wss": ":443"}
 _PATH_FORBIDDEN = "%\\?#"
+_HOST_CHARS = re.compile(r"[a-z0-9.\-]+|[0-9a-f:.]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,8 @@ def _split_origin(origin: str) -> tuple[str, str, str] | None:
     if port is not None and _DEFAULT_PORTS.get(scheme) == f":{port}":
         port = None
     host = parts.hostname
+    if not _HOST_CHARS.fullmatch(host):
+        return None  # browsers serialise hosts as LDH labels or IP literals, nothing else
     if ":" in host:
         host = f"[{host}]"
     return scheme.lower(), host, "" if port is None else f":{port}"

@@ -948,3 +948,35 @@ def test_fast_cookie_lookup_agrees_with_the_parser(header: str) -> None:
         assert found is None and expected == "spaced"
     else:
         assert found == expected
+
+
+async def test_use_session_with_the_real_session_middleware() -> None:
+    from cookieguard.asgi.session import SessionMiddleware
+    from cookieguard.stores.memory import MemoryStore
+
+    async def touch(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    inner = Starlette(
+        routes=[
+            Route("/form", form_page),
+            Route("/submit", submit, methods=["POST"]),
+            Route("/touch", touch),
+        ]
+    )
+    app = SessionMiddleware(CSRFMiddleware(inner, CSRFConfig(use_session=True)), MemoryStore())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        r = await c.get("/form")
+        assert "csrftoken" not in r.headers.get("set-cookie", "")
+        assert "sessionid" in c.cookies
+        token = TOKEN_RE.search(r.text).group(1)  # type: ignore[union-attr]
+        r = await c.post("/submit", data={"csrfmiddlewaretoken": token}, headers=ORIGIN)
+        assert r.status_code == 200
+        # A second page reuses the stored secret: its token works with the first one's.
+        second = TOKEN_RE.search((await c.get("/form")).text).group(1)  # type: ignore[union-attr]
+        r = await c.post("/submit", data={"csrfmiddlewaretoken": second}, headers=ORIGIN)
+        assert r.status_code == 200
+        # Another browser (no session) cannot use these tokens.
+        c.cookies.clear()
+        r = await c.post("/submit", data={"csrfmiddlewaretoken": token}, headers=ORIGIN)
+        assert r.status_code == 403

@@ -19,7 +19,7 @@ from cookieguard.errors import RequestRejected
 NOT_A_FORM, URLENCODED, MULTIPART = 0, 1, 2
 
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_BOUNDARY_OK = re.compile(rb"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
+_BOUNDARY_OK = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 _DISPOSITION_NAME = re.compile(rb'(?:^|;)\s*name\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.IGNORECASE)
 _DISPOSITION_FILENAME = re.compile(rb"(?:^|;)\s*filename\*?\s*=", re.IGNORECASE)
 
@@ -155,7 +155,7 @@ def multipart_boundary(content_type: bytes) -> bytes:
             value = value.strip()
             if len(value) >= 2 and value[:1] == value[-1:] == b'"':
                 value = value[1:-1]
-            if not _BOUNDARY_OK.match(value):
+            if not _BOUNDARY_OK.fullmatch(value):
                 raise _bad("invalid multipart boundary")
             return value
     raise _bad("multipart body without a boundary")

@@ -221,9 +221,17 @@ class CSRFMiddleware:
         self._use_session = config.use_session
         self._header_name = config.header_name.lower().encode("latin-1")
         self._form_field = config.form_field.encode("utf-8")
-        self._specs = {
-            False: config.cookie.spec(https=False),
-            True: config.cookie.spec(https=True),
+        # Rendered once: per response only the secret goes in front. Max-Age only: every
+        # browser in use honours it, and an Expires date would cost more than the rest of the
+        # cookie handling put together.
+        self._cookie_prefix = f"{self._wire_name}=".encode("latin-1")
+        self._cookie_suffix = {
+            https: render_set_cookie(
+                config.cookie.spec(https=https), "", max_age=config.cookie_max_age
+            )
+            .removeprefix(f"{self._wire_name}=")
+            .encode("latin-1")
+            for https in (False, True)
         }
         self._wanted = frozenset(
             {
@@ -294,11 +302,9 @@ class CSRFMiddleware:
         state.cookie_pending = False
         secret = state.secret
         assert secret is not None  # pending implies a stored secret
-        spec = self._specs[scope.get("scheme") == "https"]
-        # Max-Age only: every browser in use honours it, and an Expires date would cost more
-        # than the rest of the cookie handling put together.
-        value = render_set_cookie(spec, secret, max_age=self.config.cookie_max_age)
-        return (b"set-cookie", value.encode("latin-1"))
+        suffix = self._cookie_suffix[scope.get("scheme") == "https"]
+        # A secret is 32 ASCII letters and digits: nothing in it needs quoting.
+        return (b"set-cookie", self._cookie_prefix + secret.encode("ascii") + suffix)
 
     def _exempt(self, scope: Scope) -> bool:
         return self.policy.is_exempt(route_path(scope)) or self._routes.is_exempt(scope)

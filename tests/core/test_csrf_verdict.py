@@ -314,3 +314,27 @@ def test_exempt_paths_are_exact() -> None:
 def test_unnormalised_exempt_paths_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         normalise_exempt_path(bad)
+
+
+def test_websocket_origin_rule() -> None:
+    policy = CSRFPolicy(trusted_origins=["https://chat.partner.test"])
+
+    def ok(origin: str | None, scheme: str = "wss") -> bool:
+        return (
+            csrf.check_websocket_origin(policy, scheme=scheme, host="app.test", origin=origin)
+            is None
+        )
+
+    assert ok(None)
+    assert ok("https://app.test")
+    assert ok("http://app.test", scheme="ws")
+    assert ok("https://chat.partner.test")
+    assert not ok("http://app.test")  # wss page origins are https
+    assert not ok("https://evil.test")
+    assert not ok("null")
+
+
+def test_reasons_echo_only_printable_ascii() -> None:
+    result = decide(origin="https://e\x1b[31mvil\u00e9.test")
+    assert isinstance(result, Reject)
+    assert result.reason.isascii() and result.reason.isprintable()

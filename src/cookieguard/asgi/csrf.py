@@ -420,10 +420,14 @@ class CSRFMiddleware:
             elif key == b"host" and host is None:
                 host = value.decode("latin-1")
         if origin is not None and not self._exempt(scope):
-            own = core.own_origin(scope.get("scheme", "ws"), host or self._host(scope, {}))
-            if origin == "null" or not self.policy.is_allowed_origin(origin, own):
-                reason = core.REASON_BAD_ORIGIN % origin[:200]
-                logger.warning("Forbidden WebSocket (%s): %s", reason, _log_path(scope))
+            rejected = core.check_websocket_origin(
+                self.policy,
+                scheme=scope.get("scheme", "ws"),
+                host=host or self._host(scope, {}),
+                origin=origin,
+            )
+            if rejected is not None:
+                logger.warning("Forbidden WebSocket (%s): %s", rejected.reason, _log_path(scope))
                 message = await receive()
                 if message.get("type") == "websocket.connect":
                     # Closing before accepting makes the server answer the handshake with 403.

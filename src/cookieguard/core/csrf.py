@@ -77,7 +77,10 @@ ACCEPT = Accept()
 
 
 def _echo(value: str) -> str:
-    return value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
+    """An attacker-chosen header value made fit for a reason: short and printable ASCII."""
+    if len(value) > _MAX_ECHO:
+        value = value[:_MAX_ECHO] + "..."
+    return value if value.isascii() and value.isprintable() else ascii(value)[1:-1]
 
 
 def _is_same_domain(host: str, pattern: str) -> bool:
@@ -257,6 +260,21 @@ def check_origin(
         return None
     if scheme == "https" and policy.require_token:
         return _check_referer(policy, host.lower(), referer)
+    return None
+
+
+def check_websocket_origin(
+    policy: CSRFPolicy, *, scheme: str, host: str, origin: str | None
+) -> Reject | None:
+    """A WebSocket handshake carries no Sec-Fetch-Site and no token, only Origin.
+
+    No Origin means no browser (nothing ambient to hijack); otherwise it must be the app's own
+    origin (``ws``/``wss`` count as ``http``/``https``) or a trusted one.
+    """
+    if origin is None:
+        return None
+    if origin == "null" or not policy.is_allowed_origin(origin, own_origin(scheme, host)):
+        return Reject(REASON_BAD_ORIGIN % _echo(origin))
     return None
 
 

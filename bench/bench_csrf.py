@@ -134,7 +134,7 @@ def core_costs(number: int) -> list[tuple[str, float]]:
     policy = core.CSRFPolicy()
     middleware = CSRFMiddleware(ok, CSRFConfig())
     scope = SCENARIOS["GET, page renders a token"]
-    state = CSRFState(middleware, scope["headers"])
+    state = CSRFState(middleware.config, middleware._cookie_needle, scope["headers"])
     state.load(SECRET)
     spec = CSRFConfig().cookie.spec(https=True)
 

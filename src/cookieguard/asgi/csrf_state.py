@@ -1,0 +1,187 @@
+"""Per-request CSRF state and the helpers apps call: get a token, rotate the secret.
+
+`CSRFMiddleware` puts a `CSRFState` at ``scope["cookieguard.csrf"]`` for every HTTP request. The
+secret is read lazily (from the cookie, or the session with ``use_session=True``) the first
+time something needs it, so requests that never do cost no cookie parsing at all.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Any
+
+from cookieguard.asgi.types import Connection, scope_of
+from cookieguard.config import CSRFConfig
+from cookieguard.core import csrf as core
+from cookieguard.core.cookies import MAX_COOKIE_HEADER
+from cookieguard.core.tokens import mask_secret, new_csrf_secret
+from cookieguard.errors import ConfigError
+
+__all__ = [
+    "NO_SESSION_MESSAGE",
+    "SESSION_KEY",
+    "STATE_KEY",
+    "CSRFState",
+    "csrf_input",
+    "find_cookie",
+    "get_csrf_token",
+    "rotate_csrf_token",
+]
+
+STATE_KEY = "cookieguard.csrf"
+"""Where the per-request `CSRFState` lives in the ASGI scope."""
+SESSION_KEY = "_csrftoken"
+"""Session key of the secret when ``use_session=True`` (Django's ``CSRF_SESSION_KEY``)."""
+NO_SESSION_MESSAGE = (
+    "CSRFConfig(use_session=True) needs scope['session']: wrap the app as "
+    "SessionMiddleware(CSRFMiddleware(app), ...), sessions outermost."
+)
+
+
+def find_cookie(headers: Iterable[tuple[bytes, bytes]], needle: bytes) -> str | None:
+    """The value of the cookie whose ``name=`` is `needle`, from an ASGI header list.
+
+    The same answer as `core.cookies.parse_cookie_header` (first occurrence wins, oversized
+    headers ignored) without splitting every cookie of the header.
+    """
+    for key, value in headers:
+        if key != b"cookie" or len(value) > MAX_COOKIE_HEADER:
+            continue
+        start = value.find(needle)
+        while start >= 0:
+            before = start - 1
+            while before >= 0 and value[before] in b" \t":
+                before -= 1
+            if before < 0 or value[before] == 0x3B:  # at the start or after ";"
+                end = value.find(b";", start)
+                raw = value[start + len(needle) : end if end >= 0 else len(value)].strip()
+                if len(raw) >= 2 and raw[0] == raw[-1] == 0x22:  # quoted
+                    raw = raw[1:-1]
+                return raw.decode("latin-1")
+            start = value.find(needle, start + 1)
+    return None
+
+
+class CSRFState:
+    """The CSRF secret of one request and whether the response must carry it."""
+
+    __slots__ = (
+        "_cookie_needle",
+        "_headers",
+        "_loaded",
+        "_problem",
+        "_secret",
+        "_session_map",
+        "config",
+        "cookie_pending",
+    )
+
+    def __init__(
+        self,
+        config: CSRFConfig,
+        cookie_needle: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        session: Any = None,
+    ) -> None:
+        # The state deliberately holds no reference to the scope: the scope holds the state,
+        # and a cycle would leave every request's scope to the garbage collector.
+        self.config = config
+        self._cookie_needle = cookie_needle
+        self._headers = headers
+        self._session_map = session
+        self._secret: str | None = None
+        self._problem: core.Reject | None = None
+        self._loaded = False
+        self.cookie_pending = False
+
+    def load(self, raw: str | None) -> None:
+        """Adopt the stored value; a malformed one is replaced by a fresh secret, which the
+        response then carries (Django does the same)."""
+        self._loaded = True
+        self._secret, self._problem = core.secret_from_stored(raw)
+        if self._problem is not None:
+            self._store(new_csrf_secret())
+
+    def _ensure_loaded(self) -> None:
+        # Loaded on first use, so a request that never needs the secret never parses cookies.
+        if self._loaded:
+            return
+        if not self.config.use_session:
+            self.load(find_cookie(self._headers, self._cookie_needle))
+        else:
+            raw = self._session().get(SESSION_KEY)
+            self.load(raw if isinstance(raw, str) or raw is None else "")
+
+    def _session(self) -> Any:
+        if self._session_map is None:
+            raise ConfigError(NO_SESSION_MESSAGE)
+        return self._session_map
+
+    def _store(self, secret: str) -> None:
+        self._secret = secret
+        if self.config.use_session:
+            session = self._session()
+            if session.get(SESSION_KEY) != secret:
+                session[SESSION_KEY] = secret
+        else:
+            self.cookie_pending = True
+
+    def secret_for_check(self) -> tuple[str | None, core.Reject | None]:
+        """The secret as the request brought it, and why it is unusable if it is."""
+        self._ensure_loaded()
+        return (None, self._problem) if self._problem is not None else (self._secret, None)
+
+    def get_token(self) -> str:
+        """A freshly masked token for the current secret, creating the secret if needed."""
+        self._ensure_loaded()
+        secret = self._secret
+        if secret is None:
+            secret = new_csrf_secret()
+            self._store(secret)
+        elif not self.config.use_session:
+            self.cookie_pending = True  # re-sent to refresh its expiry, as Django does
+        return mask_secret(secret)
+
+    def rotate(self) -> None:
+        """Replace the secret; tokens issued before stop working."""
+        self._ensure_loaded()
+        self._problem = None
+        self._store(new_csrf_secret())
+
+    @property
+    def secret(self) -> str | None:
+        """The current secret, if any (never log it)."""
+        self._ensure_loaded()
+        return self._secret
+
+
+def _state(conn: Connection) -> CSRFState:
+    state = scope_of(conn).get(STATE_KEY)
+    if not isinstance(state, CSRFState):
+        raise ConfigError("CSRFMiddleware is not installed around this app")
+    return state
+
+
+def get_csrf_token(conn: Connection) -> str:
+    """A fresh masked 64-char token for forms (`csrfmiddlewaretoken`) or the X-CSRFToken header.
+
+    Each call returns a different string for the same secret (BREACH defence); all of them
+    stay valid until the secret rotates. Calling it makes the response send the cookie.
+
+    Args:
+        conn: a Starlette/FastAPI request (or anything with `.scope`), or a raw scope.
+    """
+    return _state(conn).get_token()
+
+
+def rotate_csrf_token(conn: Connection) -> None:
+    """Give the client a new secret (call it at login); forms rendered earlier stop working."""
+    _state(conn).rotate()
+
+
+def csrf_input(conn: Connection) -> str:
+    """A hidden ``<input>`` carrying a fresh token, ready to paste into an HTML form."""
+    state = _state(conn)
+    field = html.escape(state.config.form_field)
+    return f'<input type="hidden" name="{field}" value="{state.get_token()}">'

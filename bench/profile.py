@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import RESULTS, WORKLOADS, run_wrk, start, stop
+from run import RESULTS, WORKLOADS, run_wrk, snapshot, start, stop
 from subjects import ASGI_VENV, all_subjects
 
 # First matching (substring of "function (file)") wins; order matters.
@@ -108,16 +108,20 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
+    parser.add_argument("--cookieguard-rev", metavar="REV", help="profile cookieguard at REV")
     args = parser.parse_args()
     args.threads = 1
     subject = {s.name: s for s in all_subjects()}[args.subject]
     workdir = Path(tempfile.mkdtemp(prefix="cookieguard-profile-"))
+    revision = "work tree"
+    if args.cookieguard_rev:
+        revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.raw").touch()
     report = [f"# Profile of `{subject.name}` ({subject.label})", ""]
     report.append(
         f"py-spy {args.rate} Hz, {args.duration} s per workload, {args.connections} "
-        f"connections, {time.strftime('%Y-%m-%d %H:%M %Z')}."
+        f"connections, cookieguard from the {revision}, {time.strftime('%Y-%m-%d %H:%M %Z')}."
     )
     running = start(subject, workdir)
     try:

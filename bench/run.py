@@ -273,6 +273,25 @@ def cleanup_redis(prefix: str) -> None:
         subprocess.run([*base, "del", *keys[i : i + 500]], capture_output=True)
 
 
+def snapshot(rev: str, target: Path) -> str:
+    """Export `rev`'s src/ to `target` and import cookieguard from there (PYTHONPATH)."""
+    root = BENCH.parent
+    commit = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", rev],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    os.environ["PYTHONPATH"] = str(target / "src")
+    print(f"measuring cookieguard at commit {commit}", flush=True)
+    return f"commit {commit}"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [s.name for s in all_subjects()]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -290,6 +309,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--no-chart", action="store_true", help="skip bench/chart.png")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--cookieguard-rev",
+        metavar="REV",
+        help="measure cookieguard as committed at REV (e.g. HEAD) instead of the work tree",
+    )
     return parser.parse_args(argv)
 
 
@@ -303,6 +327,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if "bare" not in wanted:
         wanted.insert(0, "bare")
+    workloads = [w for w in WORKLOADS if w.key in args.workloads.split(",")]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.raw").write_text("")
+    workdir = Path(tempfile.mkdtemp(prefix="cookieguard-bench-"))
+    print(f"work directory: {workdir}", flush=True)
+    revision = "work tree"
+    if args.cookieguard_rev:
+        revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
     skipped: dict[str, str] = {}
     if any(n.startswith("cookieguard-") for n in wanted):
         why = cookieguard_available()
@@ -311,11 +343,6 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[n] = why
                 wanted.remove(n)
             print(f"skipping cookieguard subjects: {why}", flush=True)
-    workloads = [w for w in WORKLOADS if w.key in args.workloads.split(",")]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.raw").write_text("")
-    workdir = Path(tempfile.mkdtemp(prefix="cookieguard-bench-"))
-    print(f"work directory: {workdir}", flush=True)
     running: dict[str, Running] = {}
     started = time.time()
     try:
@@ -385,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_cpu": WRK_CPU,
         },
         "machine": machine.describe(),
+        "cookieguard_measured": revision,
         "load_average_1min": [round(x, 2) for x in loads],
         "subjects": {n: known[n].label for n in names},
         "skipped": skipped,

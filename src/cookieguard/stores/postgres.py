@@ -18,14 +18,17 @@ import logging
 import re
 import zlib
 from collections.abc import AsyncIterator, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
-if TYPE_CHECKING:
+try:
+    import psycopg
     from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
+except ImportError:  # the optional driver; PostgresStore() says how to install it
+    psycopg = None  # type: ignore[assignment]
 
 __all__ = ["PostgresStore"]
 
@@ -56,13 +59,8 @@ class PostgresStore:
         max_size: int = 10,
         timeout: float = 3.0,
     ) -> None:
-        try:
-            import psycopg
-            import psycopg_pool  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "PostgresStore needs psycopg: pip install cookieguard[postgres]"
-            ) from None
+        if psycopg is None:
+            raise ConfigError("PostgresStore needs psycopg: pip install cookieguard[postgres]")
         if not _IDENT.fullmatch(table):
             raise ConfigError(f"table name {table!r} must be a lower-case SQL identifier")
         try:
@@ -131,8 +129,6 @@ class PostgresStore:
 
     async def _get_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
         if self._pool is None:
-            from psycopg_pool import AsyncConnectionPool
-
             pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
                 self._dsn,
                 min_size=self._min_size,
@@ -161,15 +157,16 @@ class PostgresStore:
         After a connection error the idle connections are checked and an idempotent statement
         is retried once, so a pool broken by a server restart recovers on the next request.
         """
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         for attempt in (1, 2):
             try:
-                pool = await self._get_pool()
-                async with pool.connection() as conn:
+                pool = self._pool if self._schema_ready and self._pool else await self._get_pool()
+                # getconn/putconn: measurably cheaper than the pool's context manager.
+                conn = await pool.getconn()
+                try:
                     cur = await conn.execute(sql, params, prepare=True)
                     return await cur.fetchall() if fetch else cur.rowcount
+                finally:
+                    await pool.putconn(conn)
             except psycopg.errors.UniqueViolation:
                 raise
             except psycopg.errors.UndefinedTable as exc:
@@ -203,8 +200,6 @@ class PostgresStore:
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
-        import psycopg
-
         params = (
             key_hash,
             _dumps(record.data),

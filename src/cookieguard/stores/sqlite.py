@@ -204,8 +204,14 @@ class SQLiteStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        sql = self._load_sql
-        row = await self._run(lambda c: c.execute(sql, (key_hash, now)).fetchone())
+        sql, params = self._load_sql, (key_hash, now)
+        conn = self._conn
+        try:  # the common case, without the retry machinery
+            row = conn.execute(sql, params).fetchone() if conn else None
+        except sqlite3.Error:
+            conn = None
+        if conn is None:
+            row = await self._run(lambda c: c.execute(sql, params).fetchone())
         if row is None:
             return None
         return SessionRecord(_loads(row[0]), row[1], row[2], row[3], row[4], row[5])
@@ -268,6 +274,14 @@ class SQLiteStore:
         # Only the shape (counts) varies, so the statement cache keeps the compiled forms.
         sql = f"{self._update_head}data = {expr}{self._update_tail}"
         params.extend((last_seen, expires_at, key_hash, now))
+        conn = self._conn
+        if conn is not None:
+            try:  # the common case, without the retry machinery
+                return bool(conn.execute(sql, params).rowcount == 1)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error:
+                pass
         return await self._run(lambda c: c.execute(sql, params).rowcount == 1)
 
     async def _update_rmw(

@@ -2,8 +2,9 @@
 
 No server and no sockets: prebuilt ASGI scopes go straight into the app with a constant
 `receive` and a no-op `send`, so the only difference between the two sides is the middleware.
-Many short rounds alternate between the variants (so load from other processes and clock
-drift hit both alike); the ratio is the median of the per-round ratios. Also reports
+Times are CPU time of this process (`time.process_time`), so waiting for a CPU on a shared
+machine does not count; many short rounds alternate between the variants (so what load does
+to caches hits both alike) and the ratio is the median of the per-round ratios. Also reports
 microseconds per call of the core operations.
 
 Run: .venv/bin/python bench/bench_csrf.py [--calls N] [--rounds R]
@@ -97,10 +98,10 @@ async def _send(message: Any) -> None:
 
 async def _run(app: Callable[..., Any], scope: dict[str, Any], calls: int) -> float:
     """Seconds per call over `calls` sequential calls (scopes copied: apps mutate them)."""
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(calls):
         await app(dict(scope), _receive, _send)
-    return (time.perf_counter() - start) / calls
+    return (time.process_time() - start) / calls
 
 
 async def measure(calls: int, rounds: int) -> list[tuple[str, float, float, float]]:
@@ -165,7 +166,8 @@ def core_costs(number: int) -> list[tuple[str, float]]:
     ]
     out = []
     for name, fn in cases:
-        best = min(timeit.repeat(fn, number=number, repeat=5)) / number
+        timer = timeit.Timer(fn, timer=time.process_time)
+        best = min(timer.repeat(number=number, repeat=5)) / number
         out.append((name, best * 1e6))
     return out
 

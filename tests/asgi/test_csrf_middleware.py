@@ -980,3 +980,52 @@ async def test_use_session_with_the_real_session_middleware() -> None:
         c.cookies.clear()
         r = await c.post("/submit", data={"csrfmiddlewaretoken": token}, headers=ORIGIN)
         assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        # Refused on its headers: the body is never touched.
+        ([(b"sec-fetch-site", b"cross-site"), (b"origin", b"http://evil.test")], 403),
+        # No secret at all: refused before reading.
+        ([(b"origin", BASE.encode())], 403),
+        # Token in the header: the body is left for the app alone.
+        ([(b"x-csrftoken", b"HEADER")], 200),
+    ],
+)
+async def test_body_is_read_only_when_needed(extra: list[tuple[bytes, bytes]], status: int):
+    secret = new_csrf_secret()
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        *[(k, mask_secret(secret).encode() if v == b"HEADER" else v) for k, v in extra],
+    ]
+    if status == 200 or extra[0][0] == b"sec-fetch-site":
+        headers.append((b"cookie", f"csrftoken={secret}".encode()))
+    received: list[str] = []
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append("read")
+        return {"type": "http.request", "body": b"a=1", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        messages.append(dict(message))
+
+    async def app(scope: Any, receive_: Any, send_: Any) -> None:
+        assert receive_ is receive  # the app got the server's own receive, unwrapped
+        await send_({"type": "http.response.start", "status": 200, "headers": []})
+        await send_({"type": "http.response.body", "body": b""})
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+    }
+    await CSRFMiddleware(app)(scope, receive, send)
+    assert messages[0]["status"] == status
+    assert received == []

@@ -29,18 +29,24 @@ def json_error(message: str, status: int) -> Response:
 
 
 async def _read_body(request: Request) -> bytes | None:
-    """The body, or None once it grows past `MAX_BODY` (nothing more is buffered)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return None
+    """The body, or None once it grows past `MAX_BODY` (nothing more is buffered).
+
+    Reads the ASGI messages directly: cheaper than `Request.stream()` on this hot path.
+    """
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class RecordsAPI:

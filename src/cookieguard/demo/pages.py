@@ -27,8 +27,6 @@ from cookieguard.stores.base import SessionStore
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
 
-PAGE_HEADERS = {"x-frame-options": "DENY"}
-"""No framing: a form in a hidden frame would defeat the CSRF token (clickjacking)."""
 LOGIN_REQUIRED = {
     "/records": "/login?next=/records",
     "/sessions": "/login?next=/sessions",
@@ -70,7 +68,7 @@ class Pages:
         self.sessions_template: Template = env.get_template("sessions.html")
 
     def _page(self, template: Template, context: dict[str, Any], status: int = 200) -> Response:
-        return HTMLResponse(template.render(context), status_code=status, headers=PAGE_HEADERS)
+        return HTMLResponse(template.render(context), status_code=status)
 
     # -- login / logout --------------------------------------------------------------
 
@@ -84,12 +82,12 @@ class Pages:
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        username = request.session.get(USERNAME_KEY) if get_user_id(request) else None
+        # The login form never reads the session: anonymous visitors cost no session work.
         response = self._page(
             self.login_template,
             {
                 "request": request,
-                "username": username,
+                "username": None,
                 "next": next_url if is_safe_redirect(next_url) else "",
                 "error": error,
                 "entered_username": entered,

@@ -28,12 +28,13 @@ START_TIMEOUT = 20.0
 
 
 def cli(
-    *args: str, stdin: str | None = None, timeout: float = 30
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `cookieguard` command line to completion."""
+    """Run the `cookieguard` command line to completion (`env`: extra variables)."""
     return subprocess.run(
         [sys.executable, "-m", "cookieguard.cli", *args],
         input=stdin,
+        env={**os.environ, **env} if env else None,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -130,6 +130,13 @@ def test_bad_store_url(tmp_path: Path, store: object) -> None:
     assert "store" in one_clear_line(result.stderr)
 
 
+def test_too_short_secret_key_in_the_environment(tmp_path: Path) -> None:
+    db = str(tmp_path / "d.sqlite3")
+    result = cli("demo", "--port", "0", "--db", db, env={"COOKIEGUARD_SECRET_KEY": "short"})
+    assert result.returncode == 1
+    assert "COOKIEGUARD_SECRET_KEY" in one_clear_line(result.stderr)
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ from cookieguard.stores.base import SessionStore
 
 SECRET_KEY_ENV = "COOKIEGUARD_SECRET_KEY"  # noqa: S105 -- the variable name, not a key
 DEMO_USERNAME = "demo"
+MIN_SECRET_KEY = 16
 
 
 class ServeError(Exception):
@@ -121,6 +122,11 @@ def serve(
         secret_key = os.environ.get(SECRET_KEY_ENV) or db.secret_key()
     except sqlite3.Error as exc:
         raise ServeError(f"cannot use database {db_path}: {exc}") from None
+    if len(secret_key.encode()) < MIN_SECRET_KEY:
+        raise ServeError(
+            f"{SECRET_KEY_ENV} must be at least {MIN_SECRET_KEY} bytes; "
+            "make one with: cookieguard secret"
+        )
     check_store(db_path, store_url)
     # A fresh database gets a user to log in with; two servers starting at once on one new
     # file both try, and exactly one succeeds (the username is unique).

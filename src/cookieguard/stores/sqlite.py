@@ -46,6 +46,19 @@ _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+_PATHS: dict[str, str] = {}
+
+
+def _json_path(name: str) -> str | None:
+    """``$."name"`` for SQLite's JSON functions, or None if the name needs escaping."""
+    if _UNSAFE_KEY.search(name):
+        return None
+    path = f'$."{name}"'
+    if len(_PATHS) < 4096:  # session keys are a small, app-defined set
+        _PATHS[name] = path
+    return path
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in _BUSY
@@ -97,6 +110,7 @@ class SQLiteStore:
             " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
         self._delete_sql = f"DELETE FROM {t} WHERE key = ?"
+        self._update_sqls: dict[tuple[int, int], str] = {}  # by (deleted, changed) counts
         self._update_head = f"UPDATE {t} SET "
         self._update_tail = ", last_seen = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
         self._select_data_sql = f"SELECT data FROM {t} WHERE key = ? AND expires_at > ?"
@@ -257,23 +271,25 @@ class SQLiteStore:
         expires_at: float,
         now: float,
     ) -> bool:
-        if any(_UNSAFE_KEY.search(k) for k in (*set_items, *delete_keys)):
-            return await self._update_rmw(
-                key_hash, set_items, delete_keys, last_seen, expires_at, now
-            )
         params: list[Any] = []
-        expr = "data"
-        if delete_keys:
-            expr = f"json_remove(data{', ?' * len(delete_keys)})"
-            params.extend([f'$."{k}"' for k in delete_keys])
-        if set_items:
-            expr = f"json_set({expr}{', ?, json(?)' * len(set_items)})"
-            for k, v in set_items.items():
-                params.append(f'$."{k}"')
-                params.append(_dumps(v))
-        # Only the shape (counts) varies, so the statement cache keeps the compiled forms.
-        sql = f"{self._update_head}data = {expr}{self._update_tail}"
-        params.extend((last_seen, expires_at, key_hash, now))
+        paths = _PATHS
+        for name in delete_keys:
+            if (path := paths.get(name) or _json_path(name)) is None:
+                return await self._update_rmw(
+                    key_hash, set_items, delete_keys, last_seen, expires_at, now
+                )
+            params.append(path)
+        for name, value in set_items.items():
+            if (path := paths.get(name) or _json_path(name)) is None:
+                return await self._update_rmw(
+                    key_hash, set_items, delete_keys, last_seen, expires_at, now
+                )
+            params.append(path)
+            params.append(_dumps(value))
+        params += (last_seen, expires_at, key_hash, now)
+        shape = (len(delete_keys), len(set_items))
+        if (sql := self._update_sqls.get(shape)) is None:
+            sql = self._update_sqls[shape] = self._update_sql(*shape)
         conn = self._conn
         if conn is not None:
             try:  # the common case, without the retry machinery
@@ -283,6 +299,14 @@ class SQLiteStore:
             except sqlite3.Error:
                 pass
         return await self._run(lambda c: c.execute(sql, params).rowcount == 1)
+
+    def _update_sql(self, deleted: int, changed: int) -> str:
+        expr = "data"
+        if deleted:
+            expr = f"json_remove(data{', ?' * deleted})"
+        if changed:
+            expr = f"json_set({expr}{', ?, json(?)' * changed})"
+        return f"{self._update_head}data = {expr}{self._update_tail}"
 
     async def _update_rmw(
         self,

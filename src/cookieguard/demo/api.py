@@ -20,7 +20,6 @@ MAX_BODY = 16 * MAX_RECORD_LENGTH
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _JSON = "application/json"
-_LOGIN_REQUIRED = b'{"error":"login required"}'
 
 
 def json_error(message: str, status: int) -> Response:
@@ -58,8 +57,7 @@ class RecordsAPI:
     async def list(self, request: Request) -> Response:
         """This user's records, oldest first: ``[{"id": 1, "text": "..."}]``."""
         user_id = get_user_id(request)
-        if user_id is None:
-            return Response(_LOGIN_REQUIRED, status_code=401, media_type=_JSON)
+        assert user_id is not None  # wrapped in `requires_login`
         rows = await self.db.records(user_id)
         return Response(
             _encode([{"id": row_id, "text": text} for row_id, text in rows]), media_type=_JSON
@@ -68,8 +66,7 @@ class RecordsAPI:
     async def add(self, request: Request) -> Response:
         """Add a record from ``{"text": "..."}``; 201 with the stored record."""
         user_id = get_user_id(request)
-        if user_id is None:
-            return Response(_LOGIN_REQUIRED, status_code=401, media_type=_JSON)
+        assert user_id is not None  # wrapped in `requires_login`
         try:
             body = await _read_body(request)
         except ClientDisconnect:

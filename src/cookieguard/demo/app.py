@@ -35,6 +35,7 @@ from cookieguard.demo.db import DemoDatabase
 from cookieguard.demo.pages import Pages
 from cookieguard.errors import StoreUnavailable
 from cookieguard.integrations.jinja2 import install_csrf
+from cookieguard.integrations.starlette import requires_login
 from cookieguard.stores.base import SessionStore
 
 HERE = Path(__file__).parent
@@ -101,16 +102,16 @@ def create_app(
 
     # Starlette tries routes in order: the hot ones first.
     routes = [
-        Route("/api/records", api.list, methods=["GET"]),
-        Route("/records", pages.records, methods=["GET"]),
-        Route("/api/records", api.add, methods=["POST"]),
-        Route("/records", pages.add_record, methods=["POST"]),
+        Route("/api/records", requires_login(api.list), methods=["GET"]),
+        Route("/records", requires_login(pages.records), methods=["GET"]),
+        Route("/api/records", requires_login(api.add), methods=["POST"]),
+        Route("/records", requires_login(pages.add_record), methods=["POST"]),
         Route("/login", pages.login_page, methods=["GET"]),
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
-        Route("/sessions", pages.sessions, methods=["GET"]),
-        Route("/sessions/revoke", pages.revoke, methods=["POST"]),
-        Route("/sessions/revoke-others", pages.revoke_others, methods=["POST"]),
+        Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
+        Route("/sessions/revoke", requires_login(pages.revoke), methods=["POST"]),
+        Route("/sessions/revoke-others", requires_login(pages.revoke_others), methods=["POST"]),
         Route("/static/style.css", _style, methods=["GET"]),
         Route("/", _home, methods=["GET"]),
     ]

@@ -27,10 +27,12 @@ from cookieguard.stores.base import SessionStore
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
 
-LOGIN_REQUIRED = {
-    "/records": "/login?next=/records",
-    "/sessions": "/login?next=/sessions",
-}
+
+def _user_id(request: Request) -> str:
+    # Endpoints below are wrapped in `requires_login`: anonymous requests never get here.
+    user_id = get_user_id(request)
+    assert user_id is not None
+    return user_id
 
 
 def form_text(form: FormData, name: str) -> str:
@@ -158,16 +160,12 @@ class Pages:
 
     async def records(self, request: Request) -> Response:
         """GET /records: the user's records and the add form."""
-        user_id = get_user_id(request)
-        if user_id is None:
-            return RedirectResponse(LOGIN_REQUIRED["/records"], status_code=303)
+        user_id = _user_id(request)
         return await self._records_page(request, user_id)
 
     async def add_record(self, request: Request) -> Response:
         """POST /records: add one record (the CSRF middleware already checked the token)."""
-        user_id = get_user_id(request)
-        if user_id is None:
-            return RedirectResponse(LOGIN_REQUIRED["/records"], status_code=303)
+        user_id = _user_id(request)
         text = form_text(await request.form(), "text")
         problem = validate_record_text(text)
         if problem is not None:
@@ -181,9 +179,7 @@ class Pages:
 
     async def sessions(self, request: Request) -> Response:
         """GET /sessions: where this account is signed in."""
-        user_id = get_user_id(request)
-        if user_id is None:
-            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        user_id = _user_id(request)
         current = get_session(request).key_hash
         infos = await self.store.list_user(user_id, now=time.time())
         rows = [
@@ -210,9 +206,7 @@ class Pages:
 
     async def revoke(self, request: Request) -> Response:
         """POST /sessions/revoke: end one of this user's other sessions."""
-        user_id = get_user_id(request)
-        if user_id is None:
-            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        user_id = _user_id(request)
         target = form_text(await request.form(), "session")
         infos = await self.store.list_user(user_id, now=time.time())
         # Only a session of this very user, and not the current one, may be revoked here.
@@ -223,8 +217,6 @@ class Pages:
 
     async def revoke_others(self, request: Request) -> Response:
         """POST /sessions/revoke-others: log out everywhere else."""
-        user_id = get_user_id(request)
-        if user_id is None:
-            return RedirectResponse(LOGIN_REQUIRED["/sessions"], status_code=303)
+        user_id = _user_id(request)
         ended = await self.store.delete_user(user_id, keep=get_session(request).key_hash)
         return RedirectResponse(f"/sessions?ended={ended}", status_code=303)

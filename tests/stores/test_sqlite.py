@@ -102,3 +102,23 @@ async def test_a_dropped_table_is_recreated_on_the_next_connection(tmp_path: Pat
     assert await store.load("k" * 64, now=NOW) is None
     await store.create("k" * 64, SessionRecord({}, None, NOW, NOW, NOW + 60))
     await store.close()
+
+
+@pytest.mark.parametrize(("every", "small"), [(100, True), (10**9, False)])
+async def test_wal_is_checkpointed_in_the_background(
+    tmp_path: Path, every: int, small: bool
+) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path, checkpoint_every=every)
+    await store.create("k" * 64, SessionRecord({}, None, 1.0, 1.0, 4e9))
+    for i in range(3000):
+        assert await store.update(
+            "k" * 64, set_items={"n": i}, delete_keys=(), last_seen=1.0, expires_at=4e9, now=1.0
+        )
+        if i % 100 == 0:
+            await asyncio.sleep(0.001)  # let a background checkpoint finish, as real traffic would
+    wal_size = (tmp_path / "s.db-wal").stat().st_size
+    # The loop connection never checkpoints by itself, so without the background job the WAL
+    # holds every write.
+    assert (wal_size < 4_000_000) is small, wal_size
+    await store.close()

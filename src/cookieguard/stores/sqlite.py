@@ -5,8 +5,9 @@ WAL database takes a few microseconds, while handing it to a worker thread and b
 of microseconds (measured in bench/bench_stores.py). So point queries run inline, with SQLite's
 own busy handler off (`busy_timeout=0`): when another process holds the write lock, the store
 backs off with `asyncio.sleep` and retries, so the loop is never put to sleep inside SQLite.
-Readers never wait in WAL mode. `purge_expired` is the one bulk job: it runs in a worker
-thread on its own connection, in short batches.
+Readers never wait in WAL mode. The slow jobs run in a worker thread on a second connection:
+`purge_expired` (in short batches) and WAL checkpoints, which SQLite would otherwise run
+inside a commit on the loop every 1000 pages.
 
 Deltas are one UPDATE with `json_remove`/`json_set`, atomic across processes; a session key
 that SQLite's JSON paths cannot express (one containing a quote, backslash or control
@@ -73,6 +74,8 @@ class SQLiteStore:
         table: Name of the sessions table; the counters table gets a ``_counters`` suffix.
         lock_timeout: Seconds to keep retrying while other processes hold the write lock
             before giving up with `StoreUnavailable`.
+        checkpoint_every: Writes between two background WAL checkpoints (keeps the WAL
+            file small without ever checkpointing on the event loop).
     """
 
     def __init__(
@@ -81,12 +84,16 @@ class SQLiteStore:
         *,
         table: str = "cookieguard_sessions",
         lock_timeout: float = 5.0,
+        checkpoint_every: int = 1000,
     ) -> None:
         if not _IDENT.fullmatch(table):
             raise ConfigError(f"table name {table!r} must be a plain SQL identifier")
         self.path = os.fspath(path)
         self.table = table
         self.lock_timeout = lock_timeout
+        self.checkpoint_every = checkpoint_every
+        self._writes = 0
+        self._checkpoint: asyncio.Task[int] | None = None
         self._conn: sqlite3.Connection | None = None
         self._connecting: asyncio.Lock | None = None
         self._purge_conn: sqlite3.Connection | None = None
@@ -137,7 +144,7 @@ class SQLiteStore:
 
     # -- connection handling -------------------------------------------------------------
 
-    def _open(self, busy_ms: int) -> sqlite3.Connection:
+    def _open(self, busy_ms: int, *, autocheckpoint: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
@@ -152,6 +159,8 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(f"BEGIN IMMEDIATE;{self._schema}COMMIT;")
             conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+            if not autocheckpoint and self.path != ":memory:":
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # see _wrote()
         except BaseException:
             conn.close()
             raise
@@ -163,7 +172,7 @@ class SQLiteStore:
         async with self._connecting:
             if self._conn is None:
                 try:
-                    self._conn = await asyncio.to_thread(self._open, 0)
+                    self._conn = await asyncio.to_thread(self._open, 0, autocheckpoint=False)
                 except sqlite3.Error as exc:
                     raise self._unavailable(exc) from None
             return self._conn
@@ -208,7 +217,32 @@ class SQLiteStore:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
 
+    def _wrote(self) -> None:
+        """Count a write; every `checkpoint_every` writes, checkpoint in a worker thread."""
+        self._writes += 1
+        if (
+            self._writes >= self.checkpoint_every
+            and self._checkpoint is None
+            and self.path != ":memory:"
+        ):
+            self._writes = 0
+            task = asyncio.get_running_loop().create_task(self._run_checkpoint())
+            self._checkpoint = task
+
+    async def _run_checkpoint(self) -> int:
+        # RESTART: copies the whole WAL so the next write starts it from the beginning. It
+        # holds writers off for the copy; ours back off on the loop meanwhile (see _run).
+        # PASSIVE never catches up under steady writes, and the WAL would grow without bound.
+        try:
+            return await self._in_thread("PRAGMA wal_checkpoint(RESTART)", ())
+        except StoreUnavailable:
+            return 0  # already logged; the next one will try again
+        finally:
+            self._checkpoint = None
+
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
         self._discard()
         with self._purge_lock:
             conn, self._purge_conn = self._purge_conn, None
@@ -260,6 +294,7 @@ class SQLiteStore:
             await self._run(op)
         except sqlite3.IntegrityError:
             raise KeyCollision(key_hash[:12]) from None
+        self._wrote()
 
     async def update(
         self,
@@ -291,14 +326,14 @@ class SQLiteStore:
         if (sql := self._update_sqls.get(shape)) is None:
             sql = self._update_sqls[shape] = self._update_sql(*shape)
         conn = self._conn
-        if conn is not None:
-            try:  # the common case, without the retry machinery
-                return bool(conn.execute(sql, params).rowcount == 1)
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error:
-                pass
-        return await self._run(lambda c: c.execute(sql, params).rowcount == 1)
+        try:  # the common case, without the retry machinery
+            count = conn.execute(sql, params).rowcount if conn else -1
+        except sqlite3.Error:
+            count = -1
+        if count < 0:
+            count = await self._run(lambda c: c.execute(sql, params).rowcount)
+        self._wrote()
+        return count == 1
 
     def _update_sql(self, deleted: int, changed: int) -> str:
         expr = "data"
@@ -342,6 +377,7 @@ class SQLiteStore:
 
     async def delete(self, key_hash: str) -> None:
         await self._run(lambda c: c.execute(self._delete_sql, (key_hash,)))
+        self._wrote()
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
         rows = await self._run(lambda c: c.execute(self._list_sql, (user_id, now)).fetchall())
@@ -349,7 +385,9 @@ class SQLiteStore:
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
         params = (user_id, keep or "")
-        return await self._run(lambda c: c.execute(self._delete_user_sql, params).rowcount)
+        count = await self._run(lambda c: c.execute(self._delete_user_sql, params).rowcount)
+        self._wrote()
+        return count
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
         if self.path == ":memory:":  # a second connection would see another database
@@ -359,18 +397,20 @@ class SQLiteStore:
                 yield count
             await self._run(lambda c: c.execute(self._purge_counters_sql, (now, 1 << 30)))
             return
-        while count := await self._in_thread(self._purge_sql, now, batch_size):
+        while count := await self._in_thread(self._purge_sql, (now, batch_size)):
             yield count
-        while await self._in_thread(self._purge_counters_sql, now, batch_size):
+        while await self._in_thread(self._purge_counters_sql, (now, batch_size)):
             pass
 
-    async def _in_thread(self, sql: str, now: float, limit: int) -> int:
+    async def _in_thread(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement on the background connection in a worker thread."""
+
         def job() -> int:
             with self._purge_lock:
                 if self._purge_conn is None:
                     self._purge_conn = self._open(int(self.lock_timeout * 1000))
                 try:
-                    return self._purge_conn.execute(sql, (now, limit)).rowcount
+                    return self._purge_conn.execute(sql, params).rowcount
                 except sqlite3.Error:
                     self._purge_conn.close()
                     self._purge_conn = None
@@ -386,6 +426,7 @@ class SQLiteStore:
     async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
         params = (key, now + window, now, now)
         rows = await self._run(lambda c: c.execute(self._hit_sql, params).fetchall())
+        self._wrote()
         return rows[0][0], rows[0][1]
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:

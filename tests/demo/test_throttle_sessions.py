@@ -38,12 +38,22 @@ def test_ten_wrong_passwords_lock_that_username_from_that_address(
         assert login(same_address, "somebody-else", "x").status_code in (200, 401)
 
 
+def test_a_forged_forwarded_for_header_does_not_dodge_the_throttle(site: DemoServer) -> None:
+    # From 127.0.0.1, which uvicorn would trust for X-Forwarded-For by default.
+    with client_from(site, "127.0.0.1") as attacker:
+        for attempt in range(10):
+            attacker.headers["X-Forwarded-For"] = f"198.51.100.{attempt}"
+            assert login(attacker, "xff-victim", f"guess {attempt}").status_code in (200, 401)
+        attacker.headers["X-Forwarded-For"] = "198.51.100.99"
+        assert login(attacker, "xff-victim", "one more").status_code == 429
+
+
 def _session_refs(page: str) -> dict[str, str]:
     """{user agent: session ref} of the other sessions listed on /sessions."""
     refs = {}
     for row in page.split("<tr")[1:]:
         agent = re.search(r"<td>([^<]*)</td>", row)
-        ref = re.search(r'name="session" value="([0-9a-f]{64})"', row)
+        ref = re.search(r'name="session" value="([0-9a-f]{20})"', row)
         if agent and ref:
             refs[agent[1]] = ref[1]
     return refs

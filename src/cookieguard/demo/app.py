@@ -85,7 +85,7 @@ def create_app(
         auto_reload=False,
     )
     install_csrf(env)
-    pages = Pages(env, db, store, users, LoginThrottle(store))
+    pages = Pages(env, db, users, LoginThrottle(store))
     api = RecordsAPI(db)
 
     @asynccontextmanager

@@ -15,14 +15,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from cookieguard.asgi.session import get_session
 from cookieguard.auth.login import authenticate, get_user_id, login, logout
-from cookieguard.auth.throttle import LoginThrottle
+from cookieguard.auth.sessions import list_sessions, revoke_other_sessions, revoke_session
+from cookieguard.auth.throttle import LoginThrottle, client_address
 from cookieguard.auth.users import UserStore
 from cookieguard.core.redirects import is_safe_redirect, safe_next
 from cookieguard.demo.db import DemoDatabase, validate_record_text
 from cookieguard.errors import LoginThrottled
-from cookieguard.stores.base import SessionStore
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
@@ -51,18 +50,16 @@ def _minutes(seconds: int) -> str:
 
 
 class Pages:
-    """The HTML endpoints, bound to the site's database, stores and templates."""
+    """The HTML endpoints, bound to the site's database, users, throttle and templates."""
 
     def __init__(
         self,
         env: Environment,
         db: DemoDatabase,
-        store: SessionStore,
         users: UserStore,
         throttle: LoginThrottle,
     ) -> None:
         self.db = db
-        self.store = store
         self.users = users
         self.throttle = throttle
         self.login_template: Template = env.get_template("login.html")
@@ -110,7 +107,7 @@ class Pages:
         username = form_text(form, "username")
         password = form_text(form, "password")
         next_url = form_text(form, "next")
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         try:
             user = await authenticate(
                 self.users, username, password, throttle=self.throttle, address=address
@@ -179,18 +176,15 @@ class Pages:
 
     async def sessions(self, request: Request) -> Response:
         """GET /sessions: where this account is signed in."""
-        user_id = _user_id(request)
-        current = get_session(request).key_hash
-        infos = await self.store.list_user(user_id, now=time.time())
         rows = [
             {
-                "ref": info.key_hash,
-                "current": info.key_hash == current,
-                "user_agent": info.user_agent,
-                "created": _when(info.created_at),
-                "last_seen": _when(info.last_seen),
+                "ref": entry.handle,
+                "current": entry.current,
+                "user_agent": entry.user_agent,
+                "created": _when(entry.created_at),
+                "last_seen": _when(entry.last_seen),
             }
-            for info in infos
+            for entry in await list_sessions(request)
         ]
         ended = request.query_params.get("ended", "")
         message = f"Signed out {ended} other session(s)." if ended.isdigit() else None
@@ -205,18 +199,15 @@ class Pages:
         )
 
     async def revoke(self, request: Request) -> Response:
-        """POST /sessions/revoke: end one of this user's other sessions."""
-        user_id = _user_id(request)
-        target = form_text(await request.form(), "session")
-        infos = await self.store.list_user(user_id, now=time.time())
-        # Only a session of this very user, and not the current one, may be revoked here.
-        if target != get_session(request).key_hash and any(i.key_hash == target for i in infos):
-            await self.store.delete(target)
+        """POST /sessions/revoke: end one of this user's sessions (only theirs can match)."""
+        handle = form_text(await request.form(), "session")
+        if await revoke_session(request, handle):
+            if get_user_id(request) is None:  # that was this very session: logged out
+                return RedirectResponse("/login", status_code=303)
             return RedirectResponse("/sessions?ended=1", status_code=303)
         return RedirectResponse("/sessions", status_code=303)
 
     async def revoke_others(self, request: Request) -> Response:
         """POST /sessions/revoke-others: log out everywhere else."""
-        user_id = _user_id(request)
-        ended = await self.store.delete_user(user_id, keep=get_session(request).key_hash)
+        ended = await revoke_other_sessions(request)
         return RedirectResponse(f"/sessions?ended={ended}", status_code=303)

@@ -149,6 +149,9 @@ def serve(
         access_log=access_log,
         lifespan="on",
         server_header=False,
+        # The demo faces browsers directly: a client-chosen X-Forwarded-For must not become
+        # the address that login throttling counts.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])

@@ -61,3 +61,24 @@ async def test_concurrent_first_use_creates_the_schema_once(table: str) -> None:
         }
         cur = await conn.execute(f"SELECT data FROM {table} LIMIT 1")
         assert await cur.fetchone() == ({"n": 1},)
+
+
+async def test_a_value_jsonb_cannot_hold_is_a_value_error(table: str) -> None:
+    from cookieguard.stores.postgres import PostgresStore
+
+    store = PostgresStore(POSTGRES_DSN, table=table)
+    try:
+        await store.create("k" * 64, SessionRecord({"a": 1}, None, NOW, NOW, NOW + 60))
+        with pytest.raises(ValueError, match="not storable"):
+            await store.update(
+                "k" * 64,
+                set_items={"a": 2, "nul": "a\x00b"},
+                delete_keys=(),
+                last_seen=NOW,
+                expires_at=NOW + 60,
+                now=NOW,
+            )
+        loaded = await store.load("k" * 64, now=NOW)
+        assert loaded is not None and loaded.data == {"a": 1}
+    finally:
+        await store.close()

@@ -17,8 +17,8 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import AsyncIterator, Collection, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
@@ -33,6 +33,8 @@ except ImportError:  # the optional driver; PostgresStore() says how to install 
 __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("cookieguard.stores")
+
+T = TypeVar("T")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
@@ -152,10 +154,21 @@ class PostgresStore:
     async def _execute(
         self, sql: str, params: tuple[Any, ...], *, fetch: bool = False, retry: bool = True
     ) -> Any:
-        """One prepared statement; returns rows (fetch) or the affected row count.
+        """One prepared statement; returns rows (fetch) or the affected row count."""
 
-        After a connection error the idle connections are checked and an idempotent statement
-        is retried once, so a pool broken by a server restart recovers on the next request.
+        async def job(conn: AsyncConnection[Any]) -> Any:
+            cur = await conn.execute(sql, params, prepare=True)
+            return await cur.fetchall() if fetch else cur.rowcount
+
+        return await self._with_conn(job, retry=retry)
+
+    async def _with_conn(
+        self, job: Callable[[AsyncConnection[Any]], Awaitable[T]], *, retry: bool = True
+    ) -> T:
+        """Run `job` on a pooled connection, mapping driver errors to ours.
+
+        After a connection error the idle connections are checked and an idempotent job is
+        retried once, so a pool broken by a server restart recovers on the next request.
         """
         for attempt in (1, 2):
             try:
@@ -163,8 +176,7 @@ class PostgresStore:
                 # getconn/putconn: measurably cheaper than the pool's context manager.
                 conn = await pool.getconn()
                 try:
-                    cur = await conn.execute(sql, params, prepare=True)
-                    return await cur.fetchall() if fetch else cur.rowcount
+                    return await job(conn)
                 finally:
                     await pool.putconn(conn)
             except psycopg.errors.UniqueViolation:
@@ -172,11 +184,17 @@ class PostgresStore:
             except psycopg.errors.UndefinedTable as exc:
                 self._schema_ready = False  # dropped under us: recreate on the next call
                 raise self._unavailable(exc) from None
+            except psycopg.DataError as exc:  # e.g. a NUL character, which jsonb cannot hold
+                raise ValueError(
+                    f"value not storable in PostgreSQL ({type(exc).__name__})"
+                ) from None
             except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError) as exc:
                 if attempt == 2 or not retry or isinstance(exc, PoolTimeout):
                     raise self._unavailable(exc) from None
                 if self._pool is not None:
                     await self._pool.check()  # drop every idle connection the failure broke
+            except psycopg.Error as exc:
+                raise self._unavailable(exc) from None
         raise AssertionError("unreachable")
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
@@ -209,19 +227,17 @@ class PostgresStore:
             record.expires_at,
             record.user_agent,
         )
+
+        async def cycle(conn: AsyncConnection[Any]) -> None:
+            async with conn.transaction():
+                await conn.execute(self._delete_sql, (replaces,), prepare=True)
+                await conn.execute(self._insert_sql, params, prepare=True)
+
         try:
             if replaces is None:
                 await self._execute(self._insert_sql, params, retry=False)
-                return
-            pool = await self._get_pool()
-            try:
-                async with pool.connection() as conn, conn.transaction():
-                    await conn.execute(self._delete_sql, (replaces,))
-                    await conn.execute(self._insert_sql, params)
-            except psycopg.errors.UniqueViolation:
-                raise
-            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
-                raise self._unavailable(exc) from None
+            else:
+                await self._with_conn(cycle, retry=False)
         except psycopg.errors.UniqueViolation:
             raise KeyCollision(key_hash[:12]) from None
 

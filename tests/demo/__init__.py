@@ -1,0 +1,1 @@
+"""Black-box tests of `cookieguard demo` and the `cookieguard` command."""

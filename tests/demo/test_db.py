@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -38,7 +40,6 @@ async def test_records_are_per_user_and_oldest_first(tmp_path: Path) -> None:
     await db.add_record("2", "other user's")
     second = await db.add_record("1", "two")
     assert await db.records("1") == [(first, "one"), (second, "two")]
-    assert await db.count_records("1") == 2
     db.close()
 
 
@@ -57,3 +58,28 @@ async def test_records_are_per_user_and_oldest_first(tmp_path: Path) -> None:
 )
 def test_record_text_rules(value: object, ok: bool) -> None:
     assert (validate_record_text(value) is None) is ok
+
+
+async def test_a_held_write_lock_is_waited_for_without_blocking_the_loop(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.sqlite3")
+    db = DemoDatabase(path)
+    db.serve()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing
+    released = asyncio.get_running_loop().call_later(0.1, other.execute, "COMMIT")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(ticker())
+    record_id = await db.add_record("1", "after the lock")
+    beat.cancel()
+    assert await db.records("1") == [(record_id, "after the lock")]
+    assert ticks >= 5  # the loop kept running while the insert waited
+    released.cancel()
+    other.close()
+    db.close()

@@ -40,7 +40,6 @@ _SCHEMA = (
 )
 _LIST = "SELECT id, text FROM demo_records WHERE user_id = ? ORDER BY id"
 _INSERT = "INSERT INTO demo_records (user_id, text) VALUES (?, ?)"
-_COUNT = "SELECT count(*) FROM demo_records WHERE user_id = ?"
 _KEY_INSERT = "INSERT OR IGNORE INTO demo_settings (name, value) VALUES ('secret_key', ?)"
 _KEY_SELECT = "SELECT value FROM demo_settings WHERE name = 'secret_key'"
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -48,10 +47,6 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 def _fetchall(cursor: sqlite3.Cursor) -> Any:
     return cursor.fetchall()
-
-
-def _fetchone(cursor: sqlite3.Cursor) -> Any:
-    return cursor.fetchone()
 
 
 def _same(cursor: sqlite3.Cursor) -> Any:
@@ -134,11 +129,6 @@ class DemoDatabase:
         except sqlite3.OperationalError:
             cursor = await self._retry(_INSERT, (user_id, text), _same)
         return int(cursor.lastrowid or 0)
-
-    async def count_records(self, user_id: str) -> int:
-        """How many records `user_id` has."""
-        row = await self._retry(_COUNT, (user_id,), _fetchone)
-        return int(row[0])
 
     def close(self) -> None:
         """Close the connection."""

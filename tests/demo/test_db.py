@@ -30,7 +30,9 @@ def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path: Path) -> None
         thread.join()
     assert len(keys) == 8 and len(set(keys)) == 1
     assert len(keys[0]) == 64
-    assert DemoDatabase(path).secret_key() == keys[0]  # and it survives restarts
+    again = DemoDatabase(path)
+    assert again.secret_key() == keys[0]  # and it survives restarts
+    again.close()
 
 
 async def test_records_are_per_user_and_oldest_first(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """Session store cost against each client's own raw round trip, and load latency vs table size.
 
-For every store, one "request" is a load plus a one-key delta save. The raw baseline is what
-the same client does with no store around it: sqlite3 SELECT + UPDATE by primary key; psycopg
-SELECT + UPDATE (prepared, one autocommit connection); redis-py HGETALL + HSET. Rounds
-alternate between store and raw so drift hits both alike; medians are reported, and the
-ratio store/raw is the figure to keep at or below 1.2.
+For every store, one "request" is a load plus a one-key delta save with a sliding expiry.
+The raw baseline is the same client doing the same job with no store around it, one round
+trip each way: sqlite3 SELECT + UPDATE by primary key (data, last seen, expiry); psycopg
+SELECT + UPDATE likewise (prepared, one autocommit connection, no pool); redis-py HGETALL,
+then HSET + PEXPIRE in one pipelined round trip. The raw side neither decodes the JSON nor
+checks expiry. Rounds alternate between store and raw, each side going first in turn, and the
+reported ratio is the median of per-round ratios (target: at most 1.2). The memory store's
+"raw" side is a bare dict, a floor rather than a target.
 
 The size test loads random sessions from SQLite and PostgreSQL tables holding 1k and then 1M
 rows (``--big N`` changes the second size; ``--big 0`` skips it).
@@ -112,7 +115,13 @@ async def populate(store: SessionStore, count: int) -> list[str]:
 async def bench_sqlite(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     store = SQLiteStore(tmp / "bench.db")
     keys = await populate(store, 1000)
-    raw = sqlite3.connect(tmp / "bench.db", isolation_level=None, check_same_thread=False)
+    # The raw side gets its own copy of the database, so each side pays for its own WAL
+    # checkpoints: inside commits for raw sqlite3 (its default), in a worker thread for the store.
+    raw = sqlite3.connect(tmp / "raw.db", isolation_level=None, check_same_thread=False)
+    source = sqlite3.connect(tmp / "bench.db")
+    source.backup(raw)
+    source.close()
+    raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
     select = (
         "SELECT data, user_id, created_at, last_seen, expires_at, user_agent"
@@ -185,7 +194,10 @@ async def bench_redis(args: argparse.Namespace) -> dict[str, Any]:
             name = names[i % len(names)]
             await raw.hgetall(name)
             now = time.time()
-            await raw.hset(name, mapping={"k:visits": str(i), "m:l": now, "m:e": now + IDLE})
+            async with raw.pipeline(transaction=False) as pipe:
+                pipe.hset(name, mapping={"k:visits": str(i), "m:l": now, "m:e": now + IDLE})
+                pipe.pexpire(name, IDLE * 1000)
+                await pipe.execute()
 
         return await compare(store_request(store, keys), raw_op, args.requests, args.rounds)
     finally:

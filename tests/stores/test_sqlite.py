@@ -111,7 +111,7 @@ async def test_wal_is_checkpointed_in_the_background(
     path = tmp_path / "s.db"
     store = SQLiteStore(path, checkpoint_every=every)
     await store.create("k" * 64, SessionRecord({}, None, 1.0, 1.0, 4e9))
-    for i in range(3000):
+    for i in range(6000):
         assert await store.update(
             "k" * 64, set_items={"n": i}, delete_keys=(), last_seen=1.0, expires_at=4e9, now=1.0
         )
@@ -120,5 +120,5 @@ async def test_wal_is_checkpointed_in_the_background(
     wal_size = (tmp_path / "s.db-wal").stat().st_size
     # The loop connection never checkpoints by itself, so without the background job the WAL
     # holds every write.
-    assert (wal_size < 4_000_000) is small, wal_size
+    assert (wal_size < 16_000_000) is small, wal_size
     await store.close()

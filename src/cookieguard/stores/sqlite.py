@@ -45,6 +45,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 # Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
 _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_WAL_LIMIT = 2000  # frames (pages) in the WAL before a checkpoint may hold writers off
 
 
 _PATHS: dict[str, str] = {}
@@ -93,7 +94,7 @@ class SQLiteStore:
         self.lock_timeout = lock_timeout
         self.checkpoint_every = checkpoint_every
         self._writes = 0
-        self._checkpoint: asyncio.Task[int] | None = None
+        self._checkpoint: asyncio.Task[None] | None = None
         self._conn: sqlite3.Connection | None = None
         self._connecting: asyncio.Lock | None = None
         self._purge_conn: sqlite3.Connection | None = None
@@ -229,14 +230,17 @@ class SQLiteStore:
             task = asyncio.get_running_loop().create_task(self._run_checkpoint())
             self._checkpoint = task
 
-    async def _run_checkpoint(self) -> int:
-        # RESTART: copies the whole WAL so the next write starts it from the beginning. It
-        # holds writers off for the copy; ours back off on the loop meanwhile (see _run).
-        # PASSIVE never catches up under steady writes, and the WAL would grow without bound.
+    async def _run_checkpoint(self) -> None:
+        # PASSIVE never blocks anyone, but the WAL restarts from its start only when a write
+        # begins right after a complete checkpoint, which steady traffic may never allow. Past
+        # _WAL_LIMIT frames, RESTART copies the few frames PASSIVE left and makes the next write
+        # restart the log, holding writers off briefly (ours back off on the loop, see _run).
         try:
-            return await self._in_thread("PRAGMA wal_checkpoint(RESTART)", ())
+            _, frames, _ = await self._in_thread("PRAGMA wal_checkpoint(PASSIVE)", ())
+            if frames > _WAL_LIMIT:
+                await self._in_thread("PRAGMA wal_checkpoint(RESTART)", ())
         except StoreUnavailable:
-            return 0  # already logged; the next one will try again
+            pass  # already logged; the next one will try again
         finally:
             self._checkpoint = None
 
@@ -402,15 +406,19 @@ class SQLiteStore:
         while await self._in_thread(self._purge_counters_sql, (now, batch_size)):
             pass
 
-    async def _in_thread(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one statement on the background connection in a worker thread."""
+    async def _in_thread(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Run one statement on the background connection in a worker thread.
 
-        def job() -> int:
+        Returns the affected row count, or the first row for a PRAGMA.
+        """
+
+        def job() -> Any:
             with self._purge_lock:
                 if self._purge_conn is None:
                     self._purge_conn = self._open(int(self.lock_timeout * 1000))
                 try:
-                    return self._purge_conn.execute(sql, params).rowcount
+                    cur = self._purge_conn.execute(sql, params)
+                    return cur.fetchone() if sql.startswith("PRAGMA") else cur.rowcount
                 except sqlite3.Error:
                     self._purge_conn.close()
                     self._purge_conn = None

@@ -180,3 +180,23 @@ def test_sessions_unreachable_store() -> None:
     result = cli("sessions", "purge", "--store", f"redis://127.0.0.1:{free_port()}/0")
     assert result.returncode == 1
     one_clear_line(result.stderr)
+
+
+async def test_purge_shows_progress_batch_by_batch(tmp_path: Path) -> None:
+    from cookieguard.stores.base import SessionRecord
+    from cookieguard.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "big.sqlite3"
+    store = SQLiteStore(path)
+    expired = SessionRecord(data={}, user_id=None, created_at=0, last_seen=0, expires_at=1)
+    for index in range(2500):
+        await store.create(f"{index:064x}", expired)
+    live = SessionRecord(data={}, user_id="7", created_at=0, last_seen=0, expires_at=4e9)
+    await store.create("f" * 64, live)
+    await store.close()
+    result = cli("sessions", "purge", "--store", f"sqlite:///{path}", "--batch-size", "1000")
+    assert result.returncode == 0, result.stderr
+    progress = re.findall(r"purged (\d+) expired", result.stderr)
+    assert progress == ["1000", "2000", "2500", "2500"]  # one line per batch, then the total
+    listed = cli("sessions", "list", "--store", f"sqlite:///{path}", "--user", "7")
+    assert listed.stdout.startswith("f" * 64)

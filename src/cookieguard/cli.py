@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cookieguard.core.tokens import new_csrf_secret
-from cookieguard.errors import CookieguardError, UserExists
+from cookieguard.errors import CookieguardError, StoreUnavailable, UserExists
 
 DEFAULT_DB = "demo.sqlite3"
 EXIT_FAILURE = 1
@@ -171,6 +171,8 @@ def adduser(username: str, db: str) -> int:
         user_id = asyncio.run(create_user(db, username, password))
     except UserExists:
         raise CommandError(f"user {username!r} already exists in {db}") from None
+    except StoreUnavailable as exc:
+        raise CommandError(f"cannot use database {db}: {exc}") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     print(f"created user {username!r} (id {user_id}) in {db}")
@@ -236,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "demo":
+        # Failures become the one error line below; the library's log lines would repeat them.
+        logging.disable(logging.CRITICAL)
     try:
         if args.command == "demo":
             from cookieguard.demo.serve import ServeError, serve
@@ -249,7 +254,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sessions":
             if args.action is None:
                 return _fail("choose an action: list, revoke or purge", EXIT_USAGE)
-            logging.disable(logging.WARNING)  # a store failure becomes the one error line
             return asyncio.run(_sessions(args))
         if args.command == "secret":
             print(new_csrf_secret() + new_csrf_secret())

@@ -49,6 +49,14 @@ def test_adduser_refuses_bad_input(tmp_path: Path, username: str, stdin: str) ->
     one_clear_line(result.stderr)
 
 
+def test_adduser_unusable_db(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = cli("adduser", "erin", "--db", str(blocker / "x.sqlite3"), stdin="pw\n")
+    assert result.returncode == 1
+    assert "x.sqlite3" in one_clear_line(result.stderr)
+
+
 @pytest.mark.parametrize(
     "args",
     [

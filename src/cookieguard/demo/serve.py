@@ -62,7 +62,7 @@ async def _probe(store: SessionStore) -> None:
 def check_store(db_path: str, store_url: str | None) -> None:
     """Ask the store one question on a throwaway connection; raise ServeError if it fails."""
     store = open_session_store(db_path, store_url)
-    logging.disable(logging.WARNING)  # the failure is reported below, in one line
+    logging.disable(logging.CRITICAL)  # the failure is reported below, in one line
     try:
         asyncio.run(_probe(store))
     except StoreUnavailable as exc:

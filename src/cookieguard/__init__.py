@@ -1,6 +1,47 @@
-"""cookieguard: Django-grade CSRF protection, sessions and login for any ASGI app."""
+"""cookieguard: Django-grade CSRF protection, sessions and login for any ASGI app.
 
+Everything an application needs is importable from here. Framework helpers live in
+`cookieguard.integrations` (they import their framework); the Redis and PostgreSQL stores are
+loaded on first use so that `import cookieguard` never pulls in a driver the app doesn't use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cookieguard.asgi.csrf import (
+    CSRFMiddleware,
+    csrf_exempt,
+    csrf_input,
+    get_csrf_token,
+    rotate_csrf_token,
+)
+from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
+from cookieguard.auth import (
+    AuthConfig,
+    AuthMiddleware,
+    LoginThrottle,
+    ManagedUserStore,
+    PasswordHasher,
+    SessionEntry,
+    SQLiteUserStore,
+    ThrottlePolicy,
+    User,
+    UserStore,
+    authenticate,
+    change_password,
+    client_address,
+    get_user,
+    get_user_id,
+    list_sessions,
+    login,
+    logout,
+    revoke_other_sessions,
+    revoke_session,
+)
 from cookieguard.config import CookieConfig, CSRFConfig, SessionConfig
+from cookieguard.core.redirects import is_safe_redirect, safe_next
+from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import (
     AuthError,
@@ -15,24 +56,92 @@ from cookieguard.errors import (
     StoreUnavailable,
     UserExists,
 )
+from cookieguard.stores import open_store
+from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
+from cookieguard.stores.cookie import CookieStore
+from cookieguard.stores.memory import MemoryStore
+from cookieguard.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from cookieguard.stores.postgres import PostgresStore
+    from cookieguard.stores.redis import RedisStore
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "PostgresStore": "cookieguard.stores.postgres",
+    "RedisStore": "cookieguard.stores.redis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load driver-backed stores on first access (PEP 562)."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'cookieguard' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "AuthConfig",
     "AuthError",
+    "AuthMiddleware",
     "CSRFConfig",
+    "CSRFMiddleware",
     "CSRFRejected",
     "ConfigError",
     "CookieConfig",
+    "CookieStore",
     "CookieguardError",
+    "CounterStore",
     "KeyRing",
+    "LoginThrottle",
     "LoginThrottled",
+    "ManagedUserStore",
+    "MemoryStore",
+    "PasswordHasher",
+    "PostgresStore",
+    "RedisStore",
     "RequestRejected",
+    "SQLiteStore",
+    "SQLiteUserStore",
+    "Session",
     "SessionConfig",
     "SessionDeleted",
+    "SessionEntry",
     "SessionError",
+    "SessionInfo",
+    "SessionMiddleware",
+    "SessionRecord",
+    "SessionStore",
     "SessionTooLarge",
     "StoreUnavailable",
+    "ThrottlePolicy",
+    "User",
     "UserExists",
+    "UserStore",
     "__version__",
+    "authenticate",
+    "change_password",
+    "client_address",
+    "csrf_exempt",
+    "csrf_input",
+    "get_csrf_token",
+    "get_session",
+    "get_session_store",
+    "get_user",
+    "get_user_id",
+    "is_safe_redirect",
+    "list_sessions",
+    "login",
+    "logout",
+    "open_store",
+    "revoke_other_sessions",
+    "revoke_session",
+    "rotate_csrf_token",
+    "safe_next",
 ]

@@ -51,9 +51,9 @@ def markdown(result: dict) -> str:
     lines.append("")
     lines.append(
         f"req/s: median of {cfg['rounds']} rounds of {cfg['duration_s']:g} s "
-        f"({cfg['connections']} connections); in brackets the median of the same-round ratios "
-        "to the bare site. errors: socket errors plus responses with any status other than "
-        "the workload's expected one (W3: 201, others: 200), over all rounds."
+        f"({cfg['connections']} connections, nice {cfg.get('nice', 0)}); in brackets the median "
+        "of the same-round ratios to the bare site. errors: socket errors plus responses with "
+        "any status other than the workload's expected one (W3: 201, others: 200), over all rounds."
     )
     loads = result.get("load_average_1min")
     if loads:
@@ -72,8 +72,40 @@ def markdown(result: dict) -> str:
     ]
     if unexpected:
         lines.append("\nStatus counts where something went wrong: " + "; ".join(unexpected))
-    lines += ["", *targets(result)]
+    lines += ["", *cpu_table(result), "", *targets(result)]
     return "\n".join(lines) + "\n"
+
+
+def cpu_table(result: dict) -> list[str]:
+    """Server CPU time per request: insensitive to other processes taking turns on the core."""
+    workloads: dict[str, str] = result["workloads"]
+    summary: dict[str, dict] = result["summary"]
+    keys = list(workloads)
+    if not any("cpu_us_per_request" in e for per in summary.values() for e in per.values()):
+        return []
+    lines = [
+        "| server CPU per request, µs (bare's / this) | " + " | ".join(keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for name in result["subjects"]:
+        cells = []
+        for k in keys:
+            e = summary.get(name, {}).get(k)
+            if not e or "cpu_us_per_request" not in e:
+                cells.append("-")
+                continue
+            ratio = e.get("cpu_ratio")
+            extra = f" ({ratio:.2f})" if ratio is not None else ""
+            cells.append(f"{e['cpu_us_per_request']:,.0f}{extra}")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "CPU per request is utime + stime of the server's processes during the run divided by "
+        "the requests served (median over rounds); in brackets bare's CPU per request over "
+        "this subject's, the throughput ratio a quiet, saturated core would show. The work "
+        "done inside Redis or PostgreSQL is not in it.",
+    ]
+    return lines
 
 
 def targets(result: dict) -> list[str]:
@@ -109,9 +141,43 @@ def targets(result: dict) -> list[str]:
     return lines
 
 
+def machine_lines(result: dict) -> list[str]:
+    m = result["machine"]
+    asgi, django = m["asgi_env"], m["django_env"]
+    return [
+        f"- Measured {result['created']} ({result['elapsed_s'] / 60:.0f} min), cookieguard "
+        f"from the {result.get('cookieguard_measured', 'work tree')}.",
+        f"- {m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}; {m['wrk']}.",
+        f"- ASGI subjects: Python {asgi.get('python')}, uvicorn {asgi.get('uvicorn')}, "
+        f"Starlette {asgi.get('starlette')}, starsessions {asgi.get('starsessions')}, "
+        f"starlette-csrf {asgi.get('starlette-csrf')}, redis-py {asgi.get('redis')} with hiredis "
+        f"{asgi.get('hiredis')}, psycopg {asgi.get('psycopg')}; {m['asgi_server']}.",
+        f"- Django subject: Python {django.get('python')}, Django {django.get('django')}, "
+        f"gunicorn {django.get('gunicorn')}; {m['django_server']}.",
+        f"- Redis {m['redis_server']}, {m['postgres_server']}, both on loopback and not pinned.",
+    ]
+
+
+def update(target: Path, result: dict) -> None:
+    start, end = "<!-- bench:results -->", "<!-- /bench:results -->"
+    text = target.read_text()
+    head, sep, rest = text.partition(start)
+    _, sep2, tail = rest.partition(end)
+    if not sep or not sep2:
+        raise SystemExit(f"{target} has no {start} ... {end} section")
+    body = "\n".join([*machine_lines(result), "", markdown(result).rstrip()])
+    target.write_text(f"{head}{start}\n{body}\n{end}{tail}")
+
+
 def main() -> int:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results/latest.json")
-    print(markdown(json.loads(path.read_text())), end="")
+    default = Path(__file__).parent / "results/latest.json"
+    args = sys.argv[1:]
+    path = Path(args[0]) if args and not args[0].startswith("--") else default
+    result = json.loads(path.read_text())
+    if "--update" in args:
+        update(Path(args[args.index("--update") + 1]), result)
+    else:
+        print(markdown(result), end="")
     return 0
 
 

@@ -48,6 +48,7 @@ from subjects import (
 WRK_CPU = "1"
 RESULTS = BENCH / "results"
 SEEDED_RECORDS = 10
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,14 @@ class Running:
     log: Path
 
 
+NICE = [0]
+
+
+def niced() -> list[str]:
+    """`nice -n N` when --nice asked for another priority than the default."""
+    return ["nice", "-n", str(NICE[0])] if NICE[0] else []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -119,7 +128,13 @@ def start(subject: Subject, workdir: Path) -> Running:
     subject.prepare(subject, sdir, values)
     env = {**os.environ, **{k: subject.fill(v, values) for k, v in subject.env.items()}}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    cmd = ["taskset", "-c", "0", *(subject.fill(part, values) for part in subject.command)]
+    cmd = [
+        *niced(),
+        "taskset",
+        "-c",
+        "0",
+        *(subject.fill(part, values) for part in subject.command),
+    ]
     log = sdir / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -177,6 +192,16 @@ def peak_rss_kib(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server's processes so far (utime + stime in /proc)."""
+    ticks = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
 def stop(running: Running) -> None:
     if running.proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -192,6 +217,7 @@ def stop(running: Running) -> None:
 def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seconds: float) -> dict:
     url = f"http://127.0.0.1:{running.port}{workload.path}"
     cmd = [
+        *niced(),
         "taskset",
         "-c",
         WRK_CPU,
@@ -211,7 +237,9 @@ def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seco
         env["BENCH_CSRF_TOKEN"] = browser.cookies.get("csrftoken", "")
     env["BENCH_ORIGIN"] = f"http://127.0.0.1:{running.port}"
     cmd.append(url)
+    cpu_before = cpu_seconds(running.proc.pid)
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    cpu = cpu_seconds(running.proc.pid) - cpu_before
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT ")]
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
@@ -219,6 +247,8 @@ def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seco
     statuses = {int(k): v for k, v in data["statuses"].items()}
     data["statuses"] = statuses
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    data["cpu_s"] = round(cpu, 3)
+    data["cpu_us_per_request"] = cpu / max(1, data["requests"]) * 1e6
     data["unexpected"] = sum(n for code, n in statuses.items() if code not in workload.expected)
     data["socket_errors"] = sum(data["errors"][k] for k in ("connect", "read", "write", "timeout"))
     with (RESULTS / "latest.raw").open("a") as raw:
@@ -242,6 +272,13 @@ def summarise(
                 for r in rounds
                 if name in r.get(w.key, {}) and "bare" in r.get(w.key, {})
             ]
+            cpu_ratios = [
+                r[w.key]["bare"]["cpu_us_per_request"] / r[w.key][name]["cpu_us_per_request"]
+                for r in rounds
+                if name in r.get(w.key, {})
+                and "bare" in r.get(w.key, {})
+                and r[w.key][name]["cpu_us_per_request"] > 0
+            ]
             statuses: dict[int, int] = {}
             for run in runs:
                 for code, n in run["statuses"].items():
@@ -251,6 +288,8 @@ def summarise(
                 "rps_runs": [round(run["rps"], 1) for run in runs],
                 "ratio": statistics.median(ratios) if ratios else None,
                 "ratio_runs": [round(x, 4) for x in ratios],
+                "cpu_us_per_request": statistics.median(run["cpu_us_per_request"] for run in runs),
+                "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
                 "p50_ms": statistics.median(run["latency_us"]["p50"] for run in runs) / 1000,
                 "p99_ms": statistics.median(run["latency_us"]["p99"] for run in runs) / 1000,
                 "requests": sum(run["requests"] for run in runs),
@@ -310,6 +349,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-chart", action="store_true", help="skip bench/chart.png")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run servers and wrk at this nice level (root: -10 keeps other jobs off the cores)",
+    )
+    parser.add_argument(
         "--cookieguard-rev",
         metavar="REV",
         help="measure cookieguard as committed at REV (e.g. HEAD) instead of the work tree",
@@ -319,6 +364,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    NICE[0] = args.nice
     wanted = [n.strip() for n in args.subjects.split(",") if n.strip()]
     known = {s.name: s for s in all_subjects()}
     unknown = [n for n in wanted if n not in known]
@@ -380,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"[round {r + 1}/{args.rounds}] {w.key} {name:22} "
                         f"{data['rps']:9.1f} req/s  p50 {data['latency_us']['p50'] / 1000:6.2f}"
-                        f" ms  errors {bad}",
+                        f" ms  CPU {data['cpu_us_per_request']:7.1f} µs/req  errors {bad}",
                         flush=True,
                     )
             rounds.append(this)
@@ -408,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "connections": args.connections,
             "threads": args.threads,
+            "nice": args.nice,
             "server_cpu": "0",
             "wrk_cpu": WRK_CPU,
         },

@@ -8,14 +8,11 @@ key, so the memory store accepts and returns exactly what SQLite, PostgreSQL and
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
+from cookieguard.stores._json import decode, encode_value
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_loads = json.loads
 
 
 class _Row:
@@ -52,7 +49,7 @@ class MemoryStore:
             return None
         return SessionRecord(
             # One decoder call for all values (each a complete JSON text) is 2x faster.
-            data=dict(zip(row.data, _loads(f"[{','.join(row.data.values())}]"), strict=True)),
+            data=dict(zip(row.data, decode(f"[{','.join(row.data.values())}]"), strict=True)),
             user_id=row.user_id,
             created_at=row.created_at,
             last_seen=row.last_seen,
@@ -65,7 +62,7 @@ class MemoryStore:
     ) -> None:
         if key_hash in self._rows:
             raise KeyCollision(key_hash[:12])
-        data = {k: _dumps(v) for k, v in record.data.items()}  # may raise before any change
+        data = {k: encode_value(v) for k, v in record.data.items()}  # may raise before any change
         if replaces is not None:
             self._drop(replaces)
         self._rows[key_hash] = _Row(record, data)
@@ -85,7 +82,7 @@ class MemoryStore:
         row = self._rows.get(key_hash)
         if row is None or row.expires_at <= now:
             return False
-        encoded = {k: _dumps(v) for k, v in set_items.items()}  # may raise before any change
+        encoded = {k: encode_value(v) for k, v in set_items.items()}  # may raise before any change
         data = row.data
         for key in delete_keys:
             data.pop(key, None)

@@ -13,7 +13,6 @@ under an advisory lock, so several app servers starting together do not trip ove
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import zlib
@@ -21,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from typing import Any, TypeVar
 
 from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores._json import dumps
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
@@ -36,7 +36,6 @@ logger = logging.getLogger("cookieguard.stores")
 
 T = TypeVar("T")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
 
@@ -220,7 +219,7 @@ class PostgresStore:
     ) -> None:
         params = (
             key_hash,
-            _dumps(record.data),
+            dumps(record.data),
             record.user_id,
             record.created_at,
             record.last_seen,
@@ -254,7 +253,7 @@ class PostgresStore:
         if not set_items and not delete_keys:
             params: tuple[Any, ...] = (last_seen, expires_at, key_hash, now)
             return bool(await self._execute(self._touch_sql, params) == 1)
-        encoded = _dumps(dict(set_items))
+        encoded = dumps(dict(set_items))
         params = (list(delete_keys), encoded, last_seen, expires_at, key_hash, now)
         return bool(await self._execute(self._update_sql, params) == 1)
 

@@ -16,13 +16,13 @@ because the two keys live in different slots.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores._json import decode, encode_value
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
@@ -35,8 +35,6 @@ __all__ = ["RedisStore"]
 
 logger = logging.getLogger("cookieguard.stores")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_loads = json.loads
 _META = ("m:u", "m:c", "m:l", "m:e", "m:a")
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
@@ -187,7 +185,7 @@ class RedisStore:
                 names.append(name[2:])
                 values.append(value)
         # One decoder call for all values (each a complete JSON text we wrote) is 2x faster.
-        data = dict(zip(names, _loads(f"[{','.join(values)}]"), strict=True))
+        data = dict(zip(names, decode(f"[{','.join(values)}]"), strict=True))
         return SessionRecord(
             data,
             fields.get("m:u"),
@@ -214,7 +212,7 @@ class RedisStore:
         if record.user_agent is not None:
             args += ("m:a", record.user_agent)
         for name, value in record.data.items():
-            args += (f"k:{name}", _dumps(value))
+            args += (f"k:{name}", encode_value(value))
         if not await self._script(_CREATE_SCRIPT, self.session_key(key_hash), *args):
             raise KeyCollision(key_hash[:12])
         # Index after the hash exists: a list_user in between just doesn't see it yet.
@@ -242,7 +240,7 @@ class RedisStore:
         ]
         args += [f"k:{name}" for name in delete_keys]
         for name, value in set_items.items():
-            args += (f"k:{name}", _dumps(value))
+            args += (f"k:{name}", encode_value(value))
         return bool(await self._script(_UPDATE_SCRIPT, self.session_key(key_hash), *args))
 
     async def delete(self, key_hash: str) -> None:

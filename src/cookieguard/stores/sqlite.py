@@ -20,7 +20,6 @@ character) falls back to a read-modify-write inside `BEGIN IMMEDIATE`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.stores._json import decode, dumps, encode_value
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 __all__ = ["SQLiteStore"]
@@ -39,8 +39,6 @@ logger = logging.getLogger("cookieguard.stores")
 
 T = TypeVar("T")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_loads = json.loads
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 # Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
 _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
@@ -266,14 +264,14 @@ class SQLiteStore:
             row = await self._run(lambda c: c.execute(sql, params).fetchone())
         if row is None:
             return None
-        return SessionRecord(_loads(row[0]), row[1], row[2], row[3], row[4], row[5])
+        return SessionRecord(decode(row[0]), row[1], row[2], row[3], row[4], row[5])
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
         params = (
             key_hash,
-            _dumps(record.data),
+            dumps(record.data),
             record.user_id,
             record.created_at,
             record.last_seen,
@@ -324,7 +322,7 @@ class SQLiteStore:
                     key_hash, set_items, delete_keys, last_seen, expires_at, now
                 )
             params.append(path)
-            params.append(_dumps(value))
+            params.append(encode_value(value))
         params += (last_seen, expires_at, key_hash, now)
         shape = (len(delete_keys), len(set_items))
         if (sql := self._update_sqls.get(shape)) is None:
@@ -356,7 +354,7 @@ class SQLiteStore:
         expires_at: float,
         now: float,
     ) -> bool:
-        encoded = {k: _dumps(v) for k, v in set_items.items()}  # fails before touching data
+        encoded = {k: encode_value(v) for k, v in set_items.items()}  # fails before touching data
 
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
@@ -365,12 +363,12 @@ class SQLiteStore:
                 if row is None:
                     conn.execute("COMMIT")
                     return False
-                data = _loads(row[0])
+                data = decode(row[0])
                 for key in delete_keys:
                     data.pop(key, None)
-                data.update({k: _loads(v) for k, v in encoded.items()})
+                data.update({k: decode(v) for k, v in encoded.items()})
                 sql = f"{self._update_head}data = ?{self._update_tail}"
-                conn.execute(sql, (_dumps(data), last_seen, expires_at, key_hash, now))
+                conn.execute(sql, (dumps(data), last_seen, expires_at, key_hash, now))
             except BaseException:
                 conn.rollback()
                 raise

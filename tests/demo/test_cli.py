@@ -146,14 +146,19 @@ def test_too_short_secret_key_in_the_environment(tmp_path: Path) -> None:
 
 
 def test_port_in_use(tmp_path: Path) -> None:
+    db = tmp_path / "d.sqlite3"
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = cli("demo", "--port", str(port), "--db", str(tmp_path / "d.sqlite3"))
+        result = cli("demo", "--port", str(port), "--db", str(db))
     assert result.returncode == 1
     line = one_clear_line(result.stderr)
     assert f"127.0.0.1:{port}" in line and "in use" in line
+    # The failed start created no user behind the user's back: the next start does, and says so.
+    server = DemoServer(db, log=tmp_path / "server.log").start().wait_ready()
+    server.stop()
+    assert server.demo_credentials is not None and server.demo_credentials[0] == "demo"
 
 
 def test_sessions_list_revoke_purge(site: DemoServer, other_user: tuple[str, str]) -> None:

@@ -42,6 +42,7 @@ _LIST = "SELECT id, text FROM demo_records WHERE user_id = ? ORDER BY id"
 _INSERT = "INSERT INTO demo_records (user_id, text) VALUES (?, ?)"
 _KEY_INSERT = "INSERT OR IGNORE INTO demo_settings (name, value) VALUES ('secret_key', ?)"
 _KEY_SELECT = "SELECT value FROM demo_settings WHERE name = 'secret_key'"
+_CLAIM = "INSERT OR IGNORE INTO demo_settings (name, value) VALUES (?, 'done')"
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
@@ -113,6 +114,10 @@ class DemoDatabase:
         self._execute(_KEY_INSERT, (new_csrf_secret() + new_csrf_secret(),))
         row = self._execute(_KEY_SELECT).fetchone()
         return str(row[0])
+
+    def claim(self, task: str) -> bool:
+        """True exactly once per database for `task`, even across servers starting together."""
+        return self._execute(_CLAIM, (task,)).rowcount == 1
 
     async def records(self, user_id: str) -> list[tuple[int, str]]:
         """(id, text) of `user_id`'s records, oldest first."""

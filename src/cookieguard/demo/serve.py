@@ -116,7 +116,6 @@ def serve(
     from cookieguard.demo.db import DemoDatabase
     from cookieguard.demo.users import ensure_demo_user
 
-    is_new = db_path == ":memory:" or not os.path.exists(db_path)
     try:
         db = DemoDatabase(db_path)
         secret_key = os.environ.get(SECRET_KEY_ENV) or db.secret_key()
@@ -128,10 +127,12 @@ def serve(
             "make one with: cookieguard secret"
         )
     check_store(db_path, store_url)
-    # A fresh database gets a user to log in with; two servers starting at once on one new
-    # file both try, and exactly one succeeds (the username is unique).
-    credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME)) if is_new else None
     sock = bind(host, port)
+    # The first start of a database that gets this far creates a user to log in with, and
+    # only one of several servers starting together does (the claim is one atomic insert).
+    credentials = None
+    if db.claim("demo_user"):
+        credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME))
     _configure_logging(access_log)
     app = create_app(db, open_session_store(db_path, store_url), secret_key=secret_key)
     actual_host, actual_port = sock.getsockname()[:2]

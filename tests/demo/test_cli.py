@@ -118,6 +118,12 @@ def test_unwritable_db_path(tmp_path: Path) -> None:
     assert "demo.sqlite3" in line
 
 
+def test_in_memory_db_is_refused() -> None:
+    result = cli("demo", "--port", "0", "--db", ":memory:")
+    assert result.returncode == 1
+    assert "file path" in one_clear_line(result.stderr)
+
+
 def test_db_that_is_not_a_database(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.sqlite3"
     bogus.write_bytes(b"this is not an sqlite file" * 100)

@@ -116,6 +116,8 @@ def serve(
     from cookieguard.demo.db import DemoDatabase
     from cookieguard.demo.users import ensure_demo_user
 
+    if db_path == ":memory:" or db_path.startswith("file:"):
+        raise ServeError("--db needs a file path: the site and cookieguard adduser share it")
     try:
         db = DemoDatabase(db_path)
         secret_key = os.environ.get(SECRET_KEY_ENV) or db.secret_key()

@@ -11,6 +11,8 @@ app keeps the default and shows the generic page.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +44,8 @@ HERE = Path(__file__).parent
 STYLE = (HERE / "static" / "style.css").read_bytes()
 UNAVAILABLE_TEXT = "A storage backend is unavailable; retry shortly.\n"
 
+logger = logging.getLogger("cookieguard.demo")
+
 
 async def _home(request: Request) -> Response:
     return RedirectResponse("/records", status_code=303)
@@ -53,7 +57,9 @@ async def _style(request: Request) -> Response:
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     # The session middleware answers 503 itself when a session cannot be loaded or saved;
-    # this covers the store calls endpoints make (login throttle, users, session lists).
+    # this covers the store calls endpoints make (login throttle, users, session lists) and
+    # the records database staying locked by another process beyond its timeout.
+    logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
     headers = {"retry-after": "5", "cache-control": "no-store"}
     if request.url.path.startswith("/api/"):
         response = json_error("storage unavailable, retry shortly", 503)
@@ -118,7 +124,7 @@ def create_app(
     site = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={StoreUnavailable: _unavailable},
+        exception_handlers={StoreUnavailable: _unavailable, sqlite3.OperationalError: _unavailable},
     )
     auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
     return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)

@@ -6,7 +6,7 @@ worker thread would. The sqlite3 module keeps each SQL string's prepared stateme
 the connection, so the statements below are compiled once. WAL mode lets several demo servers
 and the `cookieguard adduser` command share the file. While serving, SQLite's own busy
 handler is off (it would put the whole event loop to sleep): a statement that meets another
-process's write lock is retried after an `asyncio.sleep`, for up to `LOCK_TIMEOUT` seconds.
+process's write lock is retried after an `asyncio.sleep`, for up to `lock_timeout` seconds.
 """
 
 from __future__ import annotations
@@ -76,10 +76,13 @@ class DemoDatabase:
 
     Args:
         path: the SQLite file; created with its tables when missing.
+        lock_timeout: seconds a statement keeps retrying while another process holds the
+            write lock; then `sqlite3.OperationalError` ("database is locked") is raised.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = path
+        self.lock_timeout = lock_timeout
         self._conn = connect(path)
         try:
             for statement in _SCHEMA:
@@ -95,7 +98,7 @@ class DemoDatabase:
 
     async def _retry(self, sql: str, params: tuple[Any, ...], fetch: Callable[[Any], Any]) -> Any:
         delay = 0.0005
-        deadline = time.monotonic() + LOCK_TIMEOUT
+        deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
                 return fetch(self._execute(sql, params))

@@ -1,0 +1,49 @@
+"""In-process checks of what the subprocess tests cannot arrange cheaply."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+
+from cookieguard.core.tokens import hash_session_id, new_csrf_secret, new_session_id
+from cookieguard.demo.app import create_app
+from cookieguard.demo.db import DemoDatabase
+from cookieguard.stores.base import SessionRecord
+from cookieguard.stores.memory import MemoryStore
+
+
+async def test_records_database_locked_too_long_gives_503_not_500(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.sqlite3")
+    db = DemoDatabase(path, lock_timeout=0.2)
+    db.serve()  # what the app's lifespan does; ASGITransport does not run lifespans
+    store = MemoryStore()
+    sessionid, now = new_session_id(), time.time()
+    record = SessionRecord(
+        data={"_auth_user_id": "1"}, user_id="1", created_at=now, last_seen=now, expires_at=now + 60
+    )
+    await store.create(hash_session_id(sessionid), record)
+    secret = new_csrf_secret()
+    app = create_app(db, store, secret_key="k" * 32)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process keeps writing
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            cookies={"sessionid": sessionid, "csrftoken": secret},
+            headers={"X-CSRFToken": secret},
+        ) as client:
+            api = await client.post("/api/records", json={"text": "blocked"})
+            assert api.status_code == 503
+            assert api.headers["retry-after"] == "5"
+            assert "error" in api.json()
+            page = await client.post("/records", data={"text": "blocked"})
+            assert page.status_code == 503
+            other.execute("COMMIT")
+            assert (await client.post("/api/records", json={"text": "fine"})).status_code == 201
+    finally:
+        other.close()
+        db.close()

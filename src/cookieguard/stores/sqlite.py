@@ -14,9 +14,6 @@ that SQLite's JSON paths cannot express (one containing a quote, backslash or co
 character) falls back to a read-modify-write inside `BEGIN IMMEDIATE`.
 """
 
-# SQL is built only from the validated table name (see _IDENT); values are always bound.
-# ruff: noqa: S608
-
 from __future__ import annotations
 
 import asyncio
@@ -31,6 +28,7 @@ from typing import Any, TypeVar
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, dumps, encode_value
+from cookieguard.stores._sqlite_sql import Statements
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 __all__ = ["SQLiteStore"]
@@ -97,49 +95,8 @@ class SQLiteStore:
         self._connecting: asyncio.Lock | None = None
         self._purge_conn: sqlite3.Connection | None = None
         self._purge_lock = threading.Lock()
-        t, c = table, f"{table}_counters"
-        self._schema = (
-            f"CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, data TEXT NOT NULL,"
-            " user_id TEXT, created_at REAL NOT NULL, last_seen REAL NOT NULL,"
-            " expires_at REAL NOT NULL, user_agent TEXT) WITHOUT ROWID;"
-            f"CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_id) WHERE user_id IS NOT NULL;"
-            f"CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at);"
-            f"CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
-            " window_end REAL NOT NULL) WITHOUT ROWID;"
-        )
-        self._load_sql = (
-            f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent FROM {t}"
-            " WHERE key = ? AND expires_at > ?"
-        )
-        self._insert_sql = (
-            f"INSERT INTO {t} (key, data, user_id, created_at, last_seen, expires_at,"
-            " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        self._delete_sql = f"DELETE FROM {t} WHERE key = ?"
+        self._sql = Statements(table)
         self._update_sqls: dict[tuple[int, int], str] = {}  # by (deleted, changed) counts
-        self._update_head = f"UPDATE {t} SET "
-        self._update_tail = ", last_seen = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
-        self._select_data_sql = f"SELECT data FROM {t} WHERE key = ? AND expires_at > ?"
-        self._list_sql = (
-            f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
-            " WHERE user_id = ? AND expires_at > ? ORDER BY last_seen DESC"
-        )
-        self._delete_user_sql = f"DELETE FROM {t} WHERE user_id = ? AND key != ?"
-        self._purge_sql = (
-            f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at <= ? LIMIT ?)"
-        )
-        self._purge_counters_sql = (
-            f"DELETE FROM {c} WHERE key IN (SELECT key FROM {c} WHERE window_end <= ? LIMIT ?)"
-        )
-        self._hit_sql = (
-            f"INSERT INTO {c} (key, count, window_end) VALUES (?, 1, ?)"
-            " ON CONFLICT (key) DO UPDATE SET"
-            " count = CASE WHEN window_end <= ? THEN 1 ELSE count + 1 END,"
-            " window_end = CASE WHEN window_end <= ? THEN excluded.window_end ELSE window_end END"
-            " RETURNING count, window_end"
-        )
-        self._peek_sql = f"SELECT count, window_end FROM {c} WHERE key = ? AND window_end > ?"
-        self._reset_sql = f"DELETE FROM {c} WHERE key = ?"
 
     # -- connection handling -------------------------------------------------------------
 
@@ -156,7 +113,7 @@ class SQLiteStore:
             # NORMAL in WAL mode: a commit is an append without fsync; the database stays
             # consistent on power loss, losing at most the last few saves.
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(f"BEGIN IMMEDIATE;{self._schema}COMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE;{self._sql.schema}COMMIT;")
             conn.execute(f"PRAGMA busy_timeout={busy_ms}")
             if not autocheckpoint and self.path != ":memory:":
                 conn.execute("PRAGMA wal_autocheckpoint=0")  # see _wrote()
@@ -254,7 +211,7 @@ class SQLiteStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        sql, params = self._load_sql, (key_hash, now)
+        sql, params = self._sql.load, (key_hash, now)
         conn = self._conn
         try:  # the common case, without the retry machinery
             row = conn.execute(sql, params).fetchone() if conn else None
@@ -281,12 +238,12 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> None:
             if replaces is None:
-                conn.execute(self._insert_sql, params)
+                conn.execute(self._sql.insert, params)
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(self._delete_sql, (replaces,))
-                conn.execute(self._insert_sql, params)
+                conn.execute(self._sql.delete, (replaces,))
+                conn.execute(self._sql.insert, params)
             except BaseException:
                 conn.rollback()
                 raise
@@ -326,7 +283,7 @@ class SQLiteStore:
         params += (last_seen, expires_at, key_hash, now)
         shape = (len(delete_keys), len(set_items))
         if (sql := self._update_sqls.get(shape)) is None:
-            sql = self._update_sqls[shape] = self._update_sql(*shape)
+            sql = self._update_sqls[shape] = self._sql.update(*shape)
         conn = self._conn
         try:  # the common case, without the retry machinery
             count = conn.execute(sql, params).rowcount if conn else -1
@@ -336,14 +293,6 @@ class SQLiteStore:
             count = await self._run(lambda c: c.execute(sql, params).rowcount)
         self._wrote()
         return count == 1
-
-    def _update_sql(self, deleted: int, changed: int) -> str:
-        expr = "data"
-        if deleted:
-            expr = f"json_remove(data{', ?' * deleted})"
-        if changed:
-            expr = f"json_set({expr}{', ?, json(?)' * changed})"
-        return f"{self._update_head}data = {expr}{self._update_tail}"
 
     async def _update_rmw(
         self,
@@ -359,7 +308,7 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(self._select_data_sql, (key_hash, now)).fetchone()
+                row = conn.execute(self._sql.select_data, (key_hash, now)).fetchone()
                 if row is None:
                     conn.execute("COMMIT")
                     return False
@@ -367,7 +316,7 @@ class SQLiteStore:
                 for key in delete_keys:
                     data.pop(key, None)
                 data.update({k: decode(v) for k, v in encoded.items()})
-                sql = f"{self._update_head}data = ?{self._update_tail}"
+                sql = f"{self._sql.update_head}data = ?{self._sql.update_tail}"
                 conn.execute(sql, (dumps(data), last_seen, expires_at, key_hash, now))
             except BaseException:
                 conn.rollback()
@@ -378,30 +327,30 @@ class SQLiteStore:
         return await self._run(op)
 
     async def delete(self, key_hash: str) -> None:
-        await self._run(lambda c: c.execute(self._delete_sql, (key_hash,)))
+        await self._run(lambda c: c.execute(self._sql.delete, (key_hash,)))
         self._wrote()
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
-        rows = await self._run(lambda c: c.execute(self._list_sql, (user_id, now)).fetchall())
+        rows = await self._run(lambda c: c.execute(self._sql.list_user, (user_id, now)).fetchall())
         return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4]) for r in rows]
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
         params = (user_id, keep or "")
-        count = await self._run(lambda c: c.execute(self._delete_user_sql, params).rowcount)
+        count = await self._run(lambda c: c.execute(self._sql.delete_user, params).rowcount)
         self._wrote()
         return count
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
         if self.path == ":memory:":  # a second connection would see another database
             while count := await self._run(
-                lambda c: c.execute(self._purge_sql, (now, batch_size)).rowcount
+                lambda c: c.execute(self._sql.purge, (now, batch_size)).rowcount
             ):
                 yield count
-            await self._run(lambda c: c.execute(self._purge_counters_sql, (now, 1 << 30)))
+            await self._run(lambda c: c.execute(self._sql.purge_counters, (now, 1 << 30)))
             return
-        while count := await self._in_thread(self._purge_sql, (now, batch_size)):
+        while count := await self._in_thread(self._sql.purge, (now, batch_size)):
             yield count
-        while await self._in_thread(self._purge_counters_sql, (now, batch_size)):
+        while await self._in_thread(self._sql.purge_counters, (now, batch_size)):
             pass
 
     async def _in_thread(self, sql: str, params: tuple[Any, ...]) -> Any:
@@ -431,13 +380,13 @@ class SQLiteStore:
 
     async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
         params = (key, now + window, now, now)
-        rows = await self._run(lambda c: c.execute(self._hit_sql, params).fetchall())
+        rows = await self._run(lambda c: c.execute(self._sql.hit, params).fetchall())
         self._wrote()
         return rows[0][0], rows[0][1]
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
-        row = await self._run(lambda c: c.execute(self._peek_sql, (key, now)).fetchone())
+        row = await self._run(lambda c: c.execute(self._sql.peek, (key, now)).fetchone())
         return None if row is None else (row[0], row[1])
 
     async def reset(self, key: str) -> None:
-        await self._run(lambda c: c.execute(self._reset_sql, (key,)))
+        await self._run(lambda c: c.execute(self._sql.reset, (key,)))

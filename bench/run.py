@@ -181,13 +181,14 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def peak_rss_kib(pid: int) -> int:
-    """Sum of VmHWM over the server's processes (gunicorn: master + worker)."""
+def rss_kib(pid: int, field: str = "VmHWM") -> int:
+    """Sum of VmHWM (peak) or VmRSS (now) over the server's processes (gunicorn: master +
+    worker)."""
     total = 0
     for p in process_tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1])
     return total
 
@@ -431,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
             rounds.append(this)
             loads.append(os.getloadavg()[0])
-        rss = {name: peak_rss_kib(running[name].proc.pid) for name in names}
+        rss = {name: rss_kib(running[name].proc.pid) for name in names}
+        rss_now = {name: rss_kib(running[name].proc.pid, "VmRSS") for name in names}
         for name in names:
             if running[name].subject.bare:
                 continue
@@ -466,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": {w.key: w.title for w in workloads},
         "summary": summarise(names, workloads, rounds),
         "peak_rss_kib": rss,
+        "rss_at_end_kib": rss_now,
         "rounds": [
             {
                 wk: {

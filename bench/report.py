@@ -31,21 +31,23 @@ def markdown(result: dict) -> str:
     workloads: dict[str, str] = result["workloads"]
     summary: dict[str, dict] = result["summary"]
     rss: dict[str, int] = result.get("peak_rss_kib", {})
+    rss_now: dict[str, int] = result.get("rss_at_end_kib", {})
     keys = list(workloads)
     lines = [
         "| subject | "
         + " | ".join(f"{k}: {workloads[k]}" for k in keys)
-        + " | errors | peak RSS |",
+        + " | errors | RSS peak / at end |",
         "|---|" + "---:|" * (len(keys) + 2),
     ]
     for name, label in result["subjects"].items():
         per = summary.get(name, {})
         errors = sum(per[k]["socket_errors"] + per[k]["unexpected"] for k in keys if k in per)
         mib = rss.get(name, 0) / 1024
+        now = f" / {rss_now[name] / 1024:.1f}" if name in rss_now else ""
         lines.append(
             f"| {label} (`{name}`) | "
             + " | ".join(_cell(per.get(k)) for k in keys)
-            + f" | {errors} | {mib:.1f} MiB |"
+            + f" | {errors} | {mib:.1f}{now} MiB |"
         )
     cfg = result["config"]
     lines.append("")

@@ -1,0 +1,268 @@
+"""The app's own cost per request, without a server: each ASGI app called in-process.
+
+    bench/.venvs/asgi/bin/python bench/inproc.py [--cookieguard-rev HEAD] [--requests 3000]
+
+uvicorn and h11 cost the same for every ASGI subject; this takes them out. Each workload's
+request is built as an ASGI scope (the same headers the wrk runs send) and awaited on the
+app directly, one at a time; the CPU time (process_time) per request is the median of 5
+batches. The difference to `bare` is what sessions + CSRF + login cost per request, in µs,
+steady enough to compare one change of the library with the next. Stores other than
+memory add their round trip's client-side CPU (the server side of Redis/PostgreSQL is
+another process). Written to bench/results/inproc.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(BENCH / "sites"))
+
+from client import _FIELD, _VALUE, Browser  # noqa: E402
+from run import RESULTS, snapshot  # noqa: E402
+from subjects import POSTGRES_URL, REDIS_URL, USERS  # noqa: E402
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+HOST = "127.0.0.1:8000"
+ORIGIN = f"http://{HOST}"
+W3_BODY = b'{"text": "a record written by the benchmark"}'
+
+
+async def call(
+    app: App, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", HOST.encode()), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    sent = False
+    status, out_headers, chunks = 0, [], []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, out_headers
+        if message["type"] == "http.response.start":
+            status, out_headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, out_headers, b"".join(chunks)
+
+
+class Jar(Browser):
+    """Browser's cookie rules, driving an in-process app instead of a socket."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__("127.0.0.1", 8000)
+        self.app = app
+
+    async def go(
+        self, method: str, path: str, extra: dict[str, str] | None = None, body: bytes = b""
+    ) -> tuple[int, bytes]:
+        headers = [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+        if self.cookies:
+            headers.append((b"cookie", self.cookie_header().encode()))
+        status, got, data = await call(self.app, method, path, headers, body)
+        for key, value in got:
+            if key.lower() == b"set-cookie":
+                self._store_cookie(value.decode("latin-1"))
+        return status, data
+
+
+async def login(app: App, username: str, password: str) -> Jar:
+    jar = Jar(app)
+    _, page = await jar.go("GET", "/login")
+    match = _FIELD.search(page.decode())
+    value = _VALUE.search(match.group(0)) if match else None
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": value.group(1) if value else "",
+            "username": username,
+            "password": password,
+            "next": "/records",
+        }
+    ).encode()
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "origin": ORIGIN,
+        "sec-fetch-site": "same-origin",
+        "x-csrftoken": jar.cookies.get("csrftoken", ""),
+    }
+    status, _ = await jar.go("POST", "/login", headers, form)
+    if status not in (302, 303) or "sessionid" not in jar.cookies:
+        raise RuntimeError(f"login as {username} failed: {status}")
+    return jar
+
+
+def workloads(
+    reader: Jar, writer: Jar
+) -> dict[str, tuple[str, str, list[tuple[bytes, bytes]], bytes, int]]:
+    def cookie(jar: Jar) -> list[tuple[bytes, bytes]]:
+        return [(b"cookie", jar.cookie_header().encode())] if jar.cookies else []
+
+    post_headers = [
+        (b"content-type", b"application/json"),
+        (b"accept", b"*/*"),
+        (b"origin", ORIGIN.encode()),
+        (b"sec-fetch-site", b"same-origin"),
+        (b"sec-fetch-mode", b"cors"),
+        (b"sec-fetch-dest", b"empty"),
+        (b"x-csrftoken", writer.cookies.get("csrftoken", "").encode()),
+        *cookie(writer),
+    ]
+    return {
+        "W1": ("GET", "/login", [], b"", 200),
+        "W2": ("GET", "/api/records", cookie(reader), b"", 200),
+        "W3": ("POST", "/api/records", post_headers, W3_BODY, 201),
+        "W4": ("GET", "/records", cookie(reader), b"", 200),
+    }
+
+
+async def measure(app: App, reader: Jar, writer: Jar, requests: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, (method, path, headers, body, expected) in workloads(reader, writer).items():
+        for _ in range(200):
+            status, _, _ = await call(app, method, path, headers, body)
+            if status != expected:
+                raise RuntimeError(f"{key}: {status}, expected {expected}")
+        batches = []
+        for _ in range(5):
+            start = time.process_time()
+            for _ in range(requests // 5):
+                await call(app, method, path, headers, body)
+            batches.append((time.process_time() - start) / (requests // 5) * 1e6)
+        out[key] = statistics.median(batches)
+    return out
+
+
+async def build(name: str, workdir: Path) -> tuple[App, Jar, Jar]:
+    db_path = str(workdir / f"{name}.sqlite3")
+    if name in ("bare", "starsessions-memory"):
+        os.environ["BENCH_DB"] = db_path
+        os.environ["BENCH_STORE"] = "memory://"
+        if name == "bare":
+            import bare
+
+            app: App = bare.create_app()
+            reader, writer = Jar(app), Jar(app)
+            reader.cookies["uid"], writer.cookies["uid"] = "reader", "writer"
+        else:
+            import starsessions_site
+            from peerdb import PeerDB
+
+            for user, password in USERS.items():
+                PeerDB(db_path).add_user(user, password)
+            app = starsessions_site.create_app()
+            reader, writer = [await login(app, u, p) for u, p in USERS.items()]
+    else:
+        from cookieguard.demo.app import create_app
+        from cookieguard.demo.db import DemoDatabase
+        from cookieguard.demo.users import create_user
+        from cookieguard.stores import open_store
+
+        for user, password in USERS.items():
+            await create_user(db_path, user, password)
+        url = {
+            "cookieguard-memory": "memory://",
+            "cookieguard-sqlite": f"sqlite:///{workdir}/{name}-sessions.sqlite3",
+            "cookieguard-redis": REDIS_URL,
+            "cookieguard-postgres": POSTGRES_URL,
+        }[name]
+        db = DemoDatabase(db_path)
+        app = create_app(db, open_store(url), secret_key=db.secret_key())
+        reader, writer = [await login(app, u, p) for u, p in USERS.items()]
+    headers = {
+        "content-type": "application/json",
+        "origin": ORIGIN,
+        "sec-fetch-site": "same-origin",
+        "x-csrftoken": reader.cookies.get("csrftoken", ""),
+    }
+    for i in range(10):
+        body = json.dumps({"text": f"Record {i + 1}: <seeded> & escaped"}).encode()
+        status, _ = await reader.go("POST", "/api/records", headers, body)
+        if status != 201:
+            raise RuntimeError(f"{name}: seeding answered {status}")
+    return app, reader, writer
+
+
+async def amain(args: argparse.Namespace) -> list[str]:
+    workdir = Path(tempfile.mkdtemp(prefix="cookieguard-inproc-"))
+    revision = "work tree"
+    if args.cookieguard_rev:
+        revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
+        sys.path.insert(0, os.environ["PYTHONPATH"])
+    results: dict[str, dict[str, float]] = {}
+    for name in args.subjects.split(","):
+        app, reader, writer = await build(name, workdir)
+        results[name] = await measure(app, reader, writer, args.requests)
+        print(name, {k: round(v, 1) for k, v in results[name].items()}, flush=True)
+    keys = ["W1", "W2", "W3", "W4"]
+    lines = [
+        f"# App CPU per request, in-process (cookieguard from the {revision})",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {args.requests} requests per workload; "
+        "µs of CPU per request, in brackets the difference to `bare`.",
+        "",
+        "| subject | " + " | ".join(keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for name, per in results.items():
+        cells = []
+        for k in keys:
+            extra = ""
+            if name != "bare" and "bare" in results:
+                extra = f" ({per[k] - results['bare'][k]:+.0f})"
+            cells.append(f"{per[k]:.0f}{extra}")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--subjects",
+        default="bare,starsessions-memory,cookieguard-memory,cookieguard-sqlite,"
+        "cookieguard-redis,cookieguard-postgres",
+    )
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--cookieguard-rev", metavar="REV")
+    lines = asyncio.run(amain(parser.parse_args()))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "inproc.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -169,7 +169,6 @@ class RedisStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-
         try:
             fields: dict[str, str] = await self._redis().hgetall(  # type: ignore[assignment]
                 self.session_key(key_hash)
@@ -249,7 +248,6 @@ class RedisStore:
             await self._call("SREM", self._user_key(user_id), key_hash)
 
     async def _call(self, command: str, *args: Any) -> Any:
-
         try:
             return await self._redis().execute_command(command, *args)  # type: ignore[no-untyped-call]
         except RedisError as exc:
@@ -285,7 +283,6 @@ class RedisStore:
         return infos
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
-
         doomed = [k for k, _ in await self._user_sessions(user_id) if k != keep]
         if not doomed:
             return 0
@@ -300,9 +297,10 @@ class RedisStore:
         return sum(deleted)
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
-        """Redis drops expired sessions by itself; this sweeps what the caller's clock says
-        is expired but whose TTL has not run out, then prunes the per-user sets."""
+        """Sweep what the caller's clock says is expired, then prune the per-user sets.
 
+        Redis drops expired sessions by itself, so normally only the user sets need work.
+        """
         client = self._redis()
         pattern = self.prefix.translate(_GLOB_SPECIAL)
         try:

@@ -62,7 +62,8 @@ async def bulk_insert(
     elif isinstance(store, RedisStore):
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(store._url)
+        factory = aioredis.RedisCluster if store.cluster else aioredis.Redis
+        client = factory.from_url(store._url)
         try:
             for start in range(0, count, 5000):
                 async with client.pipeline(transaction=False) as pipe:

@@ -15,7 +15,8 @@ __all__ = ["open_store"]
 
 _URL_FORMS = (
     "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
-    "redis://HOST:PORT/DB, rediss://..., postgresql://USER@HOST:PORT/DB"
+    "redis://HOST:PORT/DB, rediss://..., redis+cluster://HOST:PORT (any node), "
+    "postgresql://USER@HOST:PORT/DB"
 )
 
 
@@ -24,7 +25,8 @@ def open_store(url: str, **options: Any) -> SessionStore:
 
     Args:
         url: ``memory://``; ``sqlite:///sessions.db`` (relative), ``sqlite:////var/lib/x.db``
-            (absolute) or ``sqlite:///:memory:``; ``redis://HOST:PORT/DB`` (or ``rediss://``);
+            (absolute) or ``sqlite:///:memory:``; ``redis://HOST:PORT/DB`` (or ``rediss://``;
+            ``redis+cluster://HOST:PORT``: any node of a Redis Cluster);
             ``postgresql://USER@HOST:PORT/DB``.
         **options: Passed to the store's constructor (e.g. ``table=`` or ``prefix=``).
 
@@ -49,13 +51,16 @@ def open_store(url: str, **options: Any) -> SessionStore:
                 "'sqlite:///sessions.db' or 'sqlite:////var/lib/app/sessions.db'"
             )
         return SQLiteStore(rest[1:], **options)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         try:
             from cookieguard.stores.redis import RedisStore
         except ImportError:
             raise ConfigError(
                 "redis store needs redis-py: pip install cookieguard[redis]"
             ) from None
+        if scheme.endswith("+cluster"):
+            url = scheme.removesuffix("+cluster") + url[len(scheme) :]
+            options.setdefault("cluster", True)
         return RedisStore(url, **options)
     if scheme in ("postgresql", "postgres"):
         try:

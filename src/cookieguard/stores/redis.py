@@ -15,6 +15,7 @@ because the two keys live in different slots.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -100,15 +101,19 @@ def _ttl_ms(expires_at: float, now: float) -> int:
 
 
 class RedisStore:
-    """Sessions and counters in Redis (standalone or behind a cluster-aware proxy).
+    """Sessions and counters in Redis, standalone or Redis Cluster.
 
     Args:
-        url: ``redis://[:password@]host:port/db`` or ``rediss://`` for TLS.
+        url: ``redis://[:password@]host:port/db`` or ``rediss://`` for TLS; with `cluster`,
+            any one node of the cluster.
         prefix: Prepended to every key, so several apps can share one database.
         timeout: Socket connect and read timeout in seconds; beyond it, `StoreUnavailable`.
+        cluster: Talk to a Redis Cluster (keys are already spread by their hash tags).
     """
 
-    def __init__(self, url: str, *, prefix: str = "cg:", timeout: float = 2.0) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "cg:", timeout: float = 2.0, cluster: bool = False
+    ) -> None:
         if aioredis is None:
             raise ConfigError("RedisStore needs redis-py: pip install cookieguard[redis]")
         if "{" in prefix or "}" in prefix:
@@ -123,7 +128,9 @@ class RedisStore:
         self._url = url
         self.prefix = prefix
         self._timeout = timeout
-        self._client: aioredis.Redis | None = None
+        self.cluster = cluster
+        self._client: aioredis.Redis | aioredis.RedisCluster | None = None
+        self._connecting: asyncio.Lock | None = None
 
     def session_key(self, key_hash: str) -> str:
         """The Redis key of a session (its hash tag is the key hash: one slot each)."""
@@ -135,15 +142,27 @@ class RedisStore:
     def _counter_key(self, key: str) -> str:
         return f"{self.prefix}c:{{{key}}}"
 
-    def _redis(self) -> aioredis.Redis:
-        if self._client is None:
-            self._client = aioredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-            )
-        return self._client
+    async def _connect(self) -> aioredis.Redis | aioredis.RedisCluster:
+        """Create the client once; a cluster client also learns the slot map here."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._client is None:
+                factory = aioredis.RedisCluster if self.cluster else aioredis.Redis
+                client = factory.from_url(
+                    self._url,
+                    decode_responses=True,
+                    socket_timeout=self._timeout,
+                    socket_connect_timeout=self._timeout,
+                )
+                if isinstance(client, aioredis.RedisCluster):
+                    try:
+                        await client.initialize()
+                    except RedisError as exc:
+                        await client.aclose()
+                        raise self._unavailable(exc) from None
+                self._client = client
+            return self._client
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         logger.warning("redis store unavailable (%s): %s", type(exc).__name__, exc)
@@ -156,13 +175,13 @@ class RedisStore:
 
     async def _script(self, script: _Script, key: str, *args: Any) -> Any:
         """EVALSHA on one key, loading the script if the server lost it (restart, flush)."""
-        client = self._client or self._redis()
+        client = self._client or await self._connect()
         try:
             try:
-                return await client.execute_command("EVALSHA", script.sha, 1, key, *args)  # type: ignore[no-untyped-call]
+                return await client.execute_command("EVALSHA", script.sha, 1, key, *args)
             except NoScriptError:
                 await client.script_load(script.source)
-                return await client.execute_command("EVALSHA", script.sha, 1, key, *args)  # type: ignore[no-untyped-call]
+                return await client.execute_command("EVALSHA", script.sha, 1, key, *args)
         except RedisError as exc:
             raise self._unavailable(exc) from None
 
@@ -170,7 +189,8 @@ class RedisStore:
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
         try:
-            fields: dict[str, str] = await self._redis().hgetall(  # type: ignore[assignment]
+            client = self._client or await self._connect()
+            fields: dict[str, str] = await client.hgetall(  # type: ignore[assignment]
                 self.session_key(key_hash)
             )
         except RedisError as exc:
@@ -249,7 +269,8 @@ class RedisStore:
 
     async def _call(self, command: str, *args: Any) -> Any:
         try:
-            return await self._redis().execute_command(command, *args)  # type: ignore[no-untyped-call]
+            client = self._client or await self._connect()
+            return await client.execute_command(command, *args)
         except RedisError as exc:
             raise self._unavailable(exc) from None
 
@@ -262,7 +283,8 @@ class RedisStore:
             return []
         keys = sorted(members)
         try:
-            async with self._redis().pipeline(transaction=False) as pipe:
+            client = self._client or await self._connect()
+            async with client.pipeline(transaction=False) as pipe:
                 for key_hash in keys:
                     pipe.hmget(self.session_key(key_hash), _META)
                 metas: list[list[str | None]] = await pipe.execute()
@@ -287,7 +309,8 @@ class RedisStore:
         if not doomed:
             return 0
         try:
-            async with self._redis().pipeline(transaction=False) as pipe:
+            client = self._client or await self._connect()
+            async with client.pipeline(transaction=False) as pipe:
                 for key_hash in doomed:
                     pipe.delete(self.session_key(key_hash))
                 deleted: list[int] = await pipe.execute()
@@ -301,7 +324,7 @@ class RedisStore:
 
         Redis drops expired sessions by itself, so normally only the user sets need work.
         """
-        client = self._redis()
+        client = self._client or await self._connect()
         pattern = self.prefix.translate(_GLOB_SPECIAL)
         try:
             batch: list[str] = []
@@ -319,7 +342,17 @@ class RedisStore:
             raise self._unavailable(exc) from None
 
     async def _purge_batch(self, names: list[str], now: float) -> int:
-        client = self._redis()
+        client = self._client or await self._connect()
+        if self.cluster:  # cluster pipelines refuse scripts; each key is its own slot anyway
+            done = 0
+            for i in range(0, len(names), 32):  # within the client's per-node connection limit
+                chunk = names[i : i + 32]
+                done += sum(
+                    await asyncio.gather(
+                        *(self._script(_PURGE_SCRIPT, name, repr(now)) for name in chunk)
+                    )
+                )
+            return done
         await client.script_load(_PURGE_SCRIPT.source)  # pipelines cannot recover NOSCRIPT
         async with client.pipeline(transaction=False) as pipe:
             for name in names:

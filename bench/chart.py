@@ -23,7 +23,7 @@ def main() -> int:
     subjects = list(result["subjects"])
     summary = result["summary"]
     width = 0.8 / len(subjects)
-    fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 6.2), dpi=110)
     colors = plt.get_cmap("tab10")
     for i, name in enumerate(subjects):
         values = [summary.get(name, {}).get(w, {}).get("rps", 0) for w in workloads]
@@ -51,7 +51,7 @@ def main() -> int:
         f"({cfg['rounds']} rounds x {cfg['duration_s']:g} s, {cfg['connections']} connections)",
         fontsize=10,
     )
-    ax.legend(fontsize=8, ncol=3)
+    ax.legend(fontsize=8, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.07), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(target)

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from subjects import ASGI_VENV, BENCH, DJANGO_VENV
+from subjects import ASGI_VENV, BENCH, DJANGO_VENV, POSTGRES_URL
 
 _VERSIONS = (
     "import importlib.metadata as m, platform, json, sys\n"
@@ -74,14 +74,15 @@ def describe() -> dict[str, object]:
         "nproc": os.cpu_count(),
         "cpu": _cpu_model(),
         "kernel": platform.release(),
-        "wrk": _output(["wrk", "-v"]).splitlines()[0] if _output(["wrk", "-v"]) else "",
+        "wrk": _output(["wrk", "-v"]).split(" Copyright")[0],
         "asgi_env": asgi,
         "asgi_server": "uvicorn, 1 worker, --loop asyncio --http h11 (uvloop importable: "
         f"{_importable('uvloop')}, httptools importable: {_importable('httptools')})",
         "django_env": django,
         "django_server": "gunicorn, 1 sync worker (closes the connection after each response)",
         "redis_server": redis_version,
-        "postgres_server": _output(["psql", "-V"]),
+        "postgres_server": "PostgreSQL "
+        + _output(["psql", POSTGRES_URL, "-Atc", "SHOW server_version"]).split(" ")[0],
         "cookieguard_commit": _output(
             ["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"]
         ),

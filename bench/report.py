@@ -156,7 +156,7 @@ def machine_lines(result: dict) -> list[str]:
         f"{asgi.get('hiredis')}, psycopg {asgi.get('psycopg')}; {m['asgi_server']}.",
         f"- Django subject: Python {django.get('python')}, Django {django.get('django')}, "
         f"gunicorn {django.get('gunicorn')}; {m['django_server']}.",
-        f"- Redis {m['redis_server']}, {m['postgres_server']}, both on loopback and not pinned.",
+        f"- Redis {m['redis_server']} and {m['postgres_server']} on loopback, not pinned.",
     ]
 
 

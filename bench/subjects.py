@@ -86,7 +86,8 @@ def _prepare_cookieguard(subject: Subject, workdir: Path, values: dict[str, str]
 
 def cookieguard_executable() -> str:
     """The `cookieguard` command of the bench environment (override: BENCH_COOKIEGUARD)."""
-    return os.environ.get("BENCH_COOKIEGUARD", str(ASGI_VENV / "bin" / "cookieguard"))
+    override = os.environ.get("BENCH_COOKIEGUARD")
+    return os.path.abspath(override) if override else str(ASGI_VENV / "bin" / "cookieguard")
 
 
 def cookieguard_available() -> str | None:

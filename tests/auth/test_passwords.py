@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import statistics
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from cookieguard.auth.login import authenticate
-from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from cookieguard.auth.passwords import (
+    HASH_THREADS,
+    MAX_PASSWORD_LENGTH,
+    PasswordCheck,
+    PasswordHasher,
+)
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 
 # Django's known-answer vector (tests/auth_tests/test_hashers.py, 1.5M iterations).
@@ -30,7 +37,7 @@ def hasher() -> PasswordHasher:
 
 def test_new_hashes_are_argon2id_with_owasp_parameters(hasher: PasswordHasher) -> None:
     encoded = hasher.hash("correct horse")
-    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert encoded.startswith("$argon2id$v=19$m=7168,t=5,p=1$")
     assert hasher.hash("correct horse") != encoded  # salted
     assert hasher.verify(encoded, "correct horse").ok
     assert not hasher.verify(encoded, "correct horsE").ok
@@ -67,6 +74,34 @@ def test_django_argon2_format_verifies_and_wants_a_rehash(hasher: PasswordHasher
     assert check.ok and check.needs_rehash
     own_old = legacy.hash("pw-1")
     assert hasher.verify(own_old, "pw-1") == type(check)(ok=True, needs_rehash=True)
+
+
+def test_hashes_from_the_19_mib_row_still_verify_and_want_a_rehash(
+    hasher: PasswordHasher,
+) -> None:
+    old = PasswordHasher(time_cost=2, memory_cost=19456).hash("pw-19")
+    assert old.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert hasher.verify(old, "pw-19") == PasswordCheck(ok=True, needs_rehash=True)
+    assert not hasher.verify(old, "pw-18").ok
+
+
+async def test_async_hashing_runs_on_a_bounded_pool_of_threads(hasher: PasswordHasher) -> None:
+    seen: set[str] = set()
+    original = hasher.verify
+
+    def recording(encoded: str, password: str) -> PasswordCheck:
+        seen.add(threading.current_thread().name)
+        return original(encoded, password)
+
+    encoded = await hasher.ahash("pw")
+    hasher.verify = recording  # type: ignore[method-assign]
+    try:
+        checks = await asyncio.gather(*(hasher.averify(encoded, "pw") for _ in range(8)))
+    finally:
+        del hasher.verify
+    assert all(check.ok for check in checks)
+    assert 1 <= len(seen) <= HASH_THREADS
+    assert all(name.startswith("cookieguard-hash") for name in seen)
 
 
 def test_unusable_and_bad_passwords_never_verify(hasher: PasswordHasher) -> None:

@@ -58,3 +58,5 @@ def test_session_ids_are_long_lowercase_and_hashed_for_stores() -> None:
 def test_random_strings_use_the_whole_alphabet() -> None:
     seen = set("".join(tokens.new_csrf_secret() for _ in range(300)))
     assert seen == set(ALPHABET)
+    ids = set("".join(tokens.new_session_id() for _ in range(300)))
+    assert ids == set(string.ascii_lowercase + string.digits)

@@ -180,8 +180,20 @@ def rotate_csrf_token(conn: Connection) -> None:
     _state(conn).rotate()
 
 
+_INPUT_PREFIXES: dict[str, str] = {}
+
+
+def _input_prefix(field: str) -> str:
+    # Escaped once per field name rather than on every page.
+    prefix = _INPUT_PREFIXES.get(field)
+    if prefix is None:
+        prefix = _INPUT_PREFIXES[field] = (
+            f'<input type="hidden" name="{html.escape(field)}" value="'
+        )
+    return prefix
+
+
 def csrf_input(conn: Connection) -> str:
     """A hidden ``<input>`` carrying a fresh token, ready to paste into an HTML form."""
     state = _state(conn)
-    field = html.escape(state.config.form_field)
-    return f'<input type="hidden" name="{field}" value="{state.get_token()}">'
+    return _input_prefix(state.config.form_field) + state.get_token() + '">'

@@ -6,6 +6,7 @@ python3 bench/report.py [bench/results/latest.json]
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -18,6 +19,50 @@ TARGETS = {
 }
 RSS_MARGIN_KIB = 10 * 1024
 RSS_PEER = {"cookieguard-redis": "starsessions-redis"}  # others compare to starsessions-memory
+
+
+def summarise(
+    subjects: list[str], workloads: list[str], rounds: list[dict[str, dict[str, dict]]]
+) -> dict[str, dict[str, dict]]:
+    """Per subject and workload: median req/s, median same-round ratio to bare, error totals."""
+    summary: dict[str, dict[str, dict]] = {}
+    for name in subjects:
+        summary[name] = {}
+        for key in workloads:
+            runs = [r[key][name] for r in rounds if name in r.get(key, {})]
+            if not runs:
+                continue
+            ratios = [
+                r[key][name]["rps"] / r[key]["bare"]["rps"]
+                for r in rounds
+                if name in r.get(key, {}) and "bare" in r.get(key, {})
+            ]
+            cpu_ratios = [
+                r[key]["bare"]["cpu_us_per_request"] / r[key][name]["cpu_us_per_request"]
+                for r in rounds
+                if name in r.get(key, {})
+                and "bare" in r.get(key, {})
+                and r[key][name]["cpu_us_per_request"] > 0
+            ]
+            statuses: dict[int, int] = {}
+            for run in runs:
+                for code, n in run["statuses"].items():
+                    statuses[code] = statuses.get(code, 0) + n
+            summary[name][key] = {
+                "rps": statistics.median(run["rps"] for run in runs),
+                "rps_runs": [round(run["rps"], 1) for run in runs],
+                "ratio": statistics.median(ratios) if ratios else None,
+                "ratio_runs": [round(x, 4) for x in ratios],
+                "cpu_us_per_request": statistics.median(run["cpu_us_per_request"] for run in runs),
+                "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
+                "p50_ms": statistics.median(run["latency_us"]["p50"] for run in runs) / 1000,
+                "p99_ms": statistics.median(run["latency_us"]["p99"] for run in runs) / 1000,
+                "requests": sum(run["requests"] for run in runs),
+                "socket_errors": sum(run["socket_errors"] for run in runs),
+                "unexpected": sum(run["unexpected"] for run in runs),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            }
+    return summary
 
 
 def _cell(entry: dict | None) -> str:

@@ -21,8 +21,6 @@ import json
 import os
 import secrets
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,10 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import machine
 import report
 from client import Browser, SetupError, login, record_count, seed
+from procs import (
+    NICE,
+    cleanup_redis,
+    cpu_seconds,
+    free_port,
+    niced,
+    rss_kib,
+    snapshot,
+)
 from subjects import (
     ASGI_VENV,
     BENCH,
-    REDIS_URL,
     USERS,
     Subject,
     all_subjects,
@@ -48,7 +54,6 @@ from subjects import (
 WRK_CPU = "1"
 RESULTS = BENCH / "results"
 SEEDED_RECORDS = 10
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -84,20 +89,6 @@ class Running:
     values: dict[str, str]
     browsers: dict[str, Browser]
     log: Path
-
-
-NICE = [0]
-
-
-def niced() -> list[str]:
-    """`nice -n N` when --nice asked for another priority than the default."""
-    return ["nice", "-n", str(NICE[0])] if NICE[0] else []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(running: Running, timeout: float = 30.0) -> None:
@@ -161,48 +152,6 @@ def start(subject: Subject, workdir: Path) -> Running:
     return running
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    return tree
-
-
-def rss_kib(pid: int, field: str = "VmHWM") -> int:
-    """Sum of VmHWM (peak) or VmRSS (now) over the server's processes (gunicorn: master +
-    worker)."""
-    total = 0
-    for p in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    total += int(line.split()[1])
-    return total
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server's processes so far (utime + stime in /proc)."""
-    ticks = 0
-    for p in process_tree(pid):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
-
-
 def stop(running: Running) -> None:
     if running.proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -255,81 +204,6 @@ def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seco
     with (RESULTS / "latest.raw").open("a") as raw:
         raw.write(f"# {running.subject.name} {workload.key}\n{result.stdout}\n")
     return data
-
-
-def summarise(
-    subjects: list[str], workloads: list[Workload], rounds: list[dict[str, dict[str, dict]]]
-) -> dict[str, dict[str, dict]]:
-    """Per subject and workload: median req/s, median same-round ratio to bare, error totals."""
-    summary: dict[str, dict[str, dict]] = {}
-    for name in subjects:
-        summary[name] = {}
-        for w in workloads:
-            runs = [r[w.key][name] for r in rounds if name in r.get(w.key, {})]
-            if not runs:
-                continue
-            ratios = [
-                r[w.key][name]["rps"] / r[w.key]["bare"]["rps"]
-                for r in rounds
-                if name in r.get(w.key, {}) and "bare" in r.get(w.key, {})
-            ]
-            cpu_ratios = [
-                r[w.key]["bare"]["cpu_us_per_request"] / r[w.key][name]["cpu_us_per_request"]
-                for r in rounds
-                if name in r.get(w.key, {})
-                and "bare" in r.get(w.key, {})
-                and r[w.key][name]["cpu_us_per_request"] > 0
-            ]
-            statuses: dict[int, int] = {}
-            for run in runs:
-                for code, n in run["statuses"].items():
-                    statuses[code] = statuses.get(code, 0) + n
-            summary[name][w.key] = {
-                "rps": statistics.median(run["rps"] for run in runs),
-                "rps_runs": [round(run["rps"], 1) for run in runs],
-                "ratio": statistics.median(ratios) if ratios else None,
-                "ratio_runs": [round(x, 4) for x in ratios],
-                "cpu_us_per_request": statistics.median(run["cpu_us_per_request"] for run in runs),
-                "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
-                "p50_ms": statistics.median(run["latency_us"]["p50"] for run in runs) / 1000,
-                "p99_ms": statistics.median(run["latency_us"]["p99"] for run in runs) / 1000,
-                "requests": sum(run["requests"] for run in runs),
-                "socket_errors": sum(run["socket_errors"] for run in runs),
-                "unexpected": sum(run["unexpected"] for run in runs),
-                "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            }
-    return summary
-
-
-def cleanup_redis(prefix: str) -> None:
-    """Delete the keys a subject left under its own random prefix."""
-    host_port = REDIS_URL.removeprefix("redis://").split("/")[0]
-    host, _, port = host_port.partition(":")
-    base = ["redis-cli", "-h", host, "-p", port or "6379"]
-    keys = subprocess.run(
-        [*base, "--scan", "--pattern", f"*{prefix}*"], capture_output=True, text=True
-    ).stdout.split()
-    for i in range(0, len(keys), 500):
-        subprocess.run([*base, "del", *keys[i : i + 500]], capture_output=True)
-
-
-def snapshot(rev: str, target: Path) -> str:
-    """Export `rev`'s src/ to `target` and import cookieguard from there (PYTHONPATH)."""
-    root = BENCH.parent
-    commit = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--short", rev],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    target.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(root), "archive", commit, "src"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    os.environ["PYTHONPATH"] = str(target / "src")
-    print(f"measuring cookieguard at commit {commit}", flush=True)
-    return f"commit {commit}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -466,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "subjects": {n: known[n].label for n in names},
         "skipped": skipped,
         "workloads": {w.key: w.title for w in workloads},
-        "summary": summarise(names, workloads, rounds),
+        "summary": report.summarise(names, [w.key for w in workloads], rounds),
         "peak_rss_kib": rss,
         "rss_at_end_kib": rss_now,
         "rounds": [

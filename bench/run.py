@@ -153,6 +153,7 @@ def start(subject: Subject, workdir: Path) -> Running:
 
 
 def stop(running: Running) -> None:
+    """End the server (its whole process group) and delete its Redis keys, if any."""
     if running.proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(running.proc.pid, signal.SIGTERM)
@@ -162,6 +163,8 @@ def stop(running: Running) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(running.proc.pid, signal.SIGKILL)
             running.proc.wait(timeout=10)
+    if running.subject.redis_prefix:
+        cleanup_redis(running.subject.fill(running.subject.redis_prefix, running.values))
 
 
 def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seconds: float) -> dict:
@@ -317,8 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for run in running.values():
             stop(run)
-            if run.subject.redis_prefix:
-                cleanup_redis(run.subject.fill(run.subject.redis_prefix, run.values))
         if not args.keep:
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
     result = {

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -227,6 +228,7 @@ async def amain(args: argparse.Namespace) -> list[str]:
         app, reader, writer = await build(name, workdir)
         results[name] = await measure(app, reader, writer, args.requests)
         print(name, {k: round(v, 1) for k, v in results[name].items()}, flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)
     keys = ["W1", "W2", "W3", "W4"]
     lines = [
         f"# App CPU per request, in-process (cookieguard from the {revision})",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,7 @@ def main() -> int:
             report += analyse(raw) if raw.exists() else ["py-spy wrote nothing"]
     finally:
         stop(running)
+        shutil.rmtree(workdir, ignore_errors=True)
     out = RESULTS / f"profile-{subject.name}.md"
     out.write_text("\n".join(report) + "\n")
     print(f"wrote {out}")

@@ -13,6 +13,7 @@ bench/results/roundtrips.md.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def main() -> int:
                 print(lines[-1], flush=True)
         finally:
             stop(running)
+    shutil.rmtree(workdir, ignore_errors=True)
     out = RESULTS / "roundtrips.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

@@ -8,6 +8,11 @@ Key layout (``cg:`` is the configurable prefix; the ``{...}`` hash tag picks the
   in separate commands (never inside a session's script) and pruned lazily.
 - ``cg:c:{<counter key>}``: a throttling counter (hash: count, window end) with a TTL.
 
+Standalone ``redis://`` and ``unix://`` URLs use `_resp.RespClient` (one pipelined connection
+parsed by hiredis, several times cheaper per command than redis-py's asyncio client); TLS
+(``rediss://``), Redis Cluster, URLs with extra query options, and installs without hiredis
+use redis-py for everything.
+
 Expiry is native: each hash gets a TTL of ``expires_at - now`` (the caller's clock) and loads
 also check ``expires_at``. Id cycling is two steps (create the new hash, then delete the old)
 because the two keys live in different slots.
@@ -31,12 +36,18 @@ try:
     from redis.exceptions import NoScriptError, RedisError
 except ImportError:  # the optional driver; RedisStore() says how to install it
     aioredis = None  # type: ignore[assignment]
+try:
+    from cookieguard.stores import _resp
+except ImportError:  # hiredis missing (plain `pip install redis`): redis-py does everything
+    _resp = None  # type: ignore[assignment]
 
 __all__ = ["RedisStore"]
 
 logger = logging.getLogger("cookieguard.stores")
 
 _META = ("m:u", "m:c", "m:l", "m:e", "m:a")
+# parse_url() keys the RESP client understands; anything else (TLS, socket options) -> redis-py.
+_RESP_URL_KEYS = frozenset({"host", "port", "db", "username", "password", "path"})
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 # KEYS[1] session; ARGV: ttl_ms, then field/value pairs. Refuses to overwrite.
@@ -82,11 +93,12 @@ return {1, ARGV[2]}
 
 
 class _Script:
-    __slots__ = ("sha", "source")
+    __slots__ = ("load", "sha", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self.load = _resp.pack(("SCRIPT", "LOAD", source)) if _resp is not None else b""
 
 
 _CREATE_SCRIPT = _Script(_CREATE)
@@ -102,6 +114,10 @@ def _ttl_ms(expires_at: float, now: float) -> int:
 
 class RedisStore:
     """Sessions and counters in Redis, standalone or Redis Cluster.
+
+    A standalone ``redis://`` or ``unix://`` server is spoken to by a built-in pipelined client
+    (hiredis parses the replies; ``cookieguard[redis]`` installs it), one connection per event
+    loop. ``rediss://`` (TLS), `cluster` and URLs with other query options go through redis-py.
 
     Args:
         url: ``redis://[:password@]host:port/db`` or ``rediss://`` for TLS; with `cluster`,
@@ -120,7 +136,7 @@ class RedisStore:
             raise ConfigError("redis key prefix must not contain '{' or '}' (hash tags)")
         try:
             scheme = urlsplit(url).scheme
-            aioredis.connection.parse_url(url)
+            parsed = aioredis.connection.parse_url(url)
         except (ValueError, TypeError):
             raise ConfigError("invalid Redis URL (expected redis://HOST:PORT/DB)") from None
         if scheme not in ("redis", "rediss", "unix"):
@@ -131,6 +147,24 @@ class RedisStore:
         self.cluster = cluster
         self._client: aioredis.Redis | aioredis.RedisCluster | None = None
         self._connecting: asyncio.Lock | None = None
+        self._resp: _resp.RespClient | None = None
+        if scheme == "unix":
+            parsed.pop("connection_class", None)
+        if (
+            _resp is not None
+            and not cluster
+            and scheme != "rediss"
+            and parsed.keys() <= _RESP_URL_KEYS
+        ):
+            self._resp = _resp.RespClient(
+                parsed.get("host", "localhost"),
+                parsed.get("port", 6379),
+                path=parsed.get("path"),
+                username=parsed.get("username"),
+                password=parsed.get("password"),
+                db=parsed.get("db", 0),
+                timeout=timeout,
+            )
 
     def session_key(self, key_hash: str) -> str:
         """The Redis key of a session (its hash tag is the key hash: one slot each)."""
@@ -169,12 +203,26 @@ class RedisStore:
         return StoreUnavailable(f"redis store unavailable ({type(exc).__name__})")
 
     async def close(self) -> None:
+        if self._resp is not None:
+            await self._resp.close()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
 
     async def _script(self, script: _Script, key: str, *args: Any) -> Any:
         """EVALSHA on one key, loading the script if the server lost it (restart, flush)."""
+        if self._resp is not None:
+            command = _resp.pack(("EVALSHA", script.sha, 1, key, *args))
+            try:
+                try:
+                    return await self._resp.execute(command)
+                except _resp.ReplyError as exc:
+                    if not str(exc).startswith("NOSCRIPT"):
+                        raise
+                    await self._resp.execute(script.load)
+                    return await self._resp.execute(command)
+            except (_resp.ReplyError, _resp.ConnectionLost) as exc:
+                raise self._unavailable(exc) from None
         client = self._client or await self._connect()
         try:
             try:
@@ -188,13 +236,23 @@ class RedisStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        try:
-            client = self._client or await self._connect()
-            fields: dict[str, str] = await client.hgetall(  # type: ignore[assignment]
-                self.session_key(key_hash)
-            )
-        except RedisError as exc:
-            raise self._unavailable(exc) from None
+        fields: dict[str, str]
+        if self._resp is not None:
+            key = f"{self.prefix}s:{{{key_hash}}}".encode()
+            try:
+                flat = await self._resp.execute(
+                    b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%s\r\n" % (len(key), key)
+                )
+            except (_resp.ReplyError, _resp.ConnectionLost) as exc:
+                raise self._unavailable(exc) from None
+            pairs = iter(flat)
+            fields = dict(zip(pairs, pairs, strict=True))
+        else:
+            try:
+                client = self._client or await self._connect()
+                fields = await client.hgetall(self.session_key(key_hash))  # type: ignore[assignment]
+            except RedisError as exc:
+                raise self._unavailable(exc) from None
         expires = fields.get("m:e")
         if expires is None or float(expires) <= now:
             return None
@@ -268,9 +326,51 @@ class RedisStore:
             await self._call("SREM", self._user_key(user_id), key_hash)
 
     async def _call(self, command: str, *args: Any) -> Any:
+        if self._resp is not None:
+            try:
+                return await self._resp.execute(_resp.pack((command, *args)))
+            except (_resp.ReplyError, _resp.ConnectionLost) as exc:
+                raise self._unavailable(exc) from None
         try:
             client = self._client or await self._connect()
             return await client.execute_command(command, *args)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Run commands in one non-transactional pipeline; any error reply fails the lot."""
+        if self._resp is not None:
+            try:
+                results = await self._resp.execute_many([_resp.pack(c) for c in commands])
+            except _resp.ConnectionLost as exc:
+                raise self._unavailable(exc) from None
+            for result in results:
+                if isinstance(result, _resp.ReplyError):
+                    raise self._unavailable(result)
+            return results
+        try:
+            client = self._client or await self._connect()
+            async with client.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                return await pipe.execute()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _scan(self, match: str, count: int) -> AsyncIterator[str]:
+        """Every key matching the glob (SCAN: duplicates possible, the callers don't mind)."""
+        if self._resp is not None:
+            cursor = "0"
+            while True:
+                cursor, names = await self._call("SCAN", cursor, "MATCH", match, "COUNT", count)
+                for name in names:
+                    yield name
+                if cursor == "0":
+                    return
+        client = self._client or await self._connect()
+        try:
+            async for name in client.scan_iter(match=match, count=count):
+                yield name
         except RedisError as exc:
             raise self._unavailable(exc) from None
 
@@ -278,18 +378,13 @@ class RedisStore:
         """(key hash, metadata) of each live hash in the user's set; prunes stale members."""
 
         user_key = self._user_key(user_id)
-        members: set[str] = await self._call("SMEMBERS", user_key)
+        members: Collection[str] = await self._call("SMEMBERS", user_key)
         if not members:
             return []
         keys = sorted(members)
-        try:
-            client = self._client or await self._connect()
-            async with client.pipeline(transaction=False) as pipe:
-                for key_hash in keys:
-                    pipe.hmget(self.session_key(key_hash), _META)
-                metas: list[list[str | None]] = await pipe.execute()
-        except RedisError as exc:
-            raise self._unavailable(exc) from None
+        metas: list[list[str | None]] = await self._many(
+            [("HMGET", self.session_key(key_hash), *_META) for key_hash in keys]
+        )
         stale = [k for k, meta in zip(keys, metas, strict=True) if meta[3] is None]
         if stale:
             await self._call("SREM", user_key, *stale)
@@ -308,14 +403,9 @@ class RedisStore:
         doomed = [k for k, _ in await self._user_sessions(user_id) if k != keep]
         if not doomed:
             return 0
-        try:
-            client = self._client or await self._connect()
-            async with client.pipeline(transaction=False) as pipe:
-                for key_hash in doomed:
-                    pipe.delete(self.session_key(key_hash))
-                deleted: list[int] = await pipe.execute()
-        except RedisError as exc:
-            raise self._unavailable(exc) from None
+        deleted: list[int] = await self._many(
+            [("DEL", self.session_key(key_hash)) for key_hash in doomed]
+        )
         await self._call("SREM", self._user_key(user_id), *doomed)
         return sum(deleted)
 
@@ -324,25 +414,20 @@ class RedisStore:
 
         Redis drops expired sessions by itself, so normally only the user sets need work.
         """
-        client = self._client or await self._connect()
         pattern = self.prefix.translate(_GLOB_SPECIAL)
-        try:
-            batch: list[str] = []
-            async for name in client.scan_iter(match=f"{pattern}s:*", count=batch_size):
-                batch.append(name)
-                if len(batch) >= batch_size:
-                    if count := await self._purge_batch(batch, now):
-                        yield count
-                    batch = []
-            if batch and (count := await self._purge_batch(batch, now)):
-                yield count
-            async for name in client.scan_iter(match=f"{pattern}u:*", count=batch_size):
-                await self._user_sessions(name[len(self.prefix) + 3 : -1])
-        except RedisError as exc:
-            raise self._unavailable(exc) from None
+        batch: list[str] = []
+        async for name in self._scan(f"{pattern}s:*", batch_size):
+            batch.append(name)
+            if len(batch) >= batch_size:
+                if count := await self._purge_batch(batch, now):
+                    yield count
+                batch = []
+        if batch and (count := await self._purge_batch(batch, now)):
+            yield count
+        async for name in self._scan(f"{pattern}u:*", batch_size):
+            await self._user_sessions(name[len(self.prefix) + 3 : -1])
 
     async def _purge_batch(self, names: list[str], now: float) -> int:
-        client = self._client or await self._connect()
         if self.cluster:  # cluster pipelines refuse scripts; each key is its own slot anyway
             done = 0
             for i in range(0, len(names), 32):  # within the client's per-node connection limit
@@ -353,11 +438,12 @@ class RedisStore:
                     )
                 )
             return done
-        await client.script_load(_PURGE_SCRIPT.source)  # pipelines cannot recover NOSCRIPT
-        async with client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.evalsha(_PURGE_SCRIPT.sha, 1, name, repr(now))
-            results: list[int] = await pipe.execute()
+        # Pipelines cannot recover NOSCRIPT, so load the script first.
+        await self._call("SCRIPT", "LOAD", _PURGE_SCRIPT.source)
+        stamp = repr(now)
+        results: list[int] = await self._many(
+            [("EVALSHA", _PURGE_SCRIPT.sha, 1, name, stamp) for name in names]
+        )
         return sum(results)
 
     # -- counters -------------------------------------------------------------------------

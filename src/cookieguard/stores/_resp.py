@@ -90,16 +90,25 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def send(self, payload: bytes) -> asyncio.Future[Any]:
-        """Queue one encoded command; the writes of one loop tick go out together."""
+        """Queue one encoded command.
+
+        On an idle connection it is written at once; while replies are outstanding, the
+        commands of one loop tick are batched into one write.
+        """
         if self.closed:
             raise ConnectionLost("connection closed")
         loop = self.loop
         future = loop.create_future()
         deadline = loop.time() + self.timeout
-        self.waiters.append((future, deadline))
-        if not self.pending:
+        waiters = self.waiters
+        if self.pending:
+            self.pending.append(payload)
+        elif not waiters and self.transport is not None:
+            self.transport.write(payload)  # idle connection: no one to batch with
+        else:
+            self.pending.append(payload)
             loop.call_soon(self._flush)
-        self.pending.append(payload)
+        waiters.append((future, deadline))
         if self._timer is None:
             self._timer = loop.call_at(deadline, self._check_deadline)
         return future

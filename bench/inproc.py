@@ -4,9 +4,11 @@
 
 uvicorn and h11 cost the same for every ASGI subject; this takes them out. Each workload's
 request is built as an ASGI scope (the same headers the wrk runs send) and awaited on the
-app directly, one at a time; the CPU time (process_time) per request is the median of 5
-batches. The difference to `bare` is what sessions + CSRF + login cost per request, in µs,
-steady enough to compare one change of the library with the next. Stores other than
+app directly, one at a time; the CPU time (process_time) per request is the median of 9
+batches, the apps' batches interleaved so that a burst of another process hits them all.
+The difference to `bare` is what sessions + CSRF + login cost per request, in µs. On a
+shared machine the absolute figures still swing with other jobs (caches, memory bandwidth):
+compare rows of one run, not runs. Stores other than
 memory add their round trip's client-side CPU (the server side of Redis/PostgreSQL is
 another process). Written to bench/results/inproc.md.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -150,21 +153,33 @@ def workloads(
     }
 
 
-async def measure(app: App, reader: Jar, writer: Jar, requests: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, (method, path, headers, body, expected) in workloads(reader, writer).items():
-        for _ in range(200):
-            status, _, _ = await call(app, method, path, headers, body)
-            if status != expected:
-                raise RuntimeError(f"{key}: {status}, expected {expected}")
-        batches = []
-        for _ in range(5):
-            start = time.process_time()
-            for _ in range(requests // 5):
-                await call(app, method, path, headers, body)
-            batches.append((time.process_time() - start) / (requests // 5) * 1e6)
-        out[key] = statistics.median(batches)
-    return out
+BATCHES = 9
+
+
+async def measure(
+    apps: dict[str, tuple[App, Jar, Jar]], requests: int
+) -> dict[str, dict[str, float]]:
+    """Per workload, batches of every app interleaved; the median batch per app."""
+    per_batch = max(1, requests // BATCHES)
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in apps}
+    for key in ("W1", "W2", "W3", "W4"):
+        plans = {name: workloads(r, w)[key] for name, (_, r, w) in apps.items()}
+        for name, (method, path, headers, body, expected) in plans.items():
+            for _ in range(200):
+                status, _, _ = await call(apps[name][0], method, path, headers, body)
+                if status != expected:
+                    raise RuntimeError(f"{name} {key}: {status}, expected {expected}")
+        for _ in range(BATCHES):
+            for name, (method, path, headers, body, _) in plans.items():
+                app = apps[name][0]
+                start = time.process_time()
+                for _ in range(per_batch):
+                    await call(app, method, path, headers, body)
+                cpu = (time.process_time() - start) / per_batch * 1e6
+                samples[name].setdefault(key, []).append(cpu)
+    return {
+        name: {k: statistics.median(v) for k, v in per.items()} for name, per in samples.items()
+    }
 
 
 async def build(name: str, workdir: Path) -> tuple[App, Jar, Jar]:
@@ -223,11 +238,10 @@ async def amain(args: argparse.Namespace) -> list[str]:
     if args.cookieguard_rev:
         revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
         sys.path.insert(0, os.environ["PYTHONPATH"])
-    results: dict[str, dict[str, float]] = {}
-    for name in args.subjects.split(","):
-        app, reader, writer = await build(name, workdir)
-        results[name] = await measure(app, reader, writer, args.requests)
-        print(name, {k: round(v, 1) for k, v in results[name].items()}, flush=True)
+    apps = {name: await build(name, workdir) for name in args.subjects.split(",")}
+    gc.collect()
+    gc.freeze()  # the apps' own objects: no collection walks them, whichever app is measured
+    results = await measure(apps, args.requests)
     shutil.rmtree(workdir, ignore_errors=True)
     keys = ["W1", "W2", "W3", "W4"]
     lines = [

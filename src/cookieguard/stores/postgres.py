@@ -1,10 +1,11 @@
-"""PostgreSQL store: psycopg 3 async with a connection pool, one jsonb row per session.
+"""PostgreSQL store: one jsonb row per session, every operation one prepared statement.
 
-Every operation is one prepared statement on an autocommit connection, so a delta is a single
-``UPDATE ... SET data = (data - deleted) || set`` that PostgreSQL applies atomically under
-its row lock: racing saves of different keys both land, and the ``expires_at > now``
-condition means a deleted session is never re-created. The tables are created on first use
-under an advisory lock, so several app servers starting together do not trip over each other.
+Each statement runs on an autocommit connection, so a delta is a single ``UPDATE ... SET data =
+(data - deleted) || set`` that PostgreSQL applies atomically under its row lock: racing saves of
+different keys both land, and the ``expires_at > now`` condition means a deleted session is
+never re-created. The tables are created on first use under an advisory lock, so several app
+servers starting together do not trip over each other. psycopg opens the connections; the
+statements go through `_pgwire`, which costs a fraction of psycopg's cursor on every request.
 """
 
 # SQL is built only from the validated table name (see _IDENT); values are always bound.
@@ -12,29 +13,26 @@ under an advisory lock, so several app servers starting together do not trip ove
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any
 
 from cookieguard.errors import ConfigError, StoreUnavailable
-from cookieguard.stores._json import dumps
+from cookieguard.stores._json import decode, dumps
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
     import psycopg
-    from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+    from cookieguard.stores._pgwire import ConnectFailed, ConnectionLost, QueryError, WirePool
 except ImportError:  # the optional driver; PostgresStore() says how to install it
     psycopg = None  # type: ignore[assignment]
 
 __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("cookieguard.stores")
-
-T = TypeVar("T")
 
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
@@ -46,9 +44,12 @@ class PostgresStore:
         dsn: A libpq connection string or ``postgresql://`` URL.
         table: Name of the sessions table (lower-case identifier); the counters table gets a
             ``_counters`` suffix. Both are created if missing.
-        min_size: Connections the pool keeps open.
-        max_size: Most connections the pool opens.
-        timeout: Seconds to wait for a connection before `StoreUnavailable`.
+        min_size: Accepted for compatibility: connections open on demand and stay open.
+        max_size: Most connections open at once (per event loop).
+        timeout: Seconds to connect, or to wait for a free connection, before
+            `StoreUnavailable`.
+        query_timeout: Seconds a statement may take; past it the connection is dropped and the
+            call raises `StoreUnavailable`.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class PostgresStore:
         min_size: int = 1,
         max_size: int = 10,
         timeout: float = 3.0,
+        query_timeout: float = 10.0,
     ) -> None:
         if psycopg is None:
             raise ConfigError("PostgresStore needs psycopg: pip install cookieguard[postgres]")
@@ -68,15 +70,23 @@ class PostgresStore:
             psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:
             raise ConfigError("invalid PostgreSQL connection string") from None
+        if max_size < 1 or timeout <= 0 or query_timeout <= 0:
+            raise ConfigError("PostgresStore needs max_size >= 1 and positive timeouts")
         self._dsn = dsn
         self.table = table
-        self._min_size, self._max_size, self._timeout = min_size, max_size, timeout
-        self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self.min_size = min_size
+        # Floats print exactly (shortest round-trip form) whatever the server's default.
+        self._pool = WirePool(
+            dsn,
+            max_size=max_size,
+            timeout=timeout,
+            query_timeout=query_timeout,
+            setup="SET extra_float_digits = 3",
+        )
         self._schema_ready = False
-        self._schema_lock = asyncio.Lock()
         t, c = table, f"{table}_counters"
-        self._lock_id = zlib.crc32(f"cookieguard:{t}".encode())
         self._schema = (
+            f"SELECT pg_advisory_xact_lock({zlib.crc32(f'cookieguard:{t}'.encode())});"
             f"CREATE TABLE IF NOT EXISTS {t} (key text PRIMARY KEY, data jsonb NOT NULL,"
             " user_id text, created_at double precision NOT NULL,"
             " last_seen double precision NOT NULL, expires_at double precision NOT NULL,"
@@ -86,158 +96,124 @@ class PostgresStore:
             f"CREATE TABLE IF NOT EXISTS {c} (key text PRIMARY KEY, count integer NOT NULL,"
             " window_end double precision NOT NULL);"
         )
-        self._load_sql = (
-            f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent FROM {t}"
-            " WHERE key = %s AND expires_at > %s"
-        )
-        self._insert_sql = (
+        insert = (
             f"INSERT INTO {t} (key, data, user_id, created_at, last_seen, expires_at,"
-            " user_agent) VALUES (%s, %s::jsonb, %s, %s, %s, %s, %s)"
+            " user_agent) VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7)"
         )
-        self._delete_sql = f"DELETE FROM {t} WHERE key = %s"
-        self._update_sql = (
-            f"UPDATE {t} SET data = (data - %s::text[]) || %s::jsonb, last_seen = %s,"
-            " expires_at = %s WHERE key = %s AND expires_at > %s"
-        )
-        self._touch_sql = (
-            f"UPDATE {t} SET last_seen = %s, expires_at = %s WHERE key = %s AND expires_at > %s"
-        )
-        self._list_sql = (
-            f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
-            " WHERE user_id = %s AND expires_at > %s ORDER BY last_seen DESC"
-        )
-        self._delete_user_sql = f"DELETE FROM {t} WHERE user_id = %s AND key <> %s"
-        # SKIP LOCKED: a batch never waits behind a session being saved right now.
-        self._purge_sql = (
-            f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at <= %s"
-            " LIMIT %s FOR UPDATE SKIP LOCKED)"
-        )
-        self._purge_counters_sql = (
-            f"DELETE FROM {c} WHERE key IN (SELECT key FROM {c} WHERE window_end <= %s"
-            " LIMIT %s FOR UPDATE SKIP LOCKED)"
-        )
-        self._hit_sql = (
-            f"INSERT INTO {c} AS k (key, count, window_end) VALUES (%s, 1, %s)"
+        sql = {
+            "load": f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent"
+            f" FROM {t} WHERE key = $1 AND expires_at > $2",
+            "insert": insert,
+            # One statement, so the old id goes only if the new one lands.
+            "cycle": f"WITH gone AS (DELETE FROM {t} WHERE key = $8) {insert}",
+            "delete": f"DELETE FROM {t} WHERE key = $1",
+            "update": f"UPDATE {t} SET data = (data - $1::text[]) || $2::jsonb, last_seen = $3,"
+            " expires_at = $4 WHERE key = $5 AND expires_at > $6",
+            "touch": f"UPDATE {t} SET last_seen = $1, expires_at = $2"
+            " WHERE key = $3 AND expires_at > $4",
+            "list": f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
+            " WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen DESC",
+            "delete_user": f"DELETE FROM {t} WHERE user_id = $1 AND key <> $2",
+            # SKIP LOCKED: a batch never waits behind a session being saved right now.
+            "purge": f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at <= $1"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            "purge_counters": f"DELETE FROM {c} WHERE key IN (SELECT key FROM {c}"
+            " WHERE window_end <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            "hit": f"INSERT INTO {c} AS k (key, count, window_end) VALUES ($1, 1, $2)"
             " ON CONFLICT (key) DO UPDATE SET"
-            " count = CASE WHEN k.window_end <= %s THEN 1 ELSE k.count + 1 END,"
-            " window_end = CASE WHEN k.window_end <= %s THEN excluded.window_end"
-            " ELSE k.window_end END RETURNING count, window_end"
-        )
-        self._peek_sql = f"SELECT count, window_end FROM {c} WHERE key = %s AND window_end > %s"
-        self._reset_sql = f"DELETE FROM {c} WHERE key = %s"
+            " count = CASE WHEN k.window_end <= $3 THEN 1 ELSE k.count + 1 END,"
+            " window_end = CASE WHEN k.window_end <= $3 THEN excluded.window_end"
+            " ELSE k.window_end END RETURNING count, window_end",
+            "peek": f"SELECT count, window_end FROM {c} WHERE key = $1 AND window_end > $2",
+            "reset": f"DELETE FROM {c} WHERE key = $1",
+        }
+        # (statement name, SQL) pairs; names are per connection, and connections per store.
+        self._sql = {k: (f"cg_{k}".encode(), v.encode()) for k, v in sql.items()}
+        self._load = self._sql["load"]
 
-    # -- connection handling -------------------------------------------------------------
+    # -- running statements ---------------------------------------------------------------
 
-    async def _get_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
-        if self._pool is None:
-            pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-                self._dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=self._timeout,
-                open=False,
-                kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout))},
-                name="cookieguard",
-            )
-            await pool.open(wait=False)
-            self._pool = pool
-        if not self._schema_ready:
-            async with self._schema_lock:
-                if not self._schema_ready:
-                    async with self._pool.connection() as conn, conn.transaction():
-                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_id,))
-                        await conn.execute(self._schema)
-                    self._schema_ready = True
-        return self._pool
+    async def _ensure_schema(self) -> None:
+        try:
+            await self._pool.simple(self._schema)
+        except (ConnectionLost, QueryError) as exc:
+            raise self._unavailable(exc) from None
+        self._schema_ready = True
 
-    async def _execute(
-        self, sql: str, params: tuple[Any, ...], *, fetch: bool = False, retry: bool = True
+    async def _run(
+        self, stmt: tuple[bytes, bytes], params: Sequence[bytes | None], *, retry: bool = True
     ) -> Any:
-        """One prepared statement; returns rows (fetch) or the affected row count."""
+        """One prepared statement; returns its result. Maps failures to our exceptions.
 
-        async def job(conn: AsyncConnection[Any]) -> Any:
-            cur = await conn.execute(sql, params, prepare=True)
-            return await cur.fetchall() if fetch else cur.rowcount
-
-        return await self._with_conn(job, retry=retry)
-
-    async def _with_conn(
-        self, job: Callable[[AsyncConnection[Any]], Awaitable[T]], *, retry: bool = True
-    ) -> T:
-        """Run `job` on a pooled connection, mapping driver errors to ours.
-
-        After a connection error the idle connections are checked and an idempotent job is
-        retried once, so a pool broken by a server restart recovers on the next request.
+        An idempotent statement whose connection broke is retried once on another
+        connection, so the first request after a server restart does not fail.
         """
-        for attempt in (1, 2):
+        if not self._schema_ready:
+            await self._ensure_schema()
+        try:
             try:
-                pool = self._pool if self._schema_ready and self._pool else await self._get_pool()
-                # getconn/putconn: measurably cheaper than the pool's context manager.
-                conn = await pool.getconn()
-                try:
-                    return await job(conn)
-                finally:
-                    await pool.putconn(conn)
-            except psycopg.errors.UniqueViolation:
+                return await self._pool.execute(stmt[0], stmt[1], params)
+            except ConnectFailed:
                 raise
-            except psycopg.errors.UndefinedTable as exc:
+            except ConnectionLost:
+                if not retry:
+                    raise
+                return await self._pool.execute(stmt[0], stmt[1], params)
+        except ConnectionLost as exc:
+            raise self._unavailable(exc) from None
+        except QueryError as exc:
+            if exc.sqlstate == "23505":
+                raise
+            if exc.sqlstate == "42P01":
                 self._schema_ready = False  # dropped under us: recreate on the next call
-                raise self._unavailable(exc) from None
-            except psycopg.DataError as exc:  # e.g. a NUL character, which jsonb cannot hold
+            elif exc.sqlstate.startswith("22"):  # data exception, e.g. \u0000 in jsonb
                 raise ValueError(
-                    f"value not storable in PostgreSQL ({type(exc).__name__})"
+                    f"value not storable in PostgreSQL (SQLSTATE {exc.sqlstate})"
                 ) from None
-            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError) as exc:
-                if attempt == 2 or not retry or isinstance(exc, PoolTimeout):
-                    raise self._unavailable(exc) from None
-                if self._pool is not None:
-                    await self._pool.check()  # drop every idle connection the failure broke
-            except psycopg.Error as exc:
-                raise self._unavailable(exc) from None
-        raise AssertionError("unreachable")
+            raise self._unavailable(exc) from None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, exc)
         return StoreUnavailable(f"postgres store unavailable ({type(exc).__name__})")
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        self._pool.close()
 
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        rows = await self._execute(self._load_sql, (key_hash, now), fetch=True)
-        if not rows:
+        res = await self._run(self._load, [_text(key_hash), _num(now)])
+        if not res.ntuples:
             return None
-        data, user_id, created_at, last_seen, expires_at, user_agent = rows[0]
-        return SessionRecord(data, user_id, created_at, last_seen, expires_at, user_agent)
+        value = res.get_value
+        user_id, user_agent = value(0, 1), value(0, 5)
+        return SessionRecord(
+            decode(value(0, 0).decode()),
+            None if user_id is None else user_id.decode(),
+            float(value(0, 2)),
+            float(value(0, 3)),
+            float(value(0, 4)),
+            None if user_agent is None else user_agent.decode(),
+        )
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
-        params = (
-            key_hash,
-            dumps(record.data),
-            record.user_id,
-            record.created_at,
-            record.last_seen,
-            record.expires_at,
-            record.user_agent,
-        )
-
-        async def cycle(conn: AsyncConnection[Any]) -> None:
-            async with conn.transaction():
-                await conn.execute(self._delete_sql, (replaces,), prepare=True)
-                await conn.execute(self._insert_sql, params, prepare=True)
-
+        params = [
+            _text(key_hash),
+            _text(dumps(record.data)),
+            _opt_text(record.user_id),
+            _num(record.created_at),
+            _num(record.last_seen),
+            _num(record.expires_at),
+            _opt_text(record.user_agent),
+        ]
+        if replaces is not None:
+            params.append(_text(replaces))
         try:
-            if replaces is None:
-                await self._execute(self._insert_sql, params, retry=False)
-            else:
-                await self._with_conn(cycle, retry=False)
-        except psycopg.errors.UniqueViolation:
+            stmt = self._sql["insert" if replaces is None else "cycle"]
+            await self._run(stmt, params, retry=False)  # a retry could collide with itself
+        except QueryError:  # only a unique violation gets here
             raise KeyCollision(key_hash[:12]) from None
 
     async def update(
@@ -251,38 +227,85 @@ class PostgresStore:
         now: float,
     ) -> bool:
         if not set_items and not delete_keys:
-            params: tuple[Any, ...] = (last_seen, expires_at, key_hash, now)
-            return bool(await self._execute(self._touch_sql, params) == 1)
-        encoded = dumps(dict(set_items))
-        params = (list(delete_keys), encoded, last_seen, expires_at, key_hash, now)
-        return bool(await self._execute(self._update_sql, params) == 1)
+            params = [_num(last_seen), _num(expires_at), _text(key_hash), _num(now)]
+            return bool((await self._run(self._sql["touch"], params)).command_tuples == 1)
+        params = [
+            _text_array(delete_keys),
+            _text(dumps(dict(set_items))),
+            _num(last_seen),
+            _num(expires_at),
+            _text(key_hash),
+            _num(now),
+        ]
+        return bool((await self._run(self._sql["update"], params)).command_tuples == 1)
 
     async def delete(self, key_hash: str) -> None:
-        await self._execute(self._delete_sql, (key_hash,))
+        await self._run(self._sql["delete"], [_text(key_hash)])
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
-        rows = await self._execute(self._list_sql, (user_id, now), fetch=True)
-        return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4]) for r in rows]
+        res = await self._run(self._sql["list"], [_text(user_id), _num(now)])
+        value = res.get_value
+        infos = []
+        for i in range(res.ntuples):
+            agent = value(i, 4)
+            infos.append(
+                SessionInfo(
+                    value(i, 0).decode(),
+                    user_id,
+                    float(value(i, 1)),
+                    float(value(i, 2)),
+                    float(value(i, 3)),
+                    None if agent is None else agent.decode(),
+                )
+            )
+        return infos
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
-        return int(await self._execute(self._delete_user_sql, (user_id, keep or "")))
+        res = await self._run(self._sql["delete_user"], [_text(user_id), _text(keep or "")])
+        return int(res.command_tuples or 0)
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
-        while count := await self._execute(self._purge_sql, (now, batch_size)):
+        params = [_num(now), str(int(batch_size)).encode()]
+        while count := (await self._run(self._sql["purge"], params)).command_tuples:
             yield int(count)
-        while await self._execute(self._purge_counters_sql, (now, batch_size)):
+        while (await self._run(self._sql["purge_counters"], params)).command_tuples:
             pass
 
     # -- counters -------------------------------------------------------------------------
 
     async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
-        params = (key, now + window, now, now)
-        rows = await self._execute(self._hit_sql, params, fetch=True, retry=False)
-        return int(rows[0][0]), float(rows[0][1])
+        params = [_text(key), _num(now + window), _num(now)]
+        res = await self._run(self._sql["hit"], params, retry=False)
+        return int(res.get_value(0, 0)), float(res.get_value(0, 1))
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
-        rows = await self._execute(self._peek_sql, (key, now), fetch=True)
-        return (int(rows[0][0]), float(rows[0][1])) if rows else None
+        res = await self._run(self._sql["peek"], [_text(key), _num(now)])
+        if not res.ntuples:
+            return None
+        return int(res.get_value(0, 0)), float(res.get_value(0, 1))
 
     async def reset(self, key: str) -> None:
-        await self._execute(self._reset_sql, (key,))
+        await self._run(self._sql["reset"], [_text(key)])
+
+
+# -- text-format parameters ---------------------------------------------------------------
+
+
+def _text(value: str) -> bytes:
+    if "\x00" in value:  # libpq passes text parameters as C strings
+        raise ValueError("value not storable in PostgreSQL (NUL character)")
+    return value.encode()
+
+
+def _opt_text(value: str | None) -> bytes | None:
+    return None if value is None else _text(value)
+
+
+def _num(value: float) -> bytes:
+    return repr(float(value)).encode()
+
+
+def _text_array(items: Collection[str]) -> bytes:
+    """A ``text[]`` literal: every element double-quoted, backslashes and quotes escaped."""
+    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return _text("{" + ",".join(f'"{q}"' for q in quoted) + "}")

@@ -1,0 +1,317 @@
+"""A small PostgreSQL client for `PostgresStore`: prepared statements straight over libpq.
+
+psycopg's async cursor costs ~125 µs of CPU per prepared query (adaptation, cursor and
+result objects, its wait loop, the pool checkout); a session load is a primary-key lookup
+that PostgreSQL answers in a few µs. So psycopg only opens connections here (auth, TLS, every
+libpq option), and statements go through its thin libpq wrapper `psycopg.pq`: text-format
+parameters and results, one socket reader registered per connection for its whole life, and
+a plain free list instead of a pool. A statement owns its connection until its result has
+been read, even when the caller is cancelled, so no request ever reads another's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection, Error, OperationalError, pq
+from psycopg.pq.abc import PGresult
+
+__all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
+
+logger = logging.getLogger("cookieguard.stores")
+
+_FATAL = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE, pq.ExecStatus.NONFATAL_ERROR)
+_SQLSTATE = pq.DiagnosticField.SQLSTATE
+_OK = pq.ConnStatus.OK
+_IDLE = pq.TransactionStatus.IDLE
+
+
+class ConnectionLost(Exception):
+    """No usable connection: connect failed, the connection broke, or a timeout passed."""
+
+
+class ConnectFailed(ConnectionLost):
+    """No connection could be opened (so retrying at once is pointless)."""
+
+
+class QueryError(Exception):
+    """The server refused a statement; the connection itself is fine."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(f"{sqlstate}: {message}")
+        self.sqlstate = sqlstate
+
+
+class _Conn:
+    """One libpq connection, its permanent socket reader and the statement in flight."""
+
+    __slots__ = ("fd", "loop", "pgconn", "pool", "prepared", "raw", "results", "timer", "waiter")
+
+    def __init__(
+        self, raw: AsyncConnection[Any], pool: WirePool, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.raw = raw  # keeps psycopg's object (it owns the PGconn) alive until we close
+        self.pgconn = raw.pgconn
+        self.pool = pool
+        self.loop = loop
+        self.fd = self.pgconn.socket
+        self.prepared: set[bytes] = set()
+        self.waiter: asyncio.Future[PGresult] | None = None
+        self.results: list[PGresult] = []
+        self.timer: asyncio.TimerHandle | None = None
+        loop.add_reader(self.fd, self._readable)
+
+    def start(self, send: Any, *args: Any) -> asyncio.Future[PGresult]:
+        """Send one request; the future gets its last result once the server is done."""
+        try:
+            send(*args)
+            if self.pgconn.flush():  # the rare query bigger than the socket buffer
+                self.loop.add_writer(self.fd, self._writable)
+        except OperationalError as exc:
+            self.close()
+            raise ConnectionLost(str(exc)) from None
+        waiter = self.waiter = self.loop.create_future()
+        self.timer = self.loop.call_later(self.pool.query_timeout, self._timed_out)
+        return waiter
+
+    def _writable(self) -> None:
+        try:
+            if self.pgconn.flush():
+                return
+            self.loop.remove_writer(self.fd)
+        except OperationalError as exc:
+            self._fail(str(exc))
+
+    def _readable(self) -> None:
+        pgconn = self.pgconn
+        try:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                res = pgconn.get_result()
+                if res is None:
+                    break
+                self.results.append(res)
+            else:
+                return  # more to come
+        except OperationalError as exc:
+            self._fail(str(exc))
+            return
+        if pgconn.status != _OK:
+            self._fail("connection closed by the server")
+            return
+        waiter, results = self.waiter, self.results
+        if waiter is None:
+            return  # a notice or a parameter change on an idle connection
+        self.waiter, self.results = None, []
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if waiter.done():  # the caller was cancelled: the connection is free only now
+            self.pool.release(self)
+            return
+        error = next((r for r in results if r.status in _FATAL), None)
+        if error is not None:
+            state = (error.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
+            message = (error.error_message or b"").decode("utf-8", "replace").strip()
+            waiter.set_exception(QueryError(state, message))
+        elif results:
+            waiter.set_result(results[-1])
+        else:
+            waiter.set_exception(ConnectionLost("no result from the server"))
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        self._fail(f"no answer within {self.pool.query_timeout:g} s")
+
+    def _fail(self, why: str) -> None:
+        waiter = self.waiter
+        self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionLost(why))  # the caller's release drops it
+        else:
+            self.pool.release(self)  # idle, or its caller gone: drop it now
+
+    @property
+    def busy(self) -> bool:
+        return self.waiter is not None
+
+    @property
+    def usable(self) -> bool:
+        pgconn = self.pgconn
+        return pgconn.status == _OK and pgconn.transaction_status == _IDLE
+
+    def close(self) -> None:
+        """Forget the socket and close the connection (idempotent, synchronous)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.waiter, self.results = None, []
+        if self.fd >= 0:
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self.fd)
+                self.loop.remove_writer(self.fd)
+            self.fd = -1
+            self.pgconn.finish()
+
+
+class WirePool:
+    """Up to `max_size` connections to one server, used by one event loop at a time.
+
+    Args:
+        dsn: libpq connection string or URL.
+        max_size: Most connections open at once; a statement waits for a free one.
+        timeout: Seconds to connect, or to wait for a free connection.
+        query_timeout: Seconds a statement may take before its connection is dropped.
+        setup: Simple-query SQL run on each new connection before anything else.
+    """
+
+    def __init__(
+        self, dsn: str, *, max_size: int, timeout: float, query_timeout: float, setup: str
+    ) -> None:
+        self.dsn, self.max_size, self.timeout = dsn, max_size, timeout
+        self.query_timeout = query_timeout
+        self._setup = setup.encode()
+        self._loop: Any = None
+        self._free: list[_Conn] = []
+        self._all: set[_Conn] = set()
+        self._waiters: deque[asyncio.Future[_Conn]] = deque()
+        self._connecting = 0
+
+    async def execute(self, name: bytes, sql: bytes, params: Sequence[bytes | None]) -> PGresult:
+        """Run prepared statement `name` (prepared from `sql` on first use on a connection).
+
+        Raises:
+            QueryError: The server refused it (nothing was changed).
+            ConnectionLost: No connection, or it broke; the statement may have run.
+        """
+        if self._loop is not asyncio.get_running_loop():
+            self._rebind()
+        free = self._free
+        conn = free.pop() if free else await self._acquire()
+        try:
+            if name not in conn.prepared:
+                # Marked first: a prepare whose caller is cancelled still completes.
+                conn.prepared.add(name)
+                try:
+                    await conn.start(conn.pgconn.send_prepare, name, sql)
+                except QueryError:
+                    conn.prepared.discard(name)
+                    raise
+            return await conn.start(conn.pgconn.send_query_prepared, name, params)
+        except QueryError as exc:
+            if exc.sqlstate == "26000":  # that cancelled prepare failed after all
+                conn.prepared.discard(name)
+            raise
+        finally:
+            self.release(conn)
+
+    async def simple(self, sql: str) -> PGresult:
+        """Run `sql` (several statements: one implicit transaction) with the simple protocol."""
+        if self._loop is not asyncio.get_running_loop():
+            self._rebind()
+        conn = self._free.pop() if self._free else await self._acquire()
+        try:
+            return await conn.start(conn.pgconn.send_query, sql.encode())
+        finally:
+            self.release(conn)
+
+    def release(self, conn: _Conn) -> None:
+        """Give `conn` back, or drop it if broken; a busy one comes back when its result does."""
+        if conn.busy:
+            return  # its reader calls us again once the pending result is drained
+        if conn.pool is not self or conn not in self._all:
+            conn.close()
+            return
+        if conn.fd < 0 or not conn.usable:
+            conn.close()  # broken, or a transaction left open: never reuse it
+            self._all.discard(conn)
+            if conn in self._free:
+                self._free.remove(conn)
+            self._wake_one_for_connect()
+            return
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._free.append(conn)
+
+    def _wake_one_for_connect(self) -> None:
+        """A slot opened: let the first waiter open a connection of its own."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(_SlotFree())
+                return
+
+    async def _acquire(self) -> _Conn:
+        while True:
+            if len(self._all) + self._connecting < self.max_size:
+                return await self._connect()
+            waiter: asyncio.Future[_Conn] = self._loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                return await asyncio.wait_for(waiter, self.timeout)
+            except _SlotFree:
+                continue
+            except TimeoutError:
+                raise ConnectionLost(f"no free connection within {self.timeout:g} s") from None
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self.release(waiter.result())  # handed over just as we were cancelled
+                raise
+
+    async def _connect(self) -> _Conn:
+        self._connecting += 1  # holds the slot against max_size while connecting
+        try:
+            try:
+                raw = await asyncio.wait_for(
+                    AsyncConnection.connect(
+                        self.dsn,
+                        autocommit=True,
+                        client_encoding="UTF8",
+                        connect_timeout=max(1, round(self.timeout)),
+                    ),
+                    self.timeout + 1,
+                )
+            except (Error, OSError, TimeoutError) as exc:
+                raise ConnectFailed(f"connect failed ({type(exc).__name__}): {exc}") from None
+            conn = _Conn(raw, self, self._loop)
+        finally:
+            self._connecting = max(0, self._connecting - 1)
+        self._all.add(conn)
+        try:
+            await conn.start(conn.pgconn.send_query, self._setup)
+        except BaseException:
+            conn.close()
+            self._all.discard(conn)
+            raise
+        return conn
+
+    def _rebind(self) -> None:
+        """First use, or a new event loop: connections on the old loop cannot be used."""
+        conns, self._all, self._free = self._all, set(), []
+        for conn in conns:
+            conn.close()  # its waiter, if any, belongs to the old loop
+        self._waiters.clear()
+        self._connecting = 0
+        self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        """Close every connection; statements in flight fail with `ConnectionLost`."""
+        conns, self._all, self._free = self._all, set(), []
+        for conn in conns:
+            conn._fail("store closed")
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(ConnectionLost("store closed"))
+
+
+class _SlotFree(Exception):
+    """Internal: wakes a waiter so it connects instead of waiting for a release."""

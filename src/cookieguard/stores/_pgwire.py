@@ -24,10 +24,11 @@ __all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
 
 logger = logging.getLogger("cookieguard.stores")
 
-_FATAL = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE, pq.ExecStatus.NONFATAL_ERROR)
-_SQLSTATE = pq.DiagnosticField.SQLSTATE
-_OK = pq.ConnStatus.OK
-_IDLE = pq.TransactionStatus.IDLE
+# Plain ints: compared on every statement.
+_GOOD = (int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK))
+_SQLSTATE = int(pq.DiagnosticField.SQLSTATE)
+_OK = int(pq.ConnStatus.OK)
+_IDLE = int(pq.TransactionStatus.IDLE)  # also means the connection is OK
 
 
 class ConnectionLost(Exception):
@@ -49,7 +50,7 @@ class QueryError(Exception):
 class _Conn:
     """One libpq connection, its permanent socket reader and the statement in flight."""
 
-    __slots__ = ("fd", "loop", "pgconn", "pool", "prepared", "raw", "results", "timer", "waiter")
+    __slots__ = ("deadline", "fd", "loop", "pgconn", "pool", "prepared", "raw", "results", "waiter")
 
     def __init__(
         self, raw: AsyncConnection[Any], pool: WirePool, loop: asyncio.AbstractEventLoop
@@ -62,7 +63,7 @@ class _Conn:
         self.prepared: set[bytes] = set()
         self.waiter: asyncio.Future[PGresult] | None = None
         self.results: list[PGresult] = []
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # of the statement in flight; the pool's watchdog enforces it
         loop.add_reader(self.fd, self._readable)
 
     def start(self, send: Any, *args: Any) -> asyncio.Future[PGresult]:
@@ -74,8 +75,11 @@ class _Conn:
         except OperationalError as exc:
             self.close()
             raise ConnectionLost(str(exc)) from None
+        pool = self.pool
+        self.deadline = self.loop.time() + pool.query_timeout
+        if pool.watchdog is None:
+            pool.watch()
         waiter = self.waiter = self.loop.create_future()
-        self.timer = self.loop.call_later(self.pool.query_timeout, self._timed_out)
         return waiter
 
     def _writable(self) -> None:
@@ -107,24 +111,21 @@ class _Conn:
         if waiter is None:
             return  # a notice or a parameter change on an idle connection
         self.waiter, self.results = None, []
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         if waiter.done():  # the caller was cancelled: the connection is free only now
             self.pool.release(self)
             return
-        error = next((r for r in results if r.status in _FATAL), None)
-        if error is not None:
-            state = (error.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
-            message = (error.error_message or b"").decode("utf-8", "replace").strip()
-            waiter.set_exception(QueryError(state, message))
-        elif results:
+        for res in results:
+            if res.status not in _GOOD:
+                state = (res.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
+                message = (res.error_message or b"").decode("utf-8", "replace").strip()
+                waiter.set_exception(QueryError(state, message))
+                return
+        if results:
             waiter.set_result(results[-1])
         else:
             waiter.set_exception(ConnectionLost("no result from the server"))
 
-    def _timed_out(self) -> None:
-        self.timer = None
+    def timed_out(self) -> None:
         self._fail(f"no answer within {self.pool.query_timeout:g} s")
 
     def _fail(self, why: str) -> None:
@@ -135,20 +136,8 @@ class _Conn:
         else:
             self.pool.release(self)  # idle, or its caller gone: drop it now
 
-    @property
-    def busy(self) -> bool:
-        return self.waiter is not None
-
-    @property
-    def usable(self) -> bool:
-        pgconn = self.pgconn
-        return pgconn.status == _OK and pgconn.transaction_status == _IDLE
-
     def close(self) -> None:
         """Forget the socket and close the connection (idempotent, synchronous)."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         self.waiter, self.results = None, []
         if self.fd >= 0:
             if not self.loop.is_closed():
@@ -180,6 +169,27 @@ class WirePool:
         self._all: set[_Conn] = set()
         self._waiters: deque[asyncio.Future[_Conn]] = deque()
         self._connecting = 0
+        self.watchdog: asyncio.TimerHandle | None = None
+
+    def watch(self) -> None:
+        """Check deadlines a few times per `query_timeout` while statements are in flight.
+
+        One timer for the pool rather than one per statement, which would cost more than
+        the rest of a statement's bookkeeping.
+        """
+        self.watchdog = self._loop.call_later(self.query_timeout / 4, self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        self.watchdog = None
+        now, busy = self._loop.time(), False
+        for conn in list(self._all):
+            if conn.waiter is not None:
+                if conn.deadline <= now:
+                    conn.timed_out()
+                else:
+                    busy = True
+        if busy:
+            self.watch()
 
     async def execute(self, name: bytes, sql: bytes, params: Sequence[bytes | None]) -> PGresult:
         """Run prepared statement `name` (prepared from `sql` on first use on a connection).
@@ -221,12 +231,12 @@ class WirePool:
 
     def release(self, conn: _Conn) -> None:
         """Give `conn` back, or drop it if broken; a busy one comes back when its result does."""
-        if conn.busy:
+        if conn.waiter is not None:
             return  # its reader calls us again once the pending result is drained
         if conn.pool is not self or conn not in self._all:
             conn.close()
             return
-        if conn.fd < 0 or not conn.usable:
+        if conn.fd < 0 or conn.pgconn.transaction_status != _IDLE:
             conn.close()  # broken, or a transaction left open: never reuse it
             self._all.discard(conn)
             if conn in self._free:
@@ -298,6 +308,9 @@ class WirePool:
         conns, self._all, self._free = self._all, set(), []
         for conn in conns:
             conn.close()  # its waiter, if any, belongs to the old loop
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         self._waiters.clear()
         self._connecting = 0
         self._loop = asyncio.get_running_loop()
@@ -307,6 +320,9 @@ class WirePool:
         conns, self._all, self._free = self._all, set(), []
         for conn in conns:
             conn._fail("store closed")
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -138,6 +138,21 @@ async def test_get_form_then_post_with_masked_token(client: httpx.AsyncClient) -
     assert "set-cookie" not in posted.headers
 
 
+async def test_a_valid_cookie_is_not_sent_back_but_the_page_varies(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await client.get("/form")
+    secret = client.cookies["csrftoken"]
+    assert set_cookie(first).startswith(f"csrftoken={secret};")
+
+    again = await client.get("/form")
+    assert "set-cookie" not in again.headers  # the browser already holds this secret
+    assert again.headers["vary"] == "Cookie"  # the body carries a token for that cookie
+    token = TOKEN_RE.search(again.text).group(1)  # type: ignore[union-attr]
+    assert token_matches_secret(token, secret)
+    assert client.cookies["csrftoken"] == secret
+
+
 async def test_each_token_differs_and_all_stay_valid(client: httpx.AsyncClient) -> None:
     first, second = await fetch_token(client), await fetch_token(client)
     assert first != second

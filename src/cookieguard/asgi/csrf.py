@@ -2,7 +2,8 @@
 
 The middleware gathers the facts (a handful of headers, the secret, the submitted token), lets
 `cookieguard.core.csrf` decide, and carries the decision out: a 403 page, or the app runs and
-the response gets the ``csrftoken`` cookie when the app asked for a token or the secret changed.
+the response gets the ``csrftoken`` cookie when the secret is new (the request had none, or a
+malformed one) or rotated, and ``Vary: Cookie`` whenever it carries a token or the cookie.
 The body is read only for an unsafe, non-exempt request that passed the origin checks, has no
 token header and carries a form; it is then replayed to the app unchanged.
 
@@ -153,9 +154,11 @@ class CSRFMiddleware:
             receive = checked
 
         async def send_with_cookie(message: Message) -> None:
-            if state.cookie_pending and message["type"] == "http.response.start":
+            start = message["type"] == "http.response.start"
+            if start and (state.cookie_pending or state.token_issued):
                 headers = list(message.get("headers", ()))
-                headers.append(self._set_cookie(scope, state))
+                if state.cookie_pending:
+                    headers.append(self._set_cookie(scope, state))
                 _add_vary_cookie(headers)
                 message = {**message, "headers": headers}
             await send(message)

@@ -75,6 +75,7 @@ class CSRFState:
         "_session_map",
         "config",
         "cookie_pending",
+        "token_issued",
     )
 
     def __init__(
@@ -94,6 +95,7 @@ class CSRFState:
         self._problem: core.Reject | None = None
         self._loaded = False
         self.cookie_pending = False
+        self.token_issued = False
 
     def load(self, raw: str | None) -> None:
         """Adopt the stored value; a malformed one is replaced by a fresh secret, which the
@@ -139,8 +141,12 @@ class CSRFState:
         if secret is None:
             secret = new_csrf_secret()
             self._store(secret)
-        elif not self.config.use_session:
-            self.cookie_pending = True  # re-sent to refresh its expiry, as Django does
+        # A secret the request brought in a valid cookie is not sent back: the browser
+        # already holds it. (Django re-sends it to restart the one-year Max-Age; here it
+        # restarts whenever the secret rotates, which every login does, and a cookie that
+        # does expire is replaced on the next page that asks for a token.) The response
+        # still varies on Cookie: its body carries a token for this cookie's secret.
+        self.token_issued = True
         return mask_secret(secret)
 
     def rotate(self) -> None:
@@ -167,7 +173,8 @@ def get_csrf_token(conn: Connection) -> str:
     """A fresh masked 64-char token for forms (`csrfmiddlewaretoken`) or the X-CSRFToken header.
 
     Each call returns a different string for the same secret (BREACH defence); all of them
-    stay valid until the secret rotates. Calling it makes the response send the cookie.
+    stay valid until the secret rotates. Calling it makes the response send the cookie when
+    the request did not bring a valid one, and vary on Cookie in any case.
 
     Args:
         conn: a Starlette/FastAPI request (or anything with `.scope`), or a raw scope.

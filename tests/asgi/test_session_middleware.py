@@ -144,6 +144,23 @@ async def test_first_write_creates_one_record_keyed_by_hash(memory: MemoryStore)
         assert (await http.get("/read")).json() == {"color": "blue"}
 
 
+async def test_only_the_session_cookie_itself_is_read(memory: MemoryStore) -> None:
+    async with client(make_app(memory)) as http:
+        sid = session_cookie(await http.post("/set?color=blue"))
+        assert sid is not None
+    for header, expected in [
+        (f"a=1; sessionid={sid}; b=2", {"color": "blue"}),
+        (f'sessionid="{sid}"', {"color": "blue"}),
+        (f"sessionid={sid}; sessionid={new_session_id()}", {"color": "blue"}),  # first wins
+        (f"xsessionid={sid}", {}),
+        (f"a=sessionid={sid}", {}),
+        (f"a=x sessionid={sid}", {}),
+    ]:
+        async with client(make_app(memory)) as http:
+            response = await http.get("/read", headers={"cookie": header})
+            assert response.json() == expected, header
+
+
 async def test_cookie_attributes_on_http() -> None:
     async with client(make_app(MemoryStore())) as http:
         response = await http.post("/set?a=1")

@@ -14,7 +14,7 @@ from typing import Any
 from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
-from cookieguard.core.cookies import MAX_COOKIE_HEADER
+from cookieguard.core.cookies import find_cookie
 from cookieguard.core.tokens import mask_secret, new_csrf_secret
 from cookieguard.errors import ConfigError
 
@@ -37,30 +37,6 @@ NO_SESSION_MESSAGE = (
     "CSRFConfig(use_session=True) needs scope['session']: wrap the app as "
     "SessionMiddleware(CSRFMiddleware(app), ...), sessions outermost."
 )
-
-
-def find_cookie(headers: Iterable[tuple[bytes, bytes]], needle: bytes) -> str | None:
-    """The value of the cookie whose ``name=`` is `needle`, from an ASGI header list.
-
-    The same answer as `core.cookies.parse_cookie_header` (first occurrence wins, oversized
-    headers ignored) without splitting every cookie of the header.
-    """
-    for key, value in headers:
-        if key != b"cookie" or len(value) > MAX_COOKIE_HEADER:
-            continue
-        start = value.find(needle)
-        while start >= 0:
-            before = start - 1
-            while before >= 0 and value[before] in b" \t":
-                before -= 1
-            if before < 0 or value[before] == 0x3B:  # at the start or after ";"
-                end = value.find(b";", start)
-                raw = value[start + len(needle) : end if end >= 0 else len(value)].strip()
-                if len(raw) >= 2 and raw[0] == raw[-1] == 0x22:  # quoted
-                    raw = raw[1:-1]
-                return raw.decode("latin-1")
-            start = value.find(needle, start + 1)
-    return None
 
 
 class CSRFState:

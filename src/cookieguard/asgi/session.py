@@ -24,11 +24,7 @@ from typing import Any, Protocol
 from cookieguard.asgi.responses import accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.config import SessionConfig
-from cookieguard.core.cookies import (
-    cookie_value_from_headers,
-    render_deletion,
-    render_set_cookie,
-)
+from cookieguard.core.cookies import find_cookie, render_deletion, render_set_cookie
 from cookieguard.core.session import SavePlan, Session, is_well_formed_session_id
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import SessionTooLarge, StoreUnavailable
@@ -164,6 +160,7 @@ class SessionMiddleware:
             )
         cookie = self.config.cookie
         self._cookie_name = cookie.wire_name
+        self._cookie_needle = cookie.wire_name.encode("latin-1") + b"="
         self._spec_http = cookie.spec(https=False)
         self._spec_https = cookie.spec(https=True)
 
@@ -173,7 +170,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         scope[STORE_SCOPE_KEY] = self.store
-        value = cookie_value_from_headers(scope.get("headers", ()), self._cookie_name)
+        value = find_cookie(scope.get("headers", ()), self._cookie_needle)
         if not value:
             session = Session()
         else:

@@ -7,6 +7,7 @@ parent path therefore cannot displace the real one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Literal
@@ -49,6 +50,30 @@ def cookie_value_from_headers(headers: list[tuple[bytes, bytes]], name: str) -> 
             value = parse_cookie_header(raw).get(name)
             if value is not None:
                 return value
+    return None
+
+
+def find_cookie(headers: Iterable[tuple[bytes, bytes]], needle: bytes) -> str | None:
+    """The value of the cookie whose ``name=`` is `needle`, from an ASGI header list.
+
+    The same answer as `parse_cookie_header` (first occurrence wins, oversized headers
+    ignored) for every name a browser sends, without splitting every cookie of the header.
+    """
+    for key, value in headers:
+        if key != b"cookie" or len(value) > MAX_COOKIE_HEADER:
+            continue
+        start = value.find(needle)
+        while start >= 0:
+            before = start - 1
+            while before >= 0 and value[before] in b" \t":
+                before -= 1
+            if before < 0 or value[before] == 0x3B:  # at the start or after ";"
+                end = value.find(b";", start)
+                raw = value[start + len(needle) : end if end >= 0 else len(value)].strip()
+                if len(raw) >= 2 and raw[0] == raw[-1] == 0x22:  # quoted
+                    raw = raw[1:-1]
+                return raw.decode("latin-1")
+            start = value.find(needle, start + 1)
     return None
 
 

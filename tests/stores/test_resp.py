@@ -235,6 +235,7 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[int]:
             *(exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)),
             *("--save", "", "--appendonly", "no", "--requirepass", "hunter2"),
             *("--user", "app", "on", ">s3cret", "~*", "+@all"),
+            *("--unixsocket", str(tmp_path / "redis.sock"), "--unixsocketperm", "700"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -258,7 +259,7 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[int]:
 
 
 async def test_auth_and_select_come_from_the_url(
-    private_redis: int, caplog: pytest.LogCaptureFixture
+    private_redis: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import redis.asyncio as aioredis
 
@@ -276,6 +277,10 @@ async def test_auth_and_select_come_from_the_url(
         await acl_store.create(key, record(2))  # user "app", db 5: a separate session
         assert await acl_store.load(key, now=NOW) == record(2)
         assert await store.load(key, now=NOW) == record(1)
+        unix_store = RedisStore(f"unix://:hunter2@{tmp_path / 'redis.sock'}?db=3")
+        assert unix_store._resp is not None and unix_store._resp.path is not None
+        assert await unix_store.load(key, now=NOW) == record(1)  # same server, same db 3
+        await unix_store.close()
         for url in (
             f"redis://:wrong-hunter2@127.0.0.1:{port}/0",
             f"redis://127.0.0.1:{port}/0",

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import hiredis
 import pytest
+import tests.stores.test_contract as contract
 from tests.stores.conftest import REDIS_URL, free_port, missing, require_server
 
 from cookieguard.errors import StoreUnavailable
@@ -304,3 +307,48 @@ def test_tls_and_cluster_urls_keep_redis_py() -> None:
     assert RedisStore("rediss://127.0.0.1:6379/0")._resp is None
     assert RedisStore("redis://127.0.0.1:6379/0", cluster=True)._resp is None
     assert RedisStore("redis://127.0.0.1:6379/0?health_check_interval=5")._resp is None
+
+
+CONTRACT = sorted(
+    name
+    for name, fn in vars(contract).items()
+    if name.startswith("test_")
+    and "store" in inspect.signature(fn).parameters
+    and "hundred_thousand" not in name
+)
+
+
+@pytest.fixture
+async def make_redis_py_store() -> AsyncIterator[Callable[..., RedisStore]]:
+    """Stores on the redis-py path: a URL option the RESP client does not take sends them there."""
+    require_server("Redis", "127.0.0.1", 6379)
+    made: list[RedisStore] = []
+    run = secrets.token_hex(4)
+
+    def make(prefix: str = "") -> RedisStore:
+        store = RedisStore(
+            f"{REDIS_URL}?health_check_interval=30",
+            prefix=f"cgtest:{run}:{prefix or secrets.token_hex(4)}:",
+        )
+        assert store._resp is None
+        made.append(store)
+        return store
+
+    yield make
+    cleaner = make("")
+    names = [n async for n in cleaner._scan(f"cgtest:{run}:*", 1000)]
+    if names:
+        await cleaner._call("DEL", *names)
+    for store in made:
+        await store.close()
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+async def test_contract_through_redis_py(name: str, make_redis_py_store: Any) -> None:
+    await getattr(contract, name)(make_redis_py_store())
+
+
+async def test_two_instances_through_redis_py(make_redis_py_store: Any) -> None:
+    await contract.test_two_instances_sharing_data_lose_no_writes(
+        (make_redis_py_store("shared"), make_redis_py_store("shared"))
+    )

@@ -8,6 +8,9 @@ time something needs it, so requests that never do cost no cookie parsing at all
 from __future__ import annotations
 
 import html
+import os
+import secrets
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +40,43 @@ NO_SESSION_MESSAGE = (
     "CSRFConfig(use_session=True) needs scope['session']: wrap the app as "
     "SessionMiddleware(CSRFMiddleware(app), ...), sessions outermost."
 )
+
+
+class _PadBytes:
+    """Random bytes for token pads, read from the OS 4 KiB at a time.
+
+    Every token issued needs 32 random pad bytes, and a system call per token cost more
+    than the rest of the masking. Pads are public (the first half of every token), so
+    buffering them exposes nothing; each byte is handed out once, secrets and session ids
+    never come from here, and a forked child drops the parent's buffer.
+    """
+
+    __slots__ = ("_buffer", "_lock", "_position")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._position = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, count: int) -> bytes:
+        with self._lock:
+            start = self._position
+            end = start + count
+            if end > len(self._buffer):
+                self._buffer = secrets.token_bytes(max(4096, count))
+                start, end = 0, count
+            self._position = end
+            return self._buffer[start:end]
+
+    def forget(self) -> None:
+        self._buffer = b""
+        self._position = 0
+        self._lock = threading.Lock()
+
+
+_pad_bytes = _PadBytes()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pad_bytes.forget)
 
 
 class CSRFState:
@@ -123,7 +163,7 @@ class CSRFState:
         # does expire is replaced on the next page that asks for a token.) The response
         # still varies on Cookie: its body carries a token for this cookie's secret.
         self.token_issued = True
-        return mask_secret(secret)
+        return mask_secret(secret, _pad_bytes)
 
     def rotate(self) -> None:
         """Replace the secret; tokens issued before stop working."""

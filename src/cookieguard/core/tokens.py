@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Callable
 
 CSRF_ALPHABET = string.ascii_letters + string.digits
 CSRF_SECRET_LENGTH = 32
@@ -45,7 +46,9 @@ def _sampling_tables(size: int) -> tuple[bytes, bytes]:
 _SAMPLING = {size: _sampling_tables(size) for size in (_BASE, len(SESSION_ID_ALPHABET))}
 
 
-def _random_indices(size: int, length: int) -> bytes:
+def _random_indices(
+    size: int, length: int, random_bytes: Callable[[int], bytes] = secrets.token_bytes
+) -> bytes:
     """`length` uniform indices in range(size), as bytes, from secure random bytes.
 
     Bytes at or above the largest multiple of `size` are dropped, so no index is favoured.
@@ -53,7 +56,7 @@ def _random_indices(size: int, length: int) -> bytes:
     table, rejected = _SAMPLING.get(size) or _sampling_tables(size)
     out = b""
     while len(out) < length:
-        out += secrets.token_bytes(length + 8).translate(table, rejected)
+        out += random_bytes(length + 8).translate(table, rejected)
     return out[:length]
 
 
@@ -109,9 +112,15 @@ def is_valid_token(value: str) -> bool:
     return len(value) in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH) and _in_alphabet(value)
 
 
-def mask_secret(secret: str) -> str:
-    """Mask `secret` with a fresh pad: a different 64-char token on every call."""
-    pad = _random_indices(_BASE, CSRF_SECRET_LENGTH)
+def mask_secret(secret: str, random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    """Mask `secret` with a fresh pad: a different 64-char token on every call.
+
+    Args:
+        secret: the 32-char secret.
+        random_bytes: where the pad's randomness comes from (n -> n secure random bytes).
+            The pad is the token's visible first half, so a buffered CSPRNG source is fine.
+    """
+    pad = _random_indices(_BASE, CSRF_SECRET_LENGTH, random_bytes)
     plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
     cipher = _add_bytes(pad, plain)
     return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")

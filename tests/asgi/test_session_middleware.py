@@ -161,6 +161,23 @@ async def test_only_the_session_cookie_itself_is_read(memory: MemoryStore) -> No
             assert response.json() == expected, header
 
 
+async def test_an_app_reusing_its_start_message_never_leaks_a_cookie(memory: MemoryStore) -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"x-app", b"1")]}
+    body = {"type": "http.response.body", "body": b"ok"}
+
+    async def raw_app(scope: Any, receive: Any, send: Any) -> None:
+        scope["session"]["seen"] = True  # every visit writes: a new session per client
+        await send(start)
+        await send(body)
+
+    app = SessionMiddleware(raw_app, memory, clock=Clock())
+    async with client(app) as first, client(app) as second:
+        one = session_cookie(await first.get("/"))
+        two = session_cookie(await second.get("/"))
+    assert one and two and one != two
+    assert start["headers"] == [(b"x-app", b"1")]  # the app's own message is untouched
+
+
 async def test_cookie_attributes_on_http() -> None:
     async with client(make_app(MemoryStore())) as http:
         response = await http.post("/set?a=1")

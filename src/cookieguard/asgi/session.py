@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from cookieguard.asgi.responses import accept_header, send_error
@@ -112,7 +112,7 @@ def _has_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bool:
     return any(key.lower() == name for key, _ in headers)
 
 
-def _has_token(headers: list[tuple[bytes, bytes]], name: bytes, token: bytes) -> bool:
+def _has_token(headers: Iterable[tuple[bytes, bytes]], name: bytes, token: bytes) -> bool:
     for key, value in headers:
         if key.lower() == name:
             lowered = value.lower()
@@ -201,7 +201,7 @@ class SessionMiddleware:
                 return  # our error response already went out; swallow the app's body
             if message["type"] == "http.response.start":
                 try:
-                    await self._finish(scope, session, message)
+                    message = await self._finish(scope, session, message)
                 except SessionTooLarge as exc:
                     logger.error("session not saved: %s", exc)
                     replaced = True
@@ -216,14 +216,20 @@ class SessionMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _finish(self, scope: Scope, session: Session, message: Message) -> None:
-        """Save per the plan and add the session's headers to `message`."""
+    async def _finish(self, scope: Scope, session: Session, message: Message) -> Message:
+        """Save per the plan; `message`, or a copy of it with the session's headers added.
+
+        The app's message is never modified: an app may send the same dict every time.
+        """
         if not session.accessed and not session.modified and not session.is_stored:
-            return  # the anonymous fast path: no clock read, no header copy
+            return message  # the anonymous fast path: no clock read, no header copy
         now = self.clock()
         plan = session.plan_save(self.config, now, status=message["status"])
-        if plan.action == "none" and plan.cookie == "keep" and not plan.vary:
-            return
+        if plan.action == "none" and plan.cookie == "keep":
+            # Read-only, nothing to touch yet (most logged-in requests): at most a Vary.
+            if not plan.vary or _has_token(message.get("headers", ()), b"vary", b"cookie"):
+                return message
+            return {**message, "headers": [*message.get("headers", ()), (b"vary", b"Cookie")]}
         headers = list(message.get("headers", ()))
         https = scope.get("scheme") in ("https", "wss")
         spec = self._spec_https if https else self._spec_http
@@ -250,7 +256,7 @@ class SessionMiddleware:
             headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
         if plan.vary and not _has_token(headers, b"vary", b"cookie"):
             headers.append((b"vary", b"Cookie"))
-        message["headers"] = headers
+        return {**message, "headers": headers}
 
     async def _commit(self, scope: Scope, session: Session, plan: SavePlan) -> str | None:
         user_agent = _user_agent(scope) if plan.action == "create" else None

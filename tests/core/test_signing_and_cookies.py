@@ -76,3 +76,12 @@ def test_host_prefix_forces_secure() -> None:
     assert spec.name == "__Host-sessionid" and spec.secure
     with pytest.raises(ConfigError):
         CookieConfig(name="x", host_prefix=True, path="/app")
+
+
+def test_expires_dates_match_formatdate_across_second_boundaries() -> None:
+    from email.utils import formatdate
+
+    spec = CookieSpec("sessionid")
+    for now in (0.0, 0.999, 1.0, 1_700_000_000.0, 1_700_000_000.5, 1_700_000_001.0, -0.5, 1.0):
+        cookie = render_set_cookie(spec, "v", max_age=60, now=now)
+        assert f"expires={formatdate(now + 60, usegmt=True)};" in cookie, now

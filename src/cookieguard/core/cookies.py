@@ -7,6 +7,7 @@ parent path therefore cannot displace the real one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -101,6 +102,25 @@ class CookieSpec:
             raise ValueError("SameSite=None requires Secure")
 
 
+_last_date: tuple[int, str] = (-1, "")
+
+
+def _http_date(when: float) -> str:
+    """`formatdate(when, usegmt=True)`, formatted once per whole second.
+
+    Formatting costs more than the rest of a Set-Cookie; responses rendered in the same
+    second (the same ``now + max_age``) reuse the text.
+    """
+    global _last_date
+    second = math.floor(when)
+    cached = _last_date
+    if cached[0] == second:
+        return cached[1]
+    text = formatdate(second, usegmt=True)
+    _last_date = (second, text)
+    return text
+
+
 def render_set_cookie(
     spec: CookieSpec, value: str, *, max_age: int | None, now: float | None = None
 ) -> str:
@@ -113,7 +133,7 @@ def render_set_cookie(
     parts = [f"{spec.name}={value}"]
     if max_age is not None:
         if now is not None:
-            parts.append("expires=" + formatdate(now + max_age, usegmt=True))
+            parts.append("expires=" + _http_date(now + max_age))
         parts.append(f"Max-Age={max_age}")
     if spec.domain:
         parts.append(f"Domain={spec.domain}")

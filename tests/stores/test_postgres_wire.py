@@ -35,15 +35,18 @@ def make_store(table: str, **options: Any) -> Any:
 
 
 async def backend_pids(store: Any) -> list[int]:
-    return [conn.pgconn.backend_pid for conn in store._pool._all]
+    """The server processes behind the store's connections (pipelined one included)."""
+    pool = store._pool
+    conns = [*pool._all, *([pool.pipe] if pool.pipe is not None else [])]
+    return [conn.pgconn.backend_pid for conn in conns]
 
 
-async def lock_table(table: str) -> Any:
+async def lock_table(*tables: str) -> Any:
     """Another client holding an exclusive lock: the store's statements on the table wait."""
     import psycopg
 
     other = await psycopg.AsyncConnection.connect(POSTGRES_DSN)
-    await other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    await other.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
     return other
 
 
@@ -72,7 +75,7 @@ async def test_a_hundred_concurrent_loads_and_updates_share_few_connections(tabl
         record = await store.load(keys[0], now=NOW)
         assert record is not None
         assert record.data == {"a": 1, "s": "é ☃", **{f"k{i}": i for i in range(100)}}
-        assert len(store._pool._all) <= 3
+        assert len(store._pool._all) <= 3 and store._pool.pipe is not None
     finally:
         await store.close()
 
@@ -175,13 +178,19 @@ async def test_killed_backends_mid_statement_and_idle(table: str) -> None:
     try:
         key = secrets.token_hex(32)
         await store.create(key, RECORD)
-        # Mid-statement: a counter hit (never retried) waits on a lock while its backend dies.
-        other = await lock_table(table + "_counters")
+        # Mid-statement: a create and a counter hit (never retried) wait on a lock while their
+        # backends die (the shared pipelined connection and a connection of its own).
+        other = await lock_table(table, table + "_counters")
         try:
+            create = asyncio.create_task(store.create(secrets.token_hex(32), RECORD))
             hit = asyncio.create_task(store.hit("ip:1", window=60, now=NOW))
             await asyncio.sleep(0.3)
-            for pid in await backend_pids(store):
+            pids = await backend_pids(store)
+            assert len(pids) == 2
+            for pid in pids:
                 await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(StoreUnavailable):
+                await asyncio.wait_for(create, 5)
             with pytest.raises(StoreUnavailable):
                 await asyncio.wait_for(hit, 5)
         finally:

@@ -29,6 +29,7 @@ _GOOD = (int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK))
 _SQLSTATE = int(pq.DiagnosticField.SQLSTATE)
 _OK = int(pq.ConnStatus.OK)
 _IDLE = int(pq.TransactionStatus.IDLE)  # also means the connection is OK
+_SYNC = int(pq.ExecStatus.PIPELINE_SYNC)
 
 
 class ConnectionLost(Exception):
@@ -114,16 +115,7 @@ class _Conn:
         if waiter.done():  # the caller was cancelled: the connection is free only now
             self.pool.release(self)
             return
-        for res in results:
-            if res.status not in _GOOD:
-                state = (res.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
-                message = (res.error_message or b"").decode("utf-8", "replace").strip()
-                waiter.set_exception(QueryError(state, message))
-                return
-        if results:
-            waiter.set_result(results[-1])
-        else:
-            waiter.set_exception(ConnectionLost("no result from the server"))
+        _resolve(waiter, results)
 
     def timed_out(self) -> None:
         self._fail(f"no answer within {self.pool.query_timeout:g} s")
@@ -145,6 +137,115 @@ class _Conn:
                 self.loop.remove_writer(self.fd)
             self.fd = -1
             self.pgconn.finish()
+
+
+class _Pipe:
+    """One connection in pipeline mode that concurrent requests share, in order.
+
+    Each statement is followed by its own sync point, so it is its own transaction, exactly as
+    in autocommit; its future is resolved at that sync (after the commit). Requests queue
+    their statements without waiting for each other, and one socket read brings back every
+    answer that has arrived: under load that is a fraction of a round trip's system calls
+    per statement. A cancelled caller's answer is read and dropped in turn.
+    """
+
+    __slots__ = ("fd", "loop", "pgconn", "pool", "prepared", "queue", "raw", "results")
+
+    def __init__(
+        self, raw: AsyncConnection[Any], pool: WirePool, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.raw = raw
+        self.pgconn = pgconn = raw.pgconn
+        self.pool = pool
+        self.loop = loop
+        self.fd = pgconn.socket
+        self.prepared: set[bytes] = set()
+        # (future, deadline) per statement sent and not yet synced, oldest first.
+        self.queue: deque[tuple[asyncio.Future[PGresult], float]] = deque()
+        self.results: list[PGresult] = []  # those of the oldest statement, so far
+        pgconn.enter_pipeline_mode()
+        loop.add_reader(self.fd, self._readable)
+
+    def send(self, send: Any, *args: Any) -> asyncio.Future[PGresult]:
+        pgconn = self.pgconn
+        try:
+            send(*args)
+            pgconn.pipeline_sync()
+            if pgconn.flush():
+                self.loop.add_writer(self.fd, self._writable)
+        except OperationalError as exc:
+            self.fail(str(exc))
+            raise ConnectionLost(str(exc)) from None
+        waiter = self.loop.create_future()
+        self.queue.append((waiter, self.loop.time() + self.pool.query_timeout))
+        pool = self.pool
+        if pool.watchdog is None:
+            pool.watch()
+        return waiter
+
+    def _writable(self) -> None:
+        try:
+            if not self.pgconn.flush():
+                self.loop.remove_writer(self.fd)
+        except OperationalError as exc:
+            self.fail(str(exc))
+
+    def _readable(self) -> None:
+        pgconn, queue, results = self.pgconn, self.queue, self.results
+        try:
+            pgconn.consume_input()
+            after_end = False  # get_result() gave None: the end of one statement's results
+            while not pgconn.is_busy():
+                res = pgconn.get_result()
+                if res is None:
+                    if after_end or not queue:
+                        break  # nothing more has arrived
+                    after_end = True
+                    continue
+                after_end = False
+                if res.status != _SYNC:
+                    results.append(res)
+                    continue
+                waiter = queue.popleft()[0]
+                if not waiter.done():
+                    _resolve(waiter, results)
+                results.clear()
+        except OperationalError as exc:
+            self.fail(str(exc))
+            return
+        except IndexError:  # a sync nobody waits for: the protocol is off, drop the connection
+            self.fail("unexpected sync from the server")
+            return
+        if pgconn.status != _OK:
+            self.fail("connection closed by the server")
+
+    def fail(self, why: str) -> None:
+        """Close the connection; every statement still queued gets `ConnectionLost`."""
+        if self.pool.pipe is self:
+            self.pool.pipe = None
+        if self.fd >= 0:
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self.fd)
+                self.loop.remove_writer(self.fd)
+            self.fd = -1
+            self.pgconn.finish()
+        queue, self.queue = self.queue, deque()
+        for waiter, _ in queue:
+            if not waiter.done():
+                waiter.set_exception(ConnectionLost(why))
+
+
+def _resolve(waiter: asyncio.Future[PGresult], results: list[PGresult]) -> None:
+    for res in results:
+        if res.status not in _GOOD:
+            state = (res.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
+            message = (res.error_message or b"").decode("utf-8", "replace").strip()
+            waiter.set_exception(QueryError(state, message))
+            return
+    if results:
+        waiter.set_result(results[-1])
+    else:
+        waiter.set_exception(ConnectionLost("no result from the server"))
 
 
 class WirePool:
@@ -170,6 +271,8 @@ class WirePool:
         self._waiters: deque[asyncio.Future[_Conn]] = deque()
         self._connecting = 0
         self.watchdog: asyncio.TimerHandle | None = None
+        self.pipe: _Pipe | None = None
+        self._pipe_opening: asyncio.Future[_Pipe] | None = None
 
     def watch(self) -> None:
         """Check deadlines a few times per `query_timeout` while statements are in flight.
@@ -188,6 +291,12 @@ class WirePool:
                     conn.timed_out()
                 else:
                     busy = True
+        pipe = self.pipe
+        if pipe is not None and pipe.queue:
+            if pipe.queue[0][1] <= now:
+                pipe.fail(f"no answer within {self.query_timeout:g} s")
+            else:
+                busy = True
         if busy:
             self.watch()
 
@@ -218,6 +327,58 @@ class WirePool:
             raise
         finally:
             self.release(conn)
+
+    async def pipelined(self, name: bytes, sql: bytes, params: Sequence[bytes | None]) -> PGresult:
+        """`execute` on the shared pipelined connection: for short statements only.
+
+        A statement that waits (a lock, a long scan) holds up every one queued behind it, so
+        slow or rare statements go through `execute`.
+        """
+        if self._loop is not asyncio.get_running_loop():
+            self._rebind()
+        pipe = self.pipe or await self._open_pipe()
+        if name in pipe.prepared:
+            return await pipe.send(pipe.pgconn.send_query_prepared, name, params)
+        pipe.prepared.add(name)  # queued now, so later statements need not prepare again
+        prepared = pipe.send(pipe.pgconn.send_prepare, name, sql)
+        result = pipe.send(pipe.pgconn.send_query_prepared, name, params)
+        try:
+            await prepared
+        except QueryError:
+            pipe.prepared.discard(name)
+            result.cancel()  # it fails too (no such statement); the prepare's error says why
+            raise
+        except BaseException:
+            result.cancel()  # cancelled or disconnected: its answer is read and dropped
+            raise
+        return await result
+
+    async def _open_pipe(self) -> _Pipe:
+        """Connect the shared connection once, however many requests ask at the same time."""
+        if self._pipe_opening is None:
+            self._pipe_opening = self._loop.create_future()
+            opening = self._pipe_opening
+            pipe = None
+            try:
+                pipe = _Pipe(await self._open_raw(), self, self._loop)
+                await pipe.send(pipe.pgconn.send_query_params, self._setup, None)
+            except BaseException as exc:
+                if pipe is not None:
+                    pipe.fail("setup failed")
+                if self._pipe_opening is opening:
+                    self._pipe_opening = None
+                if not opening.done():
+                    opening.set_exception(
+                        exc if isinstance(exc, ConnectionLost) else ConnectFailed("connect failed")
+                    )
+                    opening.exception()  # retrieved: no "never retrieved" warning
+                raise
+            if self._pipe_opening is opening:
+                self._pipe_opening = None
+                self.pipe = pipe
+            opening.set_result(pipe)
+            return pipe
+        return await asyncio.shield(self._pipe_opening)
 
     async def simple(self, sql: str) -> PGresult:
         """Run `sql` (several statements: one implicit transaction) with the simple protocol."""
@@ -279,19 +440,7 @@ class WirePool:
     async def _connect(self) -> _Conn:
         self._connecting += 1  # holds the slot against max_size while connecting
         try:
-            try:
-                raw = await asyncio.wait_for(
-                    AsyncConnection.connect(
-                        self.dsn,
-                        autocommit=True,
-                        client_encoding="UTF8",
-                        connect_timeout=max(1, round(self.timeout)),
-                    ),
-                    self.timeout + 1,
-                )
-            except (Error, OSError, TimeoutError) as exc:
-                raise ConnectFailed(f"connect failed ({type(exc).__name__}): {exc}") from None
-            conn = _Conn(raw, self, self._loop)
+            conn = _Conn(await self._open_raw(), self, self._loop)
         finally:
             self._connecting = max(0, self._connecting - 1)
         self._all.add(conn)
@@ -303,6 +452,20 @@ class WirePool:
             raise
         return conn
 
+    async def _open_raw(self) -> AsyncConnection[Any]:
+        try:
+            return await asyncio.wait_for(
+                AsyncConnection.connect(
+                    self.dsn,
+                    autocommit=True,
+                    client_encoding="UTF8",
+                    connect_timeout=max(1, round(self.timeout)),
+                ),
+                self.timeout + 1,
+            )
+        except (Error, OSError, TimeoutError) as exc:
+            raise ConnectFailed(f"connect failed ({type(exc).__name__}): {exc}") from None
+
     def _rebind(self) -> None:
         """First use, or a new event loop: connections on the old loop cannot be used."""
         conns, self._all, self._free = self._all, set(), []
@@ -313,6 +476,10 @@ class WirePool:
             self.watchdog = None
         self._waiters.clear()
         self._connecting = 0
+        pipe, self.pipe, self._pipe_opening = self.pipe, None, None
+        if pipe is not None:
+            pipe.queue.clear()  # its waiters belong to the old loop
+            pipe.fail("new event loop")
         self._loop = asyncio.get_running_loop()
 
     def close(self) -> None:
@@ -323,6 +490,8 @@ class WirePool:
         if self.watchdog is not None:
             self.watchdog.cancel()
             self.watchdog = None
+        if self.pipe is not None:
+            self.pipe.fail("store closed")
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -127,8 +127,11 @@ class PostgresStore:
             "peek": f"SELECT count, window_end FROM {c} WHERE key = $1 AND window_end > $2",
             "reset": f"DELETE FROM {c} WHERE key = $1",
         }
-        # (statement name, SQL) pairs; names are per connection, and connections per store.
-        self._sql = {k: (f"cg_{k}".encode(), v.encode()) for k, v in sql.items()}
+        # (name, SQL, pipelined) per statement; names are per connection, connections per
+        # store. The per-request statements share one pipelined connection; the rest (slow or
+        # rare: listing, purging, counters) take a connection of their own.
+        hot = {"load", "insert", "cycle", "delete", "update", "touch"}
+        self._sql = {k: (f"cg_{k}".encode(), v.encode(), k in hot) for k, v in sql.items()}
         self._load = self._sql["load"]
 
     # -- running statements ---------------------------------------------------------------
@@ -141,7 +144,7 @@ class PostgresStore:
         self._schema_ready = True
 
     async def _run(
-        self, stmt: tuple[bytes, bytes], params: Sequence[bytes | None], *, retry: bool = True
+        self, stmt: tuple[bytes, bytes, bool], params: Sequence[bytes | None], *, retry: bool = True
     ) -> Any:
         """One prepared statement; returns its result. Maps failures to our exceptions.
 
@@ -150,15 +153,16 @@ class PostgresStore:
         """
         if not self._schema_ready:
             await self._ensure_schema()
+        run = self._pool.pipelined if stmt[2] else self._pool.execute
         try:
             try:
-                return await self._pool.execute(stmt[0], stmt[1], params)
+                return await run(stmt[0], stmt[1], params)
             except ConnectFailed:
                 raise
             except ConnectionLost:
                 if not retry:
                     raise
-                return await self._pool.execute(stmt[0], stmt[1], params)
+                return await run(stmt[0], stmt[1], params)
         except ConnectionLost as exc:
             raise self._unavailable(exc) from None
         except QueryError as exc:

@@ -222,3 +222,33 @@ def test_the_store_follows_its_user_to_a_new_event_loop(table: str) -> None:
             await store.close()
 
     assert asyncio.run(load_and_close()) == RECORD
+
+
+async def test_a_failing_statement_among_concurrent_ones_fails_alone(table: str) -> None:
+    from cookieguard.stores.base import KeyCollision
+
+    store = make_store(table)
+    try:
+        taken = secrets.token_hex(32)
+        await store.create(taken, RECORD)
+        fresh = [secrets.token_hex(32) for _ in range(30)]
+        calls = [store.create(k, RECORD) for k in fresh]
+        calls[10:10] = [store.create(taken, RECORD) for _ in range(3)]  # collisions in between
+        calls.append(
+            store.update(  # a value jsonb refuses, in the same burst
+                taken,
+                set_items={"bad": "\x00"},
+                delete_keys=(),
+                last_seen=NOW,
+                expires_at=NOW + 60,
+                now=NOW,
+            )
+        )
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert sum(isinstance(o, KeyCollision) for o in outcomes) == 3
+        assert isinstance(outcomes[-1], ValueError)
+        assert sum(o is None for o in outcomes) == 30
+        assert await asyncio.gather(*(store.load(k, now=NOW) for k in fresh)) == [RECORD] * 30
+        assert await store.load(taken, now=NOW) == RECORD
+    finally:
+        await store.close()

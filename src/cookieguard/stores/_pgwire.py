@@ -253,7 +253,8 @@ class WirePool:
 
     Args:
         dsn: libpq connection string or URL.
-        max_size: Most connections open at once; a statement waits for a free one.
+        max_size: Most connections for `execute` (a statement waits for a free one); the
+            shared pipelined connection of `pipelined` comes on top.
         timeout: Seconds to connect, or to wait for a free connection.
         query_timeout: Seconds a statement may take before its connection is dropped.
         setup: Simple-query SQL run on each new connection before anything else.
@@ -368,8 +369,9 @@ class WirePool:
                 if self._pipe_opening is opening:
                     self._pipe_opening = None
                 if not opening.done():
+                    # The opener was cancelled: the others may try again (ConnectionLost).
                     opening.set_exception(
-                        exc if isinstance(exc, ConnectionLost) else ConnectFailed("connect failed")
+                        exc if isinstance(exc, ConnectionLost) else ConnectionLost("cancelled")
                     )
                     opening.exception()  # retrieved: no "never retrieved" warning
                 raise

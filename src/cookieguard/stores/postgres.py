@@ -45,7 +45,8 @@ class PostgresStore:
         table: Name of the sessions table (lower-case identifier); the counters table gets a
             ``_counters`` suffix. Both are created if missing.
         min_size: Accepted for compatibility: connections open on demand and stay open.
-        max_size: Most connections open at once (per event loop).
+        max_size: Most connections open at once for listing, purging and counters (per event
+            loop); the per-request statements share one more, pipelined.
         timeout: Seconds to connect, or to wait for a free connection, before
             `StoreUnavailable`.
         query_timeout: Seconds a statement may take; past it the connection is dropped and the

@@ -4,9 +4,11 @@ psycopg's async cursor costs ~125 µs of CPU per prepared query (adaptation, cur
 result objects, its wait loop, the pool checkout); a session load is a primary-key lookup
 that PostgreSQL answers in a few µs. So psycopg only opens connections here (auth, TLS, every
 libpq option), and statements go through its thin libpq wrapper `psycopg.pq`: text-format
-parameters and results, one socket reader registered per connection for its whole life, and
-a plain free list instead of a pool. A statement owns its connection until its result has
-been read, even when the caller is cancelled, so no request ever reads another's result.
+parameters and results, one socket reader registered per connection for its whole life.
+The per-request statements of concurrent requests share one connection in pipeline mode
+(`_Pipe`); the others take a connection from a plain free list (`_Conn`), which a statement
+owns until its result has been read, even when its caller is cancelled. Either way no request
+ever reads another's result.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from cookieguard.auth.users import User, plausible_username, validate_username
 from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
+from cookieguard.stores._sqlite_open import open_wal
 
 __all__ = ["SQLiteUserStore"]
 
@@ -67,13 +68,10 @@ class SQLiteUserStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(
+            conn = open_wal(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
             try:
-                conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-                if self.path != ":memory:":
-                    conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(self._schema)
             except BaseException:
                 conn.close()

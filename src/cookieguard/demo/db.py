@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cookieguard.core.tokens import new_csrf_secret
+from cookieguard.stores._sqlite_open import is_busy, open_wal
 
 BUSY_TIMEOUT_MS = 5000
 """SQLite's busy timeout while starting up (no event loop to block yet)."""
@@ -43,7 +44,6 @@ _INSERT = "INSERT INTO demo_records (user_id, text) VALUES (?, ?)"
 _KEY_INSERT = "INSERT OR IGNORE INTO demo_settings (name, value) VALUES ('secret_key', ?)"
 _KEY_SELECT = "SELECT value FROM demo_settings WHERE name = 'secret_key'"
 _CLAIM = "INSERT OR IGNORE INTO demo_settings (name, value) VALUES (?, 'done')"
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _fetchall(cursor: sqlite3.Cursor) -> Any:
@@ -60,10 +60,13 @@ def connect(path: str) -> sqlite3.Connection:
     Raises:
         sqlite3.Error: the file cannot be opened or created (bad directory, not a database).
     """
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = open_wal(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.Error:
         conn.close()
@@ -103,7 +106,7 @@ class DemoDatabase:
             try:
                 return fetch(self._execute(sql, params))
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in _BUSY or time.monotonic() >= deadline:
+                if not is_busy(exc) or time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, dumps, encode_value
+from cookieguard.stores._sqlite_open import is_busy, open_wal
 from cookieguard.stores._sqlite_sql import Statements
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
@@ -40,7 +41,6 @@ T = TypeVar("T")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 # Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
 _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _WAL_LIMIT = 2000  # frames (pages) in the WAL before a checkpoint may hold writers off
 
 
@@ -55,11 +55,6 @@ def _json_path(name: str) -> str | None:
     if len(_PATHS) < 4096:  # session keys are a small, app-defined set
         _PATHS[name] = path
     return path
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _BUSY
 
 
 class SQLiteStore:
@@ -101,15 +96,14 @@ class SQLiteStore:
     # -- connection handling -------------------------------------------------------------
 
     def _open(self, busy_ms: int, *, autocheckpoint: bool = True) -> sqlite3.Connection:
-        conn = sqlite3.connect(
+        conn = open_wal(
             self.path,
+            timeout=self.lock_timeout,
             isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
             check_same_thread=False,
             cached_statements=256,
-            timeout=self.lock_timeout,
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a commit is an append without fsync; the database stays
             # consistent on power loss, losing at most the last few saves.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -162,7 +156,7 @@ class SQLiteStore:
                         conn.rollback()
                     except sqlite3.Error:
                         self._discard()
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     self._discard()
                     raise self._unavailable(exc) from None
                 now = time.monotonic()

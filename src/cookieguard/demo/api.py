@@ -16,7 +16,7 @@ from cookieguard.auth.login import get_user_id
 from cookieguard.demo.db import MAX_RECORD_LENGTH, DemoDatabase, validate_record_text
 
 MAX_BODY = 16 * MAX_RECORD_LENGTH
-"""Largest JSON body read: room for 10,000 characters written as ``\\uXXXX`` escapes."""
+"""Largest JSON body read: room for 10,000 characters even when all are ``\\u`` escapes."""
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _JSON = "application/json"

@@ -176,7 +176,7 @@ def targets(result: dict) -> list[str]:
                 cells.append("-")
             else:
                 verdict = "held" if got >= wanted[k] else "**not held**"
-                cells.append(f"{got:.2f} ≥ {wanted[k]:.2f}: {verdict}")
+                cells.append(f"{got:.2f} (target {wanted[k]:.2f}): {verdict}")
         peer = RSS_PEER.get(name, "starsessions-memory")
         if name in rss and peer in rss:
             diff = (rss[name] - rss[peer]) / 1024

@@ -23,7 +23,15 @@ make_venv() {  # name python requirements [extra pip args...]
     touch "$stamp"
 }
 
-command -v wrk >/dev/null || { echo "setup: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing wrk"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "setup: wrk is missing (as root: apt-get install wrk)" >&2
+        exit 1
+    fi
+fi
 make_venv asgi "$PY311" requirements-asgi.txt -e "$ROOT[redis,postgres,demo]"
 make_venv django "$PY312" requirements-django.txt
 echo "setup: done"

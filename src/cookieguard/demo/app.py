@@ -37,7 +37,6 @@ from cookieguard.demo.db import DemoDatabase
 from cookieguard.demo.pages import Pages
 from cookieguard.demo.routing import PathTableRouter
 from cookieguard.errors import StoreUnavailable
-from cookieguard.integrations.jinja2 import install_csrf
 from cookieguard.integrations.starlette import requires_login
 from cookieguard.stores.base import SessionStore
 
@@ -91,7 +90,6 @@ def create_app(
         undefined=StrictUndefined,
         auto_reload=False,
     )
-    install_csrf(env)
     pages = Pages(env, db, users, LoginThrottle(store))
     api = RecordsAPI(db)
 

@@ -22,6 +22,7 @@ from cookieguard.auth.users import UserStore
 from cookieguard.core.redirects import is_safe_redirect, safe_next
 from cookieguard.demo.db import DemoDatabase, validate_record_text
 from cookieguard.errors import LoginThrottled
+from cookieguard.integrations.jinja2 import csrf_input
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
@@ -66,7 +67,12 @@ class Pages:
         self.records_template: Template = env.get_template("records.html")
         self.sessions_template: Template = env.get_template("sessions.html")
 
-    def _page(self, template: Template, context: dict[str, Any], status: int = 200) -> Response:
+    def _page(
+        self, request: Request, template: Template, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        # One masked token per page, shared by all its forms: made here rather than by a
+        # template call, so rendering needs no `request` in its context.
+        context["csrf"] = csrf_input(request)
         return HTMLResponse(template.render(context), status_code=status)
 
     # -- login / logout --------------------------------------------------------------
@@ -83,9 +89,9 @@ class Pages:
     ) -> Response:
         # The login form never reads the session: anonymous visitors cost no session work.
         response = self._page(
+            request,
             self.login_template,
             {
-                "request": request,
                 "username": None,
                 "next": next_url if is_safe_redirect(next_url) else "",
                 "error": error,
@@ -144,9 +150,9 @@ class Pages:
         self, request: Request, user_id: str, *, error: str | None = None, text: str = ""
     ) -> Response:
         return self._page(
+            request,
             self.records_template,
             {
-                "request": request,
                 "username": request.session.get(USERNAME_KEY),
                 "records": await self.db.records(user_id),
                 "error": error,
@@ -189,9 +195,9 @@ class Pages:
         ended = request.query_params.get("ended", "")
         message = f"Signed out {ended} other session(s)." if ended.isdigit() else None
         return self._page(
+            request,
             self.sessions_template,
             {
-                "request": request,
                 "username": request.session.get(USERNAME_KEY),
                 "sessions": rows,
                 "message": message,

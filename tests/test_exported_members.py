@@ -8,11 +8,11 @@ import sys
 import cookieguard
 
 EXPECTED = {
-    "AuthConfig", "AuthError", "AuthMiddleware", "CSRFConfig", "CSRFMiddleware", "CSRFRejected",
+    "AuthConfig", "AuthError", "AuthMiddleware", "CSRFConfig", "CSRFMiddleware",
     "ConfigError", "CookieConfig", "CookieStore", "CookieguardError", "CounterStore", "KeyRing",
     "LoginThrottle", "LoginThrottled", "ManagedUserStore", "MemoryStore", "PasswordHasher",
     "PostgresStore", "RedisStore", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
-    "Session", "SessionConfig", "SessionDeleted", "SessionEntry", "SessionError", "SessionInfo",
+    "Session", "SessionConfig", "SessionEntry", "SessionError", "SessionInfo",
     "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge", "StoreUnavailable",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",

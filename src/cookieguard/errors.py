@@ -2,11 +2,9 @@
 
 CookieguardError
 ├── ConfigError            invalid settings, or an optional driver not installed
-├── CSRFRejected           .reason, .status_code (403)
 ├── RequestRejected        malformed or oversized input: .reason, .status_code (400/413)
 ├── SessionError
-│   ├── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
-│   └── SessionDeleted     the session was deleted (e.g. logout in another tab) mid-request
+│   └── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
 ├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
 └── AuthError
     ├── UserExists         a username is taken
@@ -24,16 +22,6 @@ class ConfigError(CookieguardError, ValueError):
     """Settings that cannot work, detected at construction time."""
 
 
-class CSRFRejected(CookieguardError):
-    """An unsafe request failed the CSRF checks; `reason` is one of `core.csrf`'s constants."""
-
-    status_code = 403
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class RequestRejected(CookieguardError):
     """The request itself is malformed or too large to check."""
 
@@ -49,10 +37,6 @@ class SessionError(CookieguardError):
 
 class SessionTooLarge(SessionError):
     """A cookie-stored session would be dropped silently by browsers, so it is refused."""
-
-
-class SessionDeleted(SessionError):
-    """The session disappeared server-side while this request used it."""
 
 
 class StoreUnavailable(CookieguardError):

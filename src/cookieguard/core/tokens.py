@@ -1,8 +1,10 @@
 """Random identifiers and Django-compatible CSRF tokens.
 
-Only this module draws randomness for cookieguard. The CSRF scheme is Django's, so tokens
-interoperate both ways: a 32-char secret over ``a-zA-Z0-9`` (in that order), masked per
-response with a fresh 32-char pad by per-character addition modulo 62 (the BREACH defence).
+Secrets and session ids are drawn here, straight from the OS; masking pads may come from a
+caller's buffered source (`asgi.csrf_state`), as pads are public. The CSRF scheme is
+Django's, so tokens interoperate both ways: a 32-char secret over ``a-zA-Z0-9`` (in that
+order), masked per response with a fresh 32-char pad by per-character addition modulo 62
+(the BREACH defence).
 """
 
 from __future__ import annotations

@@ -3,41 +3,57 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 
-from cookieguard.asgi.csrf_state import _pad_bytes, _PadBytes
-from cookieguard.core.tokens import mask_secret, new_csrf_secret, token_matches_secret
+from cookieguard.asgi.csrf_state import _next_pad, _PadSource
+from cookieguard.core.tokens import (
+    CSRF_ALPHABET,
+    CSRF_SECRET_LENGTH,
+    mask_with_pad,
+    new_csrf_secret,
+    sample_pad_indices,
+    token_matches_secret,
+)
 
 
 def test_pads_are_never_handed_out_twice() -> None:
-    source = _PadBytes()
-    chunks = [source(40) for _ in range(400)]  # crosses several 4 KiB refills
-    assert all(len(chunk) == 40 for chunk in chunks)
-    assert len(set(chunks)) == len(chunks)
-    assert len(source(10_000)) == 10_000  # larger than the buffer
+    source = _PadSource()
+    pads = [source() for _ in range(400)]  # crosses several 4 KiB refills
+    assert all(len(pad) == CSRF_SECRET_LENGTH for pad in pads)
+    assert all(max(pad) < len(CSRF_ALPHABET) for pad in pads)
+    assert len(set(pads)) == len(pads)
+
+
+def test_pad_sampling_drops_the_biased_bytes() -> None:
+    # 248 = 4 * 62: bytes 248..255 would favour the first 8 indices, so they are dropped.
+    indices = sample_pad_indices(bytes(range(256)) * 4)
+    assert len(indices) == 248 * 4
+    counts = Counter(indices)
+    assert set(counts) == set(range(62)) and set(counts.values()) == {16}
 
 
 def test_tokens_from_buffered_pads_differ_and_verify() -> None:
     secret = new_csrf_secret()
-    tokens = {mask_secret(secret, _pad_bytes) for _ in range(500)}
+    tokens = {mask_with_pad(secret, _next_pad()) for _ in range(500)}
     assert len(tokens) == 500
     assert all(token_matches_secret(token, secret) for token in tokens)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_does_not_reuse_the_parents_buffer() -> None:
-    _pad_bytes(40)  # the parent now holds a partly used buffer
+    _next_pad()  # the parent now holds a partly used buffer
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: report its next pad bytes and leave at once
+    if pid == 0:  # child: report its next pad and leave at once
         try:
-            os.write(write_end, _pad_bytes(40))
+            os.write(write_end, _next_pad())
         finally:
             os._exit(0)
     os.close(write_end)
-    child = os.read(read_end, 40)
+    child = os.read(read_end, CSRF_SECRET_LENGTH)
     os.close(read_end)
     os.waitpid(pid, 0)
-    parent = _pad_bytes(40)
-    assert len(child) == 40 and child != parent
+    parent = _next_pad()
+    assert len(child) == CSRF_SECRET_LENGTH and child != parent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ T0 = 1_000_000.0
 CONFIG = SessionConfig(idle_timeout=3600, touch_interval=60)
 
 
-def stored(data: dict[str, Any] | None = None, **kw: Any) -> Session:
+def stored(data: Mapping[str, Any] | None = None, **kw: Any) -> Session:
     sid = kw.pop("session_id", new_session_id())
     fields = {"user_id": None, "created_at": T0, "last_seen": T0, "expires_at": T0 + 3600}
     fields.update(kw)
@@ -226,11 +228,16 @@ def test_setting_modified_true_rewrites_every_key() -> None:
         session.modified = False
 
 
-def test_restore_copies_the_stores_dict() -> None:
+def test_restore_adopts_a_dict_and_copies_other_mappings() -> None:
+    # Stores hand out fresh dicts (their contract test checks it), so no copy per request.
     data = {"a": 1}
     session = stored(data)
     session["a"] = 2
-    assert data == {"a": 1}
+    assert data == {"a": 2}
+    frozen = MappingProxyType({"a": 1})
+    session = stored(frozen)
+    session["a"] = 2
+    assert frozen == {"a": 1} and session["a"] == 2
 
 
 def test_repr_never_shows_the_raw_id() -> None:

@@ -65,6 +65,19 @@ async def test_round_trip_keeps_every_field(store: SessionStore) -> None:
     assert await store.load(key(), now=NOW) is None
 
 
+async def test_loaded_data_belongs_to_the_caller(store: SessionStore) -> None:
+    # Session.restore adopts the dict it is given: changing it must never reach the store.
+    k = key()
+    await store.create(k, SessionRecord({"n": 1}, None, NOW, NOW, NOW + 60))
+    first = await store.load(k, now=NOW)
+    assert first is not None
+    first.data["n"] = 2
+    first.data["extra"] = True
+    second = await store.load(k, now=NOW)
+    assert second is not None and second.data == {"n": 1}
+    assert second.data is not first.data
+
+
 async def test_expired_record_is_a_miss(store: SessionStore) -> None:
     k = key()
     await store.create(k, rec({"a": 1}, ttl=60))

@@ -18,7 +18,12 @@ from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.core.cookies import find_cookie
-from cookieguard.core.tokens import mask_secret, new_csrf_secret
+from cookieguard.core.tokens import (
+    CSRF_SECRET_LENGTH,
+    mask_with_pad,
+    new_csrf_secret,
+    sample_pad_indices,
+)
 from cookieguard.errors import ConfigError
 
 __all__ = [
@@ -42,13 +47,13 @@ NO_SESSION_MESSAGE = (
 )
 
 
-class _PadBytes:
-    """Random bytes for token pads, read from the OS 4 KiB at a time.
+class _PadSource:
+    """Token pads, sampled from OS randomness 4 KiB at a time.
 
-    Every token issued needs 32 random pad bytes, and a system call per token cost more
-    than the rest of the masking. Pads are public (the first half of every token), so
-    buffering them exposes nothing; each byte is handed out once, secrets and session ids
-    never come from here, and a forked child drops the parent's buffer.
+    Every token issued needs a 32-index pad, and a system call plus the sampling per token
+    cost more than the rest of the masking. Pads are public (the first half of every
+    token), so buffering them exposes nothing; each index is handed out once, secrets and
+    session ids never come from here, and a forked child drops the parent's buffer.
     """
 
     __slots__ = ("_buffer", "_lock", "_position")
@@ -58,13 +63,16 @@ class _PadBytes:
         self._position = 0
         self._lock = threading.Lock()
 
-    def __call__(self, count: int) -> bytes:
+    def __call__(self) -> bytes:
         with self._lock:
             start = self._position
-            end = start + count
+            end = start + CSRF_SECRET_LENGTH
             if end > len(self._buffer):
-                self._buffer = secrets.token_bytes(max(4096, count))
-                start, end = 0, count
+                buffer = b""
+                while len(buffer) < CSRF_SECRET_LENGTH:  # 4096 bytes keep ~3968 indices
+                    buffer += sample_pad_indices(secrets.token_bytes(4096))
+                self._buffer = buffer
+                start, end = 0, CSRF_SECRET_LENGTH
             self._position = end
             return self._buffer[start:end]
 
@@ -74,9 +82,9 @@ class _PadBytes:
         self._lock = threading.Lock()
 
 
-_pad_bytes = _PadBytes()
+_next_pad = _PadSource()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_pad_bytes.forget)
+    os.register_at_fork(after_in_child=_next_pad.forget)
 
 
 class CSRFState:
@@ -163,7 +171,7 @@ class CSRFState:
         # does expire is replaced on the next page that asks for a token.) The response
         # still varies on Cookie: its body carries a token for this cookie's secret.
         self.token_issued = True
-        return mask_secret(secret, _pad_bytes)
+        return mask_with_pad(secret, _next_pad())
 
     def rotate(self) -> None:
         """Replace the secret; tokens issued before stop working."""

@@ -66,7 +66,8 @@ class _ServerBackend:
     async def open(self, cookie_value: str, *, now: float) -> Session | None:
         if not is_well_formed_session_id(cookie_value):
             return None  # garbage never costs a round trip
-        record = await self.store.load(hash_session_id(cookie_value), now=now)
+        key_hash = hash_session_id(cookie_value)
+        record = await self.store.load(key_hash, now=now)
         if record is None:
             return None
         return Session.restore(
@@ -76,6 +77,7 @@ class _ServerBackend:
             created_at=record.created_at,
             last_seen=record.last_seen,
             expires_at=record.expires_at,
+            key_hash=key_hash,
         )
 
     async def commit(

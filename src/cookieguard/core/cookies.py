@@ -58,24 +58,30 @@ def find_cookie(headers: Iterable[tuple[bytes, bytes]], needle: bytes) -> str | 
     """The value of the cookie whose ``name=`` is `needle`, from an ASGI header list.
 
     The same answer as `parse_cookie_header` (first occurrence wins, oversized headers
-    ignored) for every name a browser sends, without splitting every cookie of the header.
+    ignored) for every name a browser sends, without splitting every cookie of the header:
+    this runs on every request.
     """
     for key, value in headers:
         if key != b"cookie" or len(value) > MAX_COOKIE_HEADER:
             continue
         start = value.find(needle)
         while start >= 0:
-            before = start - 1
-            while before >= 0 and value[before] in b" \t":
-                before -= 1
-            if before < 0 or value[before] == 0x3B:  # at the start or after ";"
+            # A name starts the header or follows ";" and blanks ("; " from every browser).
+            if start == 0 or value.startswith(b"; ", start - 2) or _follows_separator(value, start):
                 end = value.find(b";", start)
-                raw = value[start + len(needle) : end if end >= 0 else len(value)].strip()
+                raw = value[start + len(needle) : end if end >= 0 else None].strip()
                 if len(raw) >= 2 and raw[0] == raw[-1] == 0x22:  # quoted
                     raw = raw[1:-1]
                 return raw.decode("latin-1")
             start = value.find(needle, start + 1)
     return None
+
+
+def _follows_separator(value: bytes, start: int) -> bool:
+    before = start - 1
+    while before >= 0 and value[before] in b" \t":
+        before -= 1
+    return before < 0 or value[before] == 0x3B
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,20 +120,33 @@ class Session(MutableMapping[str, Any]):
         created_at: float,
         last_seen: float,
         expires_at: float,
+        key_hash: str | None = None,
     ) -> Session:
-        """The session behind a live record; only call it after the store found one."""
-        session = cls(cookie_present=True)
-        values = dict(data)  # never alias a store's own dict
+        """The session behind a live record; only call it after the store found one.
+
+        A plain `dict` is adopted, not copied (stores hand out fresh ones): pass one that
+        nothing else holds. Any other mapping is copied.
+        """
+        values = data if type(data) is dict else dict(data)
         expiry = values.pop(EXPIRY_KEY, None)
-        session._data = values
         valid = isinstance(expiry, int) and not isinstance(expiry, bool) and expiry >= 0
-        session._expiry = expiry if valid else None
+        # Every slot set once, without running __init__ first: this runs on every request.
+        session = cls.__new__(cls)
+        session._data = values
+        session._delta = None
         session._id = session_id
+        session._hash = key_hash  # the caller's hash_session_id(session_id), if it has it
         session._stored = True
+        session._replaces = None
         session._user_id = user_id
         session._created_at = created_at
         session._last_seen = last_seen
         session._expires_at = expires_at
+        session._expiry = expiry if valid else None
+        session._expiry_changed = False
+        session._cookie_present = True
+        session._modified = False
+        session.accessed = False
         return session
 
     # -- identity and metadata (read-only) ---------------------------------------------------

@@ -114,6 +114,23 @@ def is_valid_token(value: str) -> bool:
     return len(value) in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH) and _in_alphabet(value)
 
 
+def sample_pad_indices(random_bytes: bytes) -> bytes:
+    """Uniform pad indices (each below 62) from secure random bytes; about 3% are dropped.
+
+    For callers that buffer pads: sample a large block once, then hand out
+    `CSRF_SECRET_LENGTH` indices per token to `mask_with_pad`.
+    """
+    table, rejected = _SAMPLING[_BASE]
+    return random_bytes.translate(table, rejected)
+
+
+def mask_with_pad(secret: str, pad: bytes) -> str:
+    """The token for `secret` under `pad` (32 uniform indices below 62, never reused)."""
+    plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
+    cipher = _add_bytes(pad, plain)
+    return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
+
+
 def mask_secret(secret: str, random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
     """Mask `secret` with a fresh pad: a different 64-char token on every call.
 
@@ -122,10 +139,7 @@ def mask_secret(secret: str, random_bytes: Callable[[int], bytes] = secrets.toke
         random_bytes: where the pad's randomness comes from (n -> n secure random bytes).
             The pad is the token's visible first half, so a buffered CSPRNG source is fine.
     """
-    pad = _random_indices(_BASE, CSRF_SECRET_LENGTH, random_bytes)
-    plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
-    cipher = _add_bytes(pad, plain)
-    return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
+    return mask_with_pad(secret, _random_indices(_BASE, CSRF_SECRET_LENGTH, random_bytes))
 
 
 def unmask_token(token: str) -> str:

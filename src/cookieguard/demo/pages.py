@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from cookieguard.asgi.csrf import get_csrf_token
 from cookieguard.auth.login import authenticate, get_user_id, login, logout
 from cookieguard.auth.sessions import list_sessions, revoke_other_sessions, revoke_session
 from cookieguard.auth.throttle import LoginThrottle, client_address
@@ -22,7 +23,6 @@ from cookieguard.auth.users import UserStore
 from cookieguard.core.redirects import is_safe_redirect, safe_next
 from cookieguard.demo.db import DemoDatabase, validate_record_text
 from cookieguard.errors import LoginThrottled
-from cookieguard.integrations.jinja2 import csrf_input
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
@@ -72,7 +72,7 @@ class Pages:
     ) -> Response:
         # One masked token per page, shared by all its forms: made here rather than by a
         # template call, so rendering needs no `request` in its context.
-        context["csrf"] = csrf_input(request)
+        context["csrf_token"] = get_csrf_token(request)
         return HTMLResponse(template.render(context), status_code=status)
 
     # -- login / logout --------------------------------------------------------------

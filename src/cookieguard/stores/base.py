@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionRecord:
-    """What a store keeps for one session."""
+    """What a store keeps for one session.
+
+    Not frozen: a frozen dataclass's `__init__` costs twice as much, and one record is built
+    on every request that carries a session. Stores hand out fresh records; the caller owns
+    what it gets (including `data`), so changing one never touches the store.
+    """
 
     data: dict[str, Any]
     """JSON-serialisable session data."""
@@ -71,7 +76,10 @@ class SessionStore(CounterStore, Protocol):
     """A server-side session store. One contract suite (tests/stores/) holds them all to it."""
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        """The live record under `key_hash`, or None if unknown or expired (one round trip)."""
+        """The live record under `key_hash`, or None if unknown or expired (one round trip).
+
+        The record is new and the caller's: its `data` dict is not shared with the store.
+        """
         ...
 
     async def create(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +23,24 @@ def test_secret_shape() -> None:
     assert len(secret) == 32
     assert set(secret) <= set(ALPHABET)
     assert tokens.new_csrf_secret() != secret
+
+
+def test_secret_draw_tops_up_when_too_many_bytes_are_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Bytes 248..255 are dropped (they would bias the result); a draw that keeps fewer than
+    # 32 indices must fall back to drawing more, never return a short or biased secret.
+    draws: list[int] = []
+
+    def mostly_rejected(count: int) -> bytes:
+        draws.append(count)
+        return bytes([255] * (count - 5) + [0, 1, 2, 3, 4])
+
+    monkeypatch.setattr(tokens.secrets, "token_bytes", mostly_rejected)
+    secret = tokens.new_csrf_secret()
+    assert len(secret) == 32 and set(secret) <= set(ALPHABET)
+    assert draws == [40]  # the fallback draws from the OS through its own default source
+    assert not secret.startswith("abcde")  # the five kept indices were not used alone
 
 
 @given(secrets_strategy)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
+import cookieguard.demo
 from tests.demo.server import DemoServer, csrf_token, login
 
 CSRF_ALNUM = re.compile(r"[A-Za-z0-9]{32}")
@@ -387,3 +389,13 @@ def test_multipart_with_bogus_charset_gets_no_5xx(user_client: httpx.Client) -> 
     headers = {"Content-Type": "multipart/form-data; boundary=b; charset=bogus"}
     response = user_client.post("/records", content=body, headers=headers)
     assert response.status_code < 500, response.text
+
+
+def test_templates_are_plain_ascii_and_the_title_shows_as_an_entity(client: httpx.Client) -> None:
+    # One non-ASCII character makes every page cost a slow UTF-8 encode of all of it: the
+    # templates spell such characters as entities (the browser still shows "·").
+    templates = Path(cookieguard.demo.__file__).parent / "templates"
+    for template in templates.glob("*.html"):
+        assert template.read_bytes().isascii(), template.name
+    page = client.get("/login")
+    assert page.content.isascii() and "Log in &middot; cookieguard demo</title>" in page.text

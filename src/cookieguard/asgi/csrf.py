@@ -70,7 +70,7 @@ def _log_path(scope: Scope) -> str:
 
 def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
     for index, (key, value) in enumerate(headers):
-        if key.lower() == b"vary":
+        if len(key) == 4 and key.lower() == b"vary":
             lowered = value.lower()
             if b"cookie" not in lowered and value.strip() != b"*":
                 headers[index] = (key, value + b", Cookie")
@@ -154,8 +154,8 @@ class CSRFMiddleware:
             receive = checked
 
         async def send_with_cookie(message: Message) -> None:
-            start = message["type"] == "http.response.start"
-            if start and (state.cookie_pending or state.token_issued):
+            adds_headers = state.cookie_pending or state.token_issued
+            if adds_headers and message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 if state.cookie_pending:
                     headers.append(self._set_cookie(scope, state))
@@ -169,9 +169,8 @@ class CSRFMiddleware:
         return find_cookie(headers, self._cookie_needle)
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
-        state.cookie_pending = False
-        secret = state.secret
-        assert secret is not None  # pending implies a stored secret
+        secret = state.take_pending_cookie()
+        assert secret is not None  # only called while a cookie is pending
         suffix = self._cookie_suffix[scope.get("scheme") == "https"]
         # A secret is 32 ASCII letters and digits: nothing in it needs quoting.
         return (b"set-cookie", self._cookie_prefix + secret.encode("ascii") + suffix)

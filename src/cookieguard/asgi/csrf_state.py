@@ -125,6 +125,8 @@ class CSRFState:
         """Adopt the stored value; a malformed one is replaced by a fresh secret, which the
         response then carries (Django does the same)."""
         self._loaded = True
+        if raw is None:  # a first visit: nothing to check
+            return
         self._secret, self._problem = core.secret_from_stored(raw)
         if self._problem is not None:
             self._store(new_csrf_secret())
@@ -160,7 +162,8 @@ class CSRFState:
 
     def get_token(self) -> str:
         """A freshly masked token for the current secret, creating the secret if needed."""
-        self._ensure_loaded()
+        if not self._loaded:
+            self._ensure_loaded()
         secret = self._secret
         if secret is None:
             secret = new_csrf_secret()
@@ -178,6 +181,13 @@ class CSRFState:
         self._ensure_loaded()
         self._problem = None
         self._store(new_csrf_secret())
+
+    def take_pending_cookie(self) -> str | None:
+        """The secret the response's cookie must carry, once; None if it need not be sent."""
+        if not self.cookie_pending:
+            return None
+        self.cookie_pending = False
+        return self._secret  # pending is only ever set together with a secret
 
     @property
     def secret(self) -> str | None:

@@ -209,6 +209,11 @@ class Session(MutableMapping[str, Any]):
         """A record exists under the current id (it was loaded and not cycled or flushed)."""
         return self._stored
 
+    @property
+    def untouched(self) -> bool:
+        """Never read or written and nothing stored: the response needs no session work."""
+        return not (self.accessed or self._modified or self._stored)
+
     # -- mapping -----------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:

@@ -105,7 +105,16 @@ class Pages:
 
     async def login_page(self, request: Request) -> Response:
         """GET /login: the form (also when logged in: logging in again switches account)."""
-        return self._login_form(request, next_url=request.query_params.get("next", ""))
+        # `_login_form` without an error, unrolled: every first visit lands here.
+        next_url = request.query_params.get("next", "")
+        context = {
+            "username": None,
+            "next": next_url if is_safe_redirect(next_url) else "",
+            "error": None,
+            "entered_username": "",
+            "csrf_token": get_csrf_token(request),
+        }
+        return HTMLResponse(self.login_template.render(context))
 
     async def login_submit(self, request: Request) -> Response:
         """POST /login: throttle, check the password, start a fresh session, redirect."""

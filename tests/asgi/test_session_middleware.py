@@ -161,6 +161,17 @@ async def test_only_the_session_cookie_itself_is_read(memory: MemoryStore) -> No
             assert response.json() == expected, header
 
 
+async def test_a_session_cookie_in_a_second_cookie_header_is_found(memory: MemoryStore) -> None:
+    # HTTP/2 clients may send each cookie in its own header.
+    async with client(make_app(memory)) as http:
+        sid = session_cookie(await http.post("/set?color=blue"))
+        assert sid is not None
+    async with client(make_app(memory)) as http:
+        headers = [("cookie", "a=1"), ("accept", "*/*"), ("cookie", f"sessionid={sid}")]
+        response = await http.get("/read", headers=headers)
+        assert response.json() == {"color": "blue"}
+
+
 async def test_an_app_reusing_its_start_message_never_leaks_a_cookie(memory: MemoryStore) -> None:
     start = {"type": "http.response.start", "status": 200, "headers": [(b"x-app", b"1")]}
     body = {"type": "http.response.body", "body": b"ok"}

@@ -14,7 +14,6 @@ use `get_csrf_token`, `rotate_csrf_token`, `csrf_input` and `csrf_exempt`, all i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from cookieguard.asgi.body import (
     NOT_A_FORM,
@@ -28,7 +27,6 @@ from cookieguard.asgi.csrf_state import (
     STATE_KEY,
     CSRFState,
     csrf_input,
-    find_cookie,
     get_csrf_token,
     rotate_csrf_token,
 )
@@ -164,9 +162,6 @@ class CSRFMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
-
-    def _cookie_value(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-        return find_cookie(headers, self._cookie_needle)
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
         secret = state.take_pending_cookie()

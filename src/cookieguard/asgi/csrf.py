@@ -171,7 +171,9 @@ class CSRFMiddleware:
         return (b"set-cookie", self._cookie_prefix + secret.encode("ascii") + suffix)
 
     def _exempt(self, scope: Scope) -> bool:
-        return self.policy.is_exempt(route_path(scope)) or self._routes.is_exempt(scope)
+        if self.policy.exempt_paths and self.policy.is_exempt(route_path(scope)):
+            return True
+        return self._routes.is_exempt(scope)
 
     def _headers(self, scope: Scope) -> dict[bytes, str]:
         wanted = self._wanted

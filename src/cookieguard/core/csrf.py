@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from cookieguard.core.tokens import (
     CSRF_SECRET_LENGTH,
     CSRF_TOKEN_LENGTH,
-    is_valid_secret,
     is_valid_token,
     unmask_token,
 )
@@ -344,13 +343,17 @@ def check_token(
         return Reject(REASON_NO_CSRF_COOKIE)
     if not token:
         return Reject(REASON_CSRF_TOKEN_MISSING)
-    if not is_valid_token(token):
-        if len(token) not in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH):
-            return Reject(REASON_TOKEN_INCORRECT_LENGTH % describe_source(token_source))
+    # `is_valid_token` and `is_valid_secret`, inlined: this runs on every unsafe request.
+    size = len(token)
+    if size != CSRF_TOKEN_LENGTH and size != CSRF_SECRET_LENGTH:
+        return Reject(REASON_TOKEN_INCORRECT_LENGTH % describe_source(token_source))
+    if not (token.isascii() and token.encode("ascii").isalnum()):
         return Reject(REASON_TOKEN_INVALID_CHARACTERS % describe_source(token_source))
-    if not is_valid_secret(secret):
+    if not (
+        len(secret) == CSRF_SECRET_LENGTH and secret.isascii() and secret.encode("ascii").isalnum()
+    ):
         return Reject(REASON_COOKIE_INVALID_CHARACTERS)
-    candidate = unmask_token(token) if len(token) == CSRF_TOKEN_LENGTH else token
+    candidate = unmask_token(token) if size == CSRF_TOKEN_LENGTH else token
     # Both are validated ASCII strings here, which compare_digest takes directly.
     if not hmac.compare_digest(candidate, secret):
         return Reject(REASON_TOKEN_INCORRECT % describe_source(token_source))

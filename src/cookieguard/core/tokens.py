@@ -109,8 +109,9 @@ def hash_session_id(session_id: str) -> str:
 
 
 def _in_alphabet(value: str) -> bool:
-    # isascii() + isalnum() is exactly [a-zA-Z0-9], checked in C.
-    return value.isascii() and value.isalnum()
+    # isascii() + isalnum() is exactly [a-zA-Z0-9], checked in C; on bytes, isalnum() is a
+    # table lookup per character, several times cheaper than str's Unicode-aware one.
+    return value.isascii() and value.encode("ascii").isalnum()
 
 
 def is_valid_secret(value: str) -> bool:

@@ -23,6 +23,7 @@ from cookieguard.core.cookies import CookieSpec, parse_cookie_header, render_set
 from cookieguard.core.tokens import (
     hash_session_id,
     mask_secret,
+    mask_with_pad,
     new_csrf_secret,
     new_session_id,
     token_matches_secret,
@@ -49,6 +50,7 @@ def per_call_us(fn: Callable[[], object], repeats: int = 7) -> float:
 def cases() -> dict[str, Callable[[], object]]:
     secret = new_csrf_secret()
     token = mask_secret(secret)
+    pad = bytes(range(32))
     session_id = new_session_id()
     cookie_header = (
         f"csrftoken={secret}; sessionid={session_id}; _ga=GA1.1.1234567890.1700000000; "
@@ -60,6 +62,8 @@ def cases() -> dict[str, Callable[[], object]]:
         "new CSRF secret": new_csrf_secret,
         "new session id": new_session_id,
         "mask (fresh masked token)": lambda: mask_secret(secret),
+        # The middleware's path: pads come pre-sampled from a 4 KiB buffer of OS randomness.
+        "mask with a pre-sampled pad": lambda: mask_with_pad(secret, pad),
         "unmask": lambda: unmask_token(token),
         "unmask + compare (token_matches_secret)": lambda: token_matches_secret(token, secret),
         "parse Cookie header (5 cookies)": lambda: parse_cookie_header(cookie_header),

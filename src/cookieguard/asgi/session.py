@@ -110,6 +110,14 @@ class _ServerBackend:
         return session.session_id if alive else None
 
 
+def _with_vary_cookie(message: Message) -> Message:
+    """`message`, or a copy of it that varies on Cookie (the app's message is never changed)."""
+    headers = message.get("headers", ())
+    if _has_token(headers, b"vary", b"cookie"):
+        return message
+    return {**message, "headers": [*headers, (b"vary", b"Cookie")]}
+
+
 def _has_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bool:
     size = len(name)
     return any(len(key) == size and key.lower() == name for key, _ in headers)
@@ -205,7 +213,15 @@ class SessionMiddleware:
                 return  # our error response already went out; swallow the app's body
             if message["type"] == "http.response.start" and not session.untouched:
                 try:
-                    message = await self._finish(scope, session, message)
+                    now = self.clock()
+                    plan = session.plan_save(self.config, now, status=message["status"])
+                    if plan.action == "none" and plan.cookie == "keep":
+                        # Read-only, nothing to touch yet (most logged-in requests): at most
+                        # a Vary, and no coroutine for it.
+                        if plan.vary:
+                            message = _with_vary_cookie(message)
+                    else:
+                        message = await self._finish(scope, session, message, plan, now)
                 except SessionTooLarge as exc:
                     logger.error("session not saved: %s", exc)
                     replaced = True
@@ -220,21 +236,15 @@ class SessionMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _finish(self, scope: Scope, session: Session, message: Message) -> Message:
-        """Save per the plan; `message`, or a copy of it with the session's headers added.
+    async def _finish(
+        self, scope: Scope, session: Session, message: Message, plan: SavePlan, now: float
+    ) -> Message:
+        """Carry out a plan that saves or changes the cookie; a copy of `message` with the
+        session's headers added.
 
-        Only called for a session that was touched: an untouched one (the anonymous fast
-        path) costs no clock read, no coroutine and no header copy.
-
+        Untouched sessions (the anonymous fast path) and read-only ones never get here.
         The app's message is never modified: an app may send the same dict every time.
         """
-        now = self.clock()
-        plan = session.plan_save(self.config, now, status=message["status"])
-        if plan.action == "none" and plan.cookie == "keep":
-            # Read-only, nothing to touch yet (most logged-in requests): at most a Vary.
-            if not plan.vary or _has_token(message.get("headers", ()), b"vary", b"cookie"):
-                return message
-            return {**message, "headers": [*message.get("headers", ()), (b"vary", b"Cookie")]}
         headers = list(message.get("headers", ()))
         https = scope.get("scheme") in ("https", "wss")
         spec = self._spec_https if https else self._spec_http

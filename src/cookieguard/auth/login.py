@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.auth.context import USER_SCOPE_KEY, auth_config
@@ -170,7 +171,13 @@ async def logout(conn: Connection) -> None:
 
 def get_user_id(conn: Connection) -> str | None:
     """The logged-in user's id from the session, without any query (None: anonymous)."""
-    value = get_session(conn).get(SESSION_USER_ID)
+    # get_session() without its two calls when the scope is a plain dict holding a Session:
+    # endpoints and `requires_login` ask on every request.
+    scope = getattr(conn, "scope", conn)
+    session = scope.get(SESSION_SCOPE_KEY) if type(scope) is dict else None
+    if type(session) is not Session:
+        session = get_session(conn)
+    value = session.get(SESSION_USER_ID)
     return value if isinstance(value, str) and value else None
 
 

@@ -1,0 +1,140 @@
+"""Instructions per request, counted by valgrind: each ASGI app called in-process.
+
+    bench/.venvs/asgi/bin/python bench/instructions.py [--subjects bare,cookieguard-memory]
+        [--workloads W1,W2,W3,W4] [--requests 1000] [--cookieguard-rev HEAD]
+
+Timings on a shared machine swing by several percent from run to run; an instruction count
+does not: `valgrind --tool=callgrind` counts the instructions the CPU retires, the same for
+the same code and inputs whatever else the machine does. Each subject x workload runs twice
+under callgrind (after the same set-up and 200 warm-up requests), once with no measured
+requests and once with `--requests`; the difference over the requests is the cost of one
+request. Hash randomisation is fixed (PYTHONHASHSEED=0) so dict layouts repeat. Instructions
+are not time (cache misses and branch mispredictions are not in them), but a change that
+removes instructions from the hot path removes time, and these numbers show it to within
+a fraction of a percent where wrk needs many rounds. Written to bench/results/instructions.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+WARMUP = 200
+_COLLECTED = re.compile(rb"Collected : (\d+)")
+
+
+def child(subject: str, workload: str, requests: int) -> None:
+    """Set the subject up, warm it, then serve `requests` requests of `workload`."""
+    sys.path.insert(0, str(BENCH))
+    sys.path.insert(1, str(BENCH / "sites"))
+    import gc
+
+    import inproc
+
+    async def run() -> None:
+        app, reader, writer = await inproc.build(subject, Path(tempfile.mkdtemp()))
+        method, path, headers, body, expected = inproc.workloads(reader, writer)[workload]
+        for _ in range(WARMUP):
+            status, _, _ = await inproc.call(app, method, path, headers, body)
+            if status != expected:
+                raise RuntimeError(f"{subject} {workload}: {status}, expected {expected}")
+        gc.collect()
+        gc.freeze()
+        for _ in range(requests):
+            await inproc.call(app, method, path, headers, body)
+
+    asyncio.run(run())
+
+
+def count(subject: str, workload: str, requests: int, env: dict[str, str]) -> int:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        subject,
+        workload,
+        str(requests),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        tail = done.stderr.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"{subject} {workload}: valgrind failed\n{tail}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subjects", default="bare,cookieguard-memory")
+    parser.add_argument("--workloads", default="W1,W2,W3,W4")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--cookieguard-rev", metavar="REV")
+    parser.add_argument("--child", nargs=3, metavar=("SUBJECT", "WORKLOAD", "N"))
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 1
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    revision = "work tree"
+    workdir = Path(tempfile.mkdtemp(prefix="cookieguard-instructions-"))
+    if args.cookieguard_rev:
+        sys.path.insert(0, str(BENCH))
+        from run import snapshot
+
+        revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    subjects = args.subjects.split(",")
+    workloads = args.workloads.split(",")
+    jobs = [(s, w, n) for s in subjects for w in workloads for n in (0, args.requests)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        totals = dict(zip(jobs, pool.map(lambda job: count(*job, env), jobs), strict=True))
+    shutil.rmtree(workdir, ignore_errors=True)
+    per: dict[tuple[str, str], float] = {
+        (s, w): (totals[(s, w, args.requests)] - totals[(s, w, 0)]) / args.requests
+        for s in subjects
+        for w in workloads
+    }
+    lines = [
+        f"# Instructions per request, in-process (cookieguard from the {revision})",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {args.requests} requests per cell, "
+        f"valgrind callgrind ({time.monotonic() - started:.0f} s); thousands of instructions "
+        "per request, in brackets bare's count over this subject's.",
+        "",
+        "| subject | " + " | ".join(workloads) + " |",
+        "|---|" + "---:|" * len(workloads),
+    ]
+    for subject in subjects:
+        cells = []
+        for workload in workloads:
+            value = per[(subject, workload)]
+            ratio = ""
+            if subject != "bare" and ("bare", workload) in per:
+                ratio = f" ({per[('bare', workload)] / value:.2f})"
+            cells.append(f"{value / 1000:,.1f}k{ratio}")
+        lines.append(f"| `{subject}` | " + " | ".join(cells) + " |")
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "instructions.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -137,7 +137,9 @@ def sample_pad_indices(random_bytes: bytes) -> bytes:
 def mask_with_pad(secret: str, pad: bytes) -> str:
     """The token for `secret` under `pad` (32 uniform indices below 62, never reused)."""
     plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
-    cipher = _add_bytes(pad, plain)
+    # `_add_bytes(pad, plain)`, inlined: one token per page.
+    total = int.from_bytes(pad, "big") + int.from_bytes(plain, "big")
+    cipher = total.to_bytes(CSRF_SECRET_LENGTH, "big")
     return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
 
 

@@ -61,13 +61,9 @@ class MemoryStore:
             data = dict(zip(row.data, decode(f"[{','.join(row.data.values())}]"), strict=True))
             if _SCALARS.issuperset(map(type, data.values())):
                 row.plain = dict(data)
+        # Positional: keyword arguments cost a dataclass __init__ more, on every request.
         return SessionRecord(
-            data=data,
-            user_id=row.user_id,
-            created_at=row.created_at,
-            last_seen=row.last_seen,
-            expires_at=row.expires_at,
-            user_agent=row.user_agent,
+            data, row.user_id, row.created_at, row.last_seen, row.expires_at, row.user_agent
         )
 
     async def create(

@@ -146,3 +146,15 @@ async def store_pair(
     """Two store instances on the same data, as two app processes would have."""
     async with store_backend(request.param, tmp_path) as make:
         yield make(), make()
+
+
+@pytest.fixture
+async def table() -> AsyncIterator[str]:
+    """A fresh PostgreSQL table name for one test; the table and its counters are dropped after."""
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    name = f"cg_test_{secrets.token_hex(6)}"
+    yield name
+    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
+        await conn.execute(f"DROP TABLE IF EXISTS {name}, {name}_counters")

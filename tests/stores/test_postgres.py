@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN, require_server
+from tests.stores.conftest import POSTGRES_DSN
 
 from cookieguard.stores.base import SessionRecord
 
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-async def table() -> AsyncIterator[str]:
-    require_server("PostgreSQL", "127.0.0.1", 5432)
-    import psycopg
-
-    name = f"cg_test_{secrets.token_hex(6)}"
-    yield name
-    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
-        await conn.execute(f"DROP TABLE IF EXISTS {name}, {name}_counters")
 
 
 async def test_concurrent_first_use_creates_the_schema_once(table: str) -> None:

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN, require_server
+from tests.stores.conftest import POSTGRES_DSN
 
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionRecord
 
 NOW = 1_700_000_000.123456
 RECORD = SessionRecord({"a": 1, "s": "é ☃"}, "u1", NOW, NOW + 0.5, NOW + 3600.25, "UA/1")
-
-
-@pytest.fixture
-async def table() -> AsyncIterator[str]:
-    require_server("PostgreSQL", "127.0.0.1", 5432)
-    import psycopg
-
-    name = f"cg_test_{secrets.token_hex(6)}"
-    yield name
-    async with await psycopg.AsyncConnection.connect(POSTGRES_DSN, autocommit=True) as conn:
-        await conn.execute(f"DROP TABLE IF EXISTS {name}, {name}_counters")
 
 
 def make_store(table: str, **options: Any) -> Any:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection, Error, OperationalError, pq
-from psycopg.pq.abc import PGresult
+from psycopg.pq.abc import PGconn, PGresult
 
 __all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
 
@@ -48,6 +48,16 @@ class QueryError(Exception):
     def __init__(self, sqlstate: str, message: str) -> None:
         super().__init__(f"{sqlstate}: {message}")
         self.sqlstate = sqlstate
+
+
+def _drop_socket(loop: asyncio.AbstractEventLoop, fd: int, pgconn: PGconn) -> int:
+    """Stop watching `fd` and close the libpq connection, once; returns the new fd (-1)."""
+    if fd >= 0:
+        if not loop.is_closed():
+            loop.remove_reader(fd)
+            loop.remove_writer(fd)
+        pgconn.finish()
+    return -1
 
 
 class _Conn:
@@ -133,12 +143,7 @@ class _Conn:
     def close(self) -> None:
         """Forget the socket and close the connection (idempotent, synchronous)."""
         self.waiter, self.results = None, []
-        if self.fd >= 0:
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self.fd)
-                self.loop.remove_writer(self.fd)
-            self.fd = -1
-            self.pgconn.finish()
+        self.fd = _drop_socket(self.loop, self.fd, self.pgconn)
 
 
 class _Pipe:
@@ -225,12 +230,7 @@ class _Pipe:
         """Close the connection; every statement still queued gets `ConnectionLost`."""
         if self.pool.pipe is self:
             self.pool.pipe = None
-        if self.fd >= 0:
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self.fd)
-                self.loop.remove_writer(self.fd)
-            self.fd = -1
-            self.pgconn.finish()
+        self.fd = _drop_socket(self.loop, self.fd, self.pgconn)
         queue, self.queue = self.queue, deque()
         for waiter, _ in queue:
             if not waiter.done():

@@ -55,6 +55,31 @@ BAD = [
     None,
 ]
 
+# Reflected XSS through an echoed `next` (the login form's hidden field, a link): characters
+# that end an attribute, open a tag or a script string, or start client-side template
+# injection. Each would be harmless percent-encoded; raw, it is refused.
+XSS = [
+    '/"><script>alert(1)</script>',
+    "/'><script>alert(1)</script>",
+    '/x"onmouseover="alert(1)',
+    "/x'onfocus='alert(1)'autofocus='",
+    "/<img/src=x/onerror=alert(1)>",
+    "/</script><script>alert(1)</script>",
+    "/x`onmouseover=alert(1)",
+    "/records?q=<svg/onload=alert(1)>",
+    '/records#"><script>alert(1)</script>',
+    "/{{constructor.constructor('alert(1)')()}}",
+    "/x|y",
+    "/x^y",
+    '/"',
+    "/'",
+    "/<",
+    "/>",
+    "/`",
+    "/{",
+    "/}",
+]
+
 GOOD = [
     "/view/?param=http://example.com",
     "/view/?param=https://example.com",
@@ -66,6 +91,11 @@ GOOD = [
     "/records?page=2&sort=-id#top",
     "/path/http:2222222222",
     "/%2F%2Fstill-a-path",
+    # The percent-encoded forms of what XSS refuses raw are fine: they are inert when echoed.
+    "/%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+    "/it%27s?q=%3Cb%3E%60%7B%7D%7C%5E",
+    "/search?tags[]=a&tags[]=b",
+    "/a;b=c,d@e:f!$*+~",
 ]
 
 
@@ -73,6 +103,20 @@ GOOD = [
 def test_unsafe_targets_are_refused(url: str | None) -> None:
     assert not is_safe_redirect(url)
     assert safe_next(url, "/records") == "/records"
+
+
+@pytest.mark.parametrize("url", XSS)
+def test_targets_unsafe_to_echo_are_refused(url: str) -> None:
+    assert not is_safe_redirect(url)
+    assert safe_next(url, "/records") == "/records"
+    assert login_redirect_url("/login", url) == "/login"
+
+
+def test_no_raw_html_or_script_character_is_ever_accepted() -> None:
+    # Whatever else changes in the allowed set, these never pass raw, anywhere in a target.
+    for char in "\"'<>`{}|^\\ \t\r\n\x00\x0b\x0c\x7f\x85\xa0\u2028\ufeff":
+        for url in (f"/{char}", f"/a{char}b", f"/a?q={char}", f"/a#{char}"):
+            assert not is_safe_redirect(url), repr(url)
 
 
 @pytest.mark.parametrize("url", GOOD)
@@ -100,6 +144,11 @@ def test_next_for_encodes_the_request_path() -> None:
     assert next_for("/\\evil") == "/%5Cevil"
     assert next_for("/100%") == "/100%25"
     assert next_for("/x", b"q=%41%20b") == "/x?q=%41%20b"
+    # Characters refused raw come out percent-encoded, so a real page still gets its `next`.
+    assert next_for("/it's") == "/it%27s"
+    assert next_for('/a"<b>`{c}|^') == "/a%22%3Cb%3E%60%7Bc%7D%7C%5E"
+    assert next_for("/x", b"q='<script>'") == "/x?q=%27%3Cscript%3E%27"
+    assert next_for("/x", b"tags[]=a") == "/x?tags%5B%5D=a"
 
 
 def test_login_redirect_url() -> None:

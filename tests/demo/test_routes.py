@@ -67,6 +67,16 @@ def test_login_form_drops_an_unsafe_next(client: httpx.Client) -> None:
     assert 'name="next" value=""' in html
 
 
+@pytest.mark.parametrize(
+    "next_url", ['/"><script>alert(1)</script>', "/'onfocus='alert(1)", "/{{7*7}}"]
+)
+def test_login_form_never_echoes_a_next_built_for_xss(client: httpx.Client, next_url: str) -> None:
+    response = client.get("/login", params={"next": next_url})
+    assert response.status_code == 200
+    assert 'name="next" value=""' in response.text
+    assert "alert(1)" not in response.text and "{{" not in response.text
+
+
 def test_login_form_is_shown_when_logged_in(user_client: httpx.Client) -> None:
     response = user_client.get("/login")
     assert response.status_code == 200
@@ -141,6 +151,8 @@ def test_login_sets_a_new_session_and_rotates_csrf(
         ("//evil.example/", "/records"),
         ("https://evil.example/", "/records"),
         ("/\\evil.example", "/records"),
+        ('/"><script>alert(1)</script>', "/records"),
+        ("/%22%3E%3Cscript%3E", "/%22%3E%3Cscript%3E"),
     ],
 )
 def test_login_redirects_to_safe_next_only(

@@ -103,7 +103,10 @@ class CSRFConfig:
     max_body_size: int = 2_621_440
     """Largest request body read while looking for the form token (Django's 2.5 MiB); 413 beyond."""
     use_session: bool = False
-    """Keep the secret in the session (key ``_csrftoken``) instead of the cookie."""
+    """Keep the secret in the session (key ``_csrftoken``) instead of the cookie.
+
+    `cookie` is then unused: the https Referer check trusts the session cookie's domain (as
+    Django uses ``SESSION_COOKIE_DOMAIN`` with ``CSRF_USE_SESSIONS``)."""
     debug: bool = False
     """Show the precise rejection reason in 403 pages (never enable in production)."""
 

@@ -39,6 +39,7 @@ from cookieguard.asgi.csrf_state import (
 )
 from cookieguard.asgi.responses import send_error
 from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
@@ -102,8 +103,11 @@ class CSRFMiddleware:
             allow_same_site=config.allow_same_site,
             require_token=config.require_token,
             exempt_paths=config.exempt_paths,
-            cookie_domain=config.cookie.domain,
+            # With the secret in the session no CSRF cookie exists: the Referer check trusts
+            # the session cookie's domain instead, learnt per request (see `_policy_for`).
+            cookie_domain=None if config.use_session else config.cookie.domain,
         )
+        self._session_policies: dict[str, core.CSRFPolicy] = {}
         self._routes = RouteExemptions(app)
         self._wire_name = config.cookie.wire_name
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="
@@ -185,6 +189,19 @@ class CSRFMiddleware:
         # Asked only on the way to a refusal, freshly for this request (see the module notes).
         return self._routes.is_exempt(scope)
 
+    def _policy_for(self, scope: Scope) -> core.CSRFPolicy:
+        """The policy for a ``use_session`` request: the session cookie's domain is trusted
+        in the Referer check, as Django uses ``SESSION_COOKIE_DOMAIN`` in that mode."""
+        domain = scope.get(COOKIE_DOMAIN_SCOPE_KEY)
+        if not isinstance(domain, str) or not domain:
+            return self.policy
+        policy = self._session_policies.get(domain)
+        if policy is None:
+            policy = self.policy.with_cookie_domain(domain)
+            if len(self._session_policies) < 8:  # one per SessionMiddleware config, in practice
+                self._session_policies[domain] = policy
+        return policy
+
     def _headers(self, scope: Scope) -> dict[bytes, str]:
         wanted = self._wanted
         found: dict[bytes, str] = {}
@@ -210,7 +227,7 @@ class CSRFMiddleware:
         """Run the verdict; send the refusal and return None, or return the receive to use."""
         found = self._headers(scope)
         rejected = core.check_origin(
-            self.policy,
+            self._policy_for(scope) if self._use_session else self.policy,
             scheme=scope.get("scheme", "http"),
             host=self._host(scope, found),
             origin=found.get(b"origin"),

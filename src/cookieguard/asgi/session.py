@@ -37,6 +37,8 @@ logger = logging.getLogger("cookieguard.sessions")
 
 SCOPE_KEY = "session"
 STORE_SCOPE_KEY = "cookieguard.session_store"
+COOKIE_DOMAIN_SCOPE_KEY = "cookieguard.session_cookie_domain"
+"""The session cookie's Domain (or None), for ``CSRFConfig(use_session=True)``'s Referer check."""
 USER_AGENT_LIMIT = 256
 _KEY_COLLISION_RETRIES = 3
 
@@ -172,6 +174,7 @@ class SessionMiddleware:
             )
         cookie = self.config.cookie
         self._cookie_name = cookie.wire_name
+        self._cookie_domain = cookie.domain
         self._cookie_needle = cookie.wire_name.encode("latin-1") + b"="
         self._spec_http = cookie.spec(https=False)
         self._spec_https = cookie.spec(https=True)
@@ -182,6 +185,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         scope[STORE_SCOPE_KEY] = self.store
+        scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
         value = find_cookie(scope.get("headers", ()), self._cookie_needle)
         if not value:
             session = Session()

@@ -37,7 +37,7 @@ from cookieguard.asgi.csrf_state import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.asgi.responses import send_error
+from cookieguard.asgi.responses import ApiPaths, send_error
 from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
@@ -109,6 +109,7 @@ class CSRFMiddleware:
         )
         self._session_policies: dict[str, core.CSRFPolicy] = {}
         self._routes = RouteExemptions(app)
+        self._api = ApiPaths(config.api_prefixes)
         self._wire_name = config.cookie.wire_name
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="
         self._use_session = config.use_session
@@ -266,7 +267,7 @@ class CSRFMiddleware:
             send,
             403,
             _FAILURE_MESSAGE,
-            accept=_bytes_or_none(found.get(b"accept")),
+            as_json=self._api.wants_json(scope, _bytes_or_none(found.get(b"accept"))),
             code="csrf_failed",
             hint=_FAILURE_HINT,
             detail=rejected.reason if self.config.debug else None,
@@ -300,7 +301,7 @@ class CSRFMiddleware:
             send,
             exc.status_code,
             message,
-            accept=_bytes_or_none(found.get(b"accept")),
+            as_json=self._api.wants_json(scope, _bytes_or_none(found.get(b"accept"))),
             code="body_too_large" if exc.status_code == 413 else "bad_request",
             detail=exc.reason if self.config.debug else None,
             headers=self._pending_cookie(scope, state),

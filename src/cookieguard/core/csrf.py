@@ -179,7 +179,7 @@ class CSRFPolicy:
         """
         copy = CSRFPolicy.__new__(CSRFPolicy)
         for name in CSRFPolicy.__slots__:
-            object.__setattr__(copy, name, getattr(self, name))
+            setattr(copy, name, getattr(self, name))
         copy.cookie_domain = cookie_domain.lower() if cookie_domain else None
         return copy
 

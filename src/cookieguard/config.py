@@ -68,6 +68,16 @@ class CookieConfig:
             raise ConfigError(str(exc)) from exc
 
 
+def _api_prefixes(prefixes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(prefixes, str):
+        raise ConfigError("api_prefixes takes a sequence of paths, e.g. ('/api/',), not a str")
+    result = tuple(prefixes)
+    for prefix in result:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise ConfigError(f"api prefix {prefix!r} must be a path starting with '/'")
+    return result
+
+
 def _normalise_origin(origin: str) -> str:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
@@ -103,14 +113,23 @@ class CSRFConfig:
     max_body_size: int = 2_621_440
     """Largest request body read while looking for the form token (Django's 2.5 MiB); 413 beyond."""
     use_session: bool = False
-    """Keep the secret in the session (key ``_csrftoken``) instead of the cookie."""
+    """Keep the secret in the session (key ``_csrftoken``) instead of the cookie.
+
+    `cookie` is then unused: the https Referer check trusts the session cookie's domain (as
+    Django uses ``SESSION_COOKIE_DOMAIN`` with ``CSRF_USE_SESSIONS``)."""
     debug: bool = False
     """Show the precise rejection reason in 403 pages (never enable in production)."""
+    api_prefixes: Sequence[str] = ()
+    """Path prefixes of the app's API, e.g. ``("/api/",)``: refusals there (403, 400, 413) are
+    always JSON, whatever the Accept header says. Elsewhere JSON goes to clients that ask for
+    it and HTML to everyone else. Matched against the path the router sees (without
+    ``root_path``); ``"/api/"`` also covers ``/api`` itself."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "trusted_origins", tuple(_normalise_origin(o) for o in self.trusted_origins)
         )
+        object.__setattr__(self, "api_prefixes", _api_prefixes(self.api_prefixes))
         object.__setattr__(self, "exempt_paths", tuple(self.exempt_paths))
         if self.max_body_size < 1024:
             raise ConfigError("max_body_size must be at least 1024 bytes")
@@ -136,8 +155,13 @@ class SessionConfig:
     """Send the cookie without Max-Age (ends with the browser); server expiry still applies."""
     on_store_error: Literal["503"] = "503"
     """What an unreachable store does to a request that needs it: always a 503, never anonymity."""
+    api_prefixes: Sequence[str] = ()
+    """Path prefixes of the app's API, e.g. ``("/api/",)``: the middleware's own refusals there
+    (503 store unavailable, 507 session too large) are always JSON, whatever the Accept header
+    says; elsewhere JSON only for clients that ask for it. Matched as `CSRFConfig.api_prefixes`."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "api_prefixes", _api_prefixes(self.api_prefixes))
         if self.idle_timeout <= 0:
             raise ConfigError("idle_timeout must be positive")
         if self.absolute_timeout is not None and self.absolute_timeout <= 0:

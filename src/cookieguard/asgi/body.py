@@ -5,7 +5,8 @@ What is read is kept and replayed unchanged ahead of the rest of the stream, so 
 read whole (it is small by nature); a multipart body is parsed incrementally and reading stops
 at the field, so a large file after the token streams straight to the app unbuffered.
 
-Malformed bodies raise `RequestRejected` (400); bodies over the bound raise it with 413.
+Malformed bodies raise `UnreadableForm` (a `RequestRejected`, 400); bodies over the bound raise
+it with 413. It still carries the replaying receive, for a route that turns out to be exempt.
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ _DISPOSITION_FILENAME = re.compile(rb"(?:^|;)\s*filename\*?\s*=", re.IGNORECASE)
 
 class ClientDisconnected(Exception):
     """The client went away while its body was being read: nobody is left to answer."""
+
+
+class UnreadableForm(RequestRejected):
+    """A `RequestRejected` that still holds the body: `receive` replays what was consumed.
+
+    The middleware refuses such a request unless its route turns out to be exempt; an exempt
+    endpoint then gets the body whole, exactly as the client sent it.
+    """
+
+    def __init__(self, cause: RequestRejected, receive: Receive) -> None:
+        super().__init__(cause.reason, cause.status_code)
+        self.receive = receive
 
 
 def form_kind(content_type: bytes | None) -> int:
@@ -111,21 +124,25 @@ async def read_form_token(
     """Look for form field `field` in the body; return its value and the replaying receive.
 
     Raises:
-        RequestRejected: 400 for a malformed body, 413 when it is larger than `max_size`
-            (for multipart: when the field is not found within `max_size` bytes).
+        UnreadableForm: 400 for a malformed body, 413 when it is larger than `max_size`
+            (for multipart: when the field is not found within `max_size` bytes); it carries
+            the replaying receive all the same.
         ClientDisconnected: the client disconnected mid-body.
     """
     body = _Body(receive, max_size)
-    if kind == URLENCODED:
-        if content_length is not None and content_length > max_size:
-            raise _too_large()
-        while not body.ended:
-            await body.more()
-        if len(body.buf) > max_size:
-            raise _too_large()
-        return _urlencoded_field(bytes(body.buf), field), body.replay()
-    boundary = multipart_boundary(content_type)
-    value = await _MultipartScan(body, boundary, field).run()
+    try:
+        if kind == URLENCODED:
+            if content_length is not None and content_length > max_size:
+                raise _too_large()
+            while not body.ended:
+                await body.more()
+            if len(body.buf) > max_size:
+                raise _too_large()
+            return _urlencoded_field(bytes(body.buf), field), body.replay()
+        boundary = multipart_boundary(content_type)
+        value = await _MultipartScan(body, boundary, field).run()
+    except RequestRejected as exc:
+        raise UnreadableForm(exc, body.replay()) from None
     return value, body.replay()
 
 

@@ -4,8 +4,14 @@ The middleware gathers the facts (a handful of headers, the secret, the submitte
 `cookieguard.core.csrf` decide, and carries the decision out: a 403 page, or the app runs and
 the response gets the ``csrftoken`` cookie when the secret is new (the request had none, or a
 malformed one) or rotated, and ``Vary: Cookie`` whenever it carries a token or the cookie.
-The body is read only for an unsafe, non-exempt request that passed the origin checks, has no
-token header and carries a form; it is then replayed to the app unchanged.
+The body is read only for an unsafe request that passed the origin checks, has no token header,
+carries a form and is not on a configured ``exempt_paths`` entry; it is then replayed to the app
+unchanged.
+
+Route exemption (`csrf_exempt`) is decided only for a request the checks would refuse: the
+route table is then asked, with that request's own scope, which endpoint would serve it. A
+request that passes never costs a route lookup, and no answer is ever kept for another
+request (routes may match on the Host header or anything else, not only the path).
 
 Per request state (`CSRFState`, in `csrf_state`) lives at ``scope["cookieguard.csrf"]``; apps
 use `get_csrf_token`, `rotate_csrf_token`, `csrf_input` and `csrf_exempt`, all importable here.
@@ -18,6 +24,7 @@ import logging
 from cookieguard.asgi.body import (
     NOT_A_FORM,
     ClientDisconnected,
+    UnreadableForm,
     form_kind,
     read_form_token,
 )
@@ -30,8 +37,9 @@ from cookieguard.asgi.csrf_state import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.asgi.responses import send_error
+from cookieguard.asgi.responses import ApiPaths, send_error
 from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
@@ -95,9 +103,13 @@ class CSRFMiddleware:
             allow_same_site=config.allow_same_site,
             require_token=config.require_token,
             exempt_paths=config.exempt_paths,
-            cookie_domain=config.cookie.domain,
+            # With the secret in the session no CSRF cookie exists: the Referer check trusts
+            # the session cookie's domain instead, learnt per request (see `_policy_for`).
+            cookie_domain=None if config.use_session else config.cookie.domain,
         )
+        self._session_policies: dict[str, core.CSRFPolicy] = {}
         self._routes = RouteExemptions(app)
+        self._api = ApiPaths(config.api_prefixes)
         self._wire_name = config.cookie.wire_name
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="
         self._use_session = config.use_session
@@ -145,7 +157,7 @@ class CSRFMiddleware:
             )
         else:
             state = scope[STATE_KEY] = CSRFState(self.config, self._cookie_needle, scope["headers"])
-        if scope["method"] not in _SAFE_METHODS and not self._exempt(scope):
+        if scope["method"] not in _SAFE_METHODS and not self._path_exempt(scope):
             checked = await self._check(scope, receive, send, state)
             if checked is None:
                 return
@@ -170,10 +182,26 @@ class CSRFMiddleware:
         # A secret is 32 ASCII letters and digits: nothing in it needs quoting.
         return (b"set-cookie", self._cookie_prefix + secret.encode("ascii") + suffix)
 
-    def _exempt(self, scope: Scope) -> bool:
-        if self.policy.exempt_paths and self.policy.is_exempt(route_path(scope)):
-            return True
+    def _path_exempt(self, scope: Scope) -> bool:
+        # A pure function of this request's path: cheap, so it is asked before any check.
+        return bool(self.policy.exempt_paths) and self.policy.is_exempt(route_path(scope))
+
+    def _route_exempt(self, scope: Scope) -> bool:
+        # Asked only on the way to a refusal, freshly for this request (see the module notes).
         return self._routes.is_exempt(scope)
+
+    def _policy_for(self, scope: Scope) -> core.CSRFPolicy:
+        """The policy for a ``use_session`` request: the session cookie's domain is trusted
+        in the Referer check, as Django uses ``SESSION_COOKIE_DOMAIN`` in that mode."""
+        domain = scope.get(COOKIE_DOMAIN_SCOPE_KEY)
+        if not isinstance(domain, str) or not domain:
+            return self.policy
+        policy = self._session_policies.get(domain)
+        if policy is None:
+            policy = self.policy.with_cookie_domain(domain)
+            if len(self._session_policies) < 8:  # one per SessionMiddleware config, in practice
+                self._session_policies[domain] = policy
+        return policy
 
     def _headers(self, scope: Scope) -> dict[bytes, str]:
         wanted = self._wanted
@@ -200,7 +228,7 @@ class CSRFMiddleware:
         """Run the verdict; send the refusal and return None, or return the receive to use."""
         found = self._headers(scope)
         rejected = core.check_origin(
-            self.policy,
+            self._policy_for(scope) if self._use_session else self.policy,
             scheme=scope.get("scheme", "http"),
             host=self._host(scope, found),
             origin=found.get(b"origin"),
@@ -226,18 +254,20 @@ class CSRFMiddleware:
                         )
                     except ClientDisconnected:
                         return None
-                    except RequestRejected as exc:
+                    except UnreadableForm as exc:
+                        if self._route_exempt(scope):
+                            return exc.receive  # the endpoint gets the whole body back
                         await self._refuse_body(scope, send, state, found, exc)
                         return None
             rejected = core.check_token(secret, token, token_source=source, secret_problem=problem)
-        if rejected is None:
+        if rejected is None or self._route_exempt(scope):
             return receive
         logger.warning("Forbidden (%s): %s", rejected.reason, _log_path(scope))
         await send_error(
             send,
             403,
             _FAILURE_MESSAGE,
-            accept=_bytes_or_none(found.get(b"accept")),
+            as_json=self._api.wants_json(scope, _bytes_or_none(found.get(b"accept"))),
             code="csrf_failed",
             hint=_FAILURE_HINT,
             detail=rejected.reason if self.config.debug else None,
@@ -271,7 +301,7 @@ class CSRFMiddleware:
             send,
             exc.status_code,
             message,
-            accept=_bytes_or_none(found.get(b"accept")),
+            as_json=self._api.wants_json(scope, _bytes_or_none(found.get(b"accept"))),
             code="body_too_large" if exc.status_code == 413 else "bad_request",
             detail=exc.reason if self.config.debug else None,
             headers=self._pending_cookie(scope, state),
@@ -285,14 +315,18 @@ class CSRFMiddleware:
                 origin = value.decode("latin-1")
             elif key == b"host" and host is None:
                 host = value.decode("latin-1")
-        if origin is not None and not self._exempt(scope):
+        if origin is not None:
             rejected = core.check_websocket_origin(
                 self.policy,
                 scheme=scope.get("scheme", "ws"),
                 host=host or self._host(scope, {}),
                 origin=origin,
             )
-            if rejected is not None:
+            if (
+                rejected is not None
+                and not self._path_exempt(scope)
+                and not self._route_exempt(scope)
+            ):
                 logger.warning("Forbidden WebSocket (%s): %s", rejected.reason, _log_path(scope))
                 message = await receive()
                 if message.get("type") == "websocket.connect":

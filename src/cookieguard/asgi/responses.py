@@ -1,15 +1,23 @@
-"""Small error responses sent straight over ASGI `send`, as HTML or JSON by the Accept header.
+"""Small error responses sent straight over ASGI `send`, as HTML or JSON.
 
 Every cookieguard middleware refuses requests the same way (403 CSRF, 400/413 bad bodies,
-503 store down), so a browser user gets a readable page and an API client gets JSON.
+503 store down), so a browser user gets a readable page and an API client gets JSON. JSON goes
+to a request under one of the app's API prefixes (`ApiPaths`, from the configs'
+``api_prefixes``) whatever it accepts, and elsewhere to a client whose Accept header asks for it.
+
+The choice is a list of path prefixes rather than a per-route marker or a callable: a marker
+needs a route lookup before every refusal and is invisible to the middleware when the route
+table cannot be read, and a callable could fail exactly while a 503 is being answered. Prefixes
+are plain data, validated at construction, and decided from the request alone.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from cookieguard.asgi.routes import route_path
 from cookieguard.asgi.types import Scope, Send
 
 _TITLES = {
@@ -43,12 +51,42 @@ def accept_header(scope: Scope) -> bytes | None:
     return None
 
 
+class ApiPaths:
+    """The app's API path prefixes: refusals under them are always JSON.
+
+    Args:
+        prefixes: paths as the router sees them (without ``root_path``); ``"/api/"`` covers
+            ``/api/...`` and ``/api`` itself.
+    """
+
+    __slots__ = ("_exact", "_prefixes")
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self._prefixes = tuple(prefixes)
+        self._exact = frozenset(p[:-1] for p in self._prefixes if len(p) > 1 and p[-1] == "/")
+
+    def __bool__(self) -> bool:
+        return bool(self._prefixes)
+
+    def covers(self, scope: Scope) -> bool:
+        """True if `scope`'s path is under one of the prefixes."""
+        if not self._prefixes:
+            return False
+        path = route_path(scope)
+        return path.startswith(self._prefixes) or path in self._exact
+
+    def wants_json(self, scope: Scope, accept: bytes | None) -> bool:
+        """JSON for an API path, else JSON exactly when the Accept header prefers it."""
+        return self.covers(scope) or wants_json(accept)
+
+
 async def send_error(
     send: Send,
     status: int,
     message: str,
     *,
     accept: bytes | None = None,
+    as_json: bool | None = None,
     code: str = "error",
     hint: str | None = None,
     detail: str | None = None,
@@ -61,12 +99,13 @@ async def send_error(
         status: HTTP status code.
         message: one short sentence for anybody (shown always).
         accept: the request's Accept header; JSON is sent when it prefers JSON.
+        as_json: the format already chosen (e.g. by `ApiPaths.wants_json`); None: by `accept`.
         code: a stable machine-readable error code for JSON clients.
         hint: what a person can do about it (HTML only).
         detail: a precise reason, only to be passed in debug mode. Escaped in HTML.
         headers: extra response headers (e.g. ``retry-after``).
     """
-    if wants_json(accept):
+    if as_json if as_json is not None else wants_json(accept):
         payload: dict[str, str] = {"error": code, "message": message}
         if detail:
             payload["detail"] = detail

@@ -4,7 +4,8 @@ A middleware runs before routing, so it cannot see which endpoint will serve a r
 module asks the wrapped app's own route table, in the router's order and with the router's
 own `matches()`, which endpoint a request would reach, and whether that endpoint carries the
 `csrf_exempt` marker. Only the route that would really serve the request counts, so an
-exempt route can never lend its exemption to a neighbouring path (CVE-2025-47910's lesson).
+exempt route can never lend its exemption to a neighbouring path (CVE-2025-47910's lesson),
+nor, since no answer is kept, to another request for the same path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from cookieguard.asgi.types import Scope
 
 EXEMPT_ATTRIBUTE = "_cookieguard_csrf_exempt"
 _MAX_DEPTH = 16
-_CACHE_SIZE = 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,67 +67,32 @@ def _routes_of(app: object) -> Sequence[Any] | None:
     return None
 
 
-def _any_marked(routes: Sequence[Any], depth: int = 0) -> bool:
-    if depth > _MAX_DEPTH:
-        return False
-    for route in routes:
-        if is_marked(getattr(route, "endpoint", None)) or is_marked(route):
-            return True
-        mounted = getattr(route, "app", None)
-        if mounted is not None and is_marked(mounted):
-            return True
-        inner = getattr(route, "routes", None)
-        if isinstance(inner, Sequence) and inner and _any_marked(inner, depth + 1):
-            return True
-    return False
-
-
 class RouteExemptions:
     """Answers "would this request reach a `csrf_exempt` endpoint?" for the wrapped app.
 
-    The route table is found when first needed and re-scanned for markers whenever the number
-    of top-level routes changes. Answers are cached per (type, method, root path, path),
-    bounded in size.
+    Every answer is a fresh walk of the route table with the request's own scope, and none is
+    remembered: routes may match on more than the path (Starlette's `Host` reads the Host
+    header, a custom `BaseRoute.matches` anything at all), so an answer kept for one request
+    could exempt a different one. The middleware asks only for a request it is about to
+    refuse, so requests that pass the checks never pay for the walk.
     """
 
-    __slots__ = ("_app", "_cache", "_has_marked", "_resolved", "_route_count", "_routes")
+    __slots__ = ("_app",)
 
     def __init__(self, app: object) -> None:
         self._app = app
-        self._routes: Sequence[Any] | None = None
-        self._resolved = False
-        self._route_count = -1
-        self._has_marked = False
-        self._cache: dict[tuple[str, str, str, str], bool] = {}
 
     def is_exempt(self, scope: Scope) -> bool:
         """True if the route that would serve `scope` is marked exempt."""
-        routes = self._routes
-        if routes is None:
-            if self._resolved:
-                return False  # the wrapped app has no route table
-            self._resolved = True
-            routes = self._routes = _routes_of(self._app)
-            if routes is None:
-                return False
-        if len(routes) != self._route_count:
-            self._route_count = len(routes)
-            self._has_marked = _any_marked(routes)
-            self._cache.clear()
-        if not self._has_marked:
+        # Found again each time: an app may replace its router (or routes) after startup,
+        # and a refusal is not the path to save a few attribute reads on.
+        routes = _routes_of(self._app)
+        if not routes:
             return False
-        key = (scope["type"], scope.get("method", ""), scope.get("root_path", ""), scope["path"])
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
         try:
-            result = _lookup(routes, dict(scope), 0)
-        except Exception:  # a router that chokes on a path must not exempt it
-            result = False
-        if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = result
-        return result
+            return _lookup(routes, dict(scope), 0)
+        except Exception:  # a router that chokes on a request must not exempt it
+            return False
 
 
 def _lookup(routes: Sequence[Any], scope: dict[str, Any], depth: int) -> bool:

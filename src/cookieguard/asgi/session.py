@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from cookieguard.asgi.responses import accept_header, send_error
+from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.config import SessionConfig
 from cookieguard.core.cookies import find_cookie, render_deletion, render_set_cookie
@@ -37,6 +37,8 @@ logger = logging.getLogger("cookieguard.sessions")
 
 SCOPE_KEY = "session"
 STORE_SCOPE_KEY = "cookieguard.session_store"
+COOKIE_DOMAIN_SCOPE_KEY = "cookieguard.session_cookie_domain"
+"""The session cookie's Domain (or None), for ``CSRFConfig(use_session=True)``'s Referer check."""
 USER_AGENT_LIMIT = 256
 _KEY_COLLISION_RETRIES = 3
 
@@ -172,6 +174,8 @@ class SessionMiddleware:
             )
         cookie = self.config.cookie
         self._cookie_name = cookie.wire_name
+        self._cookie_domain = cookie.domain
+        self._api = ApiPaths(self.config.api_prefixes)
         self._cookie_needle = cookie.wire_name.encode("latin-1") + b"="
         self._spec_http = cookie.spec(https=False)
         self._spec_https = cookie.spec(https=True)
@@ -182,6 +186,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         scope[STORE_SCOPE_KEY] = self.store
+        scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
         value = find_cookie(scope.get("headers", ()), self._cookie_needle)
         if not value:
             session = Session()
@@ -190,7 +195,7 @@ class SessionMiddleware:
                 found = await self._backend.open(value, now=self.clock())
             except Exception as exc:  # any store failure: fail closed, never anonymous
                 self._log_store_error("load", exc)
-                await _unavailable(scope, send)
+                await _unavailable(scope, send, self._api)
                 return
             if found is None:
                 logger.info(
@@ -225,12 +230,12 @@ class SessionMiddleware:
                 except SessionTooLarge as exc:
                     logger.error("session not saved: %s", exc)
                     replaced = True
-                    await _too_large(scope, send)
+                    await _too_large(scope, send, self._api)
                     return
                 except Exception as exc:
                     self._log_store_error("save", exc)
                     replaced = True
-                    await _unavailable(scope, send)
+                    await _unavailable(scope, send, self._api)
                     return
             await send(message)
 
@@ -308,13 +313,13 @@ def _user_agent(scope: Scope) -> str | None:
     return None
 
 
-async def _unavailable(scope: Scope, send: Send) -> None:
+async def _unavailable(scope: Scope, send: Send, api: ApiPaths) -> None:
     if scope["type"] == "http":
         await send_error(
             send,
             503,
             "The session store is unavailable. Please try again in a moment.",
-            accept=accept_header(scope),
+            as_json=api.wants_json(scope, accept_header(scope)),
             code="session_store_unavailable",
             headers=[(b"retry-after", b"5")],
         )
@@ -322,12 +327,12 @@ async def _unavailable(scope: Scope, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1013})
 
 
-async def _too_large(scope: Scope, send: Send) -> None:
+async def _too_large(scope: Scope, send: Send, api: ApiPaths) -> None:
     await send_error(
         send,
         507,
         "This session holds more data than a cookie can carry, so it was not saved.",
-        accept=accept_header(scope),
+        as_json=api.wants_json(scope, accept_header(scope)),
         code="session_too_large",
     )
 

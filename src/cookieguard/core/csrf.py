@@ -171,6 +171,18 @@ class CSRFPolicy:
         self.exempt_paths = frozenset(normalise_exempt_path(p) for p in exempt_paths)
         self.cookie_domain = cookie_domain.lower() if cookie_domain else None
 
+    def with_cookie_domain(self, cookie_domain: str | None) -> CSRFPolicy:
+        """This policy, but trusting `cookie_domain` in the Referer check.
+
+        With the secret in the session (Django's ``CSRF_USE_SESSIONS``) the session cookie's
+        domain is the one that counts, and only the session layer knows it.
+        """
+        copy = CSRFPolicy.__new__(CSRFPolicy)
+        for name in CSRFPolicy.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.cookie_domain = cookie_domain.lower() if cookie_domain else None
+        return copy
+
     def is_exempt(self, route_path: str) -> bool:
         """Exact match on the decoded path the router dispatches on; never a prefix."""
         return route_path in self.exempt_paths

@@ -30,7 +30,7 @@ from cookieguard.auth.context import AuthConfig, AuthMiddleware
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import UserStore
-from cookieguard.config import CSRFConfig
+from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.demo.api import RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
@@ -43,6 +43,7 @@ from cookieguard.stores.base import SessionStore
 HERE = Path(__file__).parent
 STYLE = (HERE / "static" / "style.css").read_bytes()
 UNAVAILABLE_TEXT = "A storage backend is unavailable; retry shortly.\n"
+API_PREFIXES = ("/api/",)
 
 logger = logging.getLogger("cookieguard.demo")
 
@@ -61,7 +62,7 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     # the records database staying locked by another process beyond its timeout.
     logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
     headers = {"retry-after": "5", "cache-control": "no-store"}
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(API_PREFIXES):
         response = json_error("storage unavailable, retry shortly", 503)
         response.headers.update(headers)
         return response
@@ -127,4 +128,6 @@ def create_app(
     )
     site.router = PathTableRouter(routes, lifespan=lifespan)
     auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
-    return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)
+    # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
+    csrf = CSRFMiddleware(auth, CSRFConfig(debug=True, api_prefixes=API_PREFIXES))
+    return SessionMiddleware(csrf, store, SessionConfig(api_prefixes=API_PREFIXES))

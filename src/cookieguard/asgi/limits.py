@@ -35,7 +35,6 @@ logger = logging.getLogger("cookieguard.body")
 DEFAULT_MAX_BODY_SIZE = 2_621_440
 """Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MiB), as `CSRFConfig.max_body_size`."""
 
-_DISCONNECT: Message = {"type": "http.disconnect"}
 _CLOSE = [(b"connection", b"close")]
 _HTTP1 = frozenset({"1.0", "1.1"})
 
@@ -105,8 +104,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope)
         length, transfer_encoding = _framing(scope)
+        if length is None and not transfer_encoding and scope.get("http_version") in _HTTP1:
+            await self.app(scope, receive, send)  # HTTP/1.x framing: no body at all
+            return
+        limit = self.limit_for(scope)
         if length is not None and length > limit:
             logger.warning(
                 "Request body too large (Content-Length %d > %d bytes): %s",
@@ -116,10 +118,8 @@ class BodyLimitMiddleware:
             )
             await _refuse(scope, send)
             return
-        if not transfer_encoding and (
-            length is not None or scope.get("http_version", "1.1") in _HTTP1
-        ):
-            await self.app(scope, receive, send)  # the framing already bounds the body
+        if length is not None and not transfer_encoding:
+            await self.app(scope, receive, send)  # the server stops at the declared length
             return
         await _Counted(limit, scope, receive, send).run(self.app)
 
@@ -138,9 +138,10 @@ async def _refuse(scope: Scope, send: Send) -> None:
 class _Counted:
     """One request whose body is counted as the app reads it, cut off past the limit."""
 
-    __slots__ = ("left", "outer_receive", "outer_send", "scope", "started", "tripped")
+    __slots__ = ("left", "limit", "outer_receive", "outer_send", "scope", "started", "tripped")
 
     def __init__(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        self.limit = limit
         self.left = limit
         self.scope = scope
         self.outer_receive = receive
@@ -160,7 +161,7 @@ class _Counted:
 
     async def receive(self) -> Message:
         if self.tripped:
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         message = await self.outer_receive()
         if message["type"] != "http.request":
             return message
@@ -169,12 +170,12 @@ class _Counted:
             return message
         self.tripped = True
         logger.warning(
-            "Request body too large (streamed past the limit): %s", _log_path(self.scope)
+            "Request body too large (streamed past %d bytes): %s", self.limit, _log_path(self.scope)
         )
         if not self.started:
             self.started = True
             await _refuse(self.scope, self.outer_send)
-        return _DISCONNECT
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         if self.tripped:

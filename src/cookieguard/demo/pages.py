@@ -7,11 +7,13 @@ templates were compiled once at start-up.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from jinja2 import Environment, Template
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -24,6 +26,8 @@ from cookieguard.core.redirects import is_safe_redirect, safe_next
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.db import DemoDatabase, validate_record_text
 from cookieguard.errors import LoginThrottled
+
+logger = logging.getLogger("cookieguard.demo")
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
@@ -46,9 +50,13 @@ async def read_form(request: Request) -> FormData:
     `BodyLimitMiddleware` already bounds the whole body per route; this refuses (400) the
     file parts no demo form has, which Starlette would otherwise spool to disk.
     """
-    return await request.form(
-        max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_RECORD_BODY
-    )
+    try:
+        return await request.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_RECORD_BODY
+        )
+    except HTTPException as exc:  # Starlette's 400 for a form it will not parse
+        logger.warning("Bad form (%s): %s", exc.detail, ascii(request.url.path[:200]))
+        raise
 
 
 def form_text(form: FormData, name: str) -> str:

@@ -8,7 +8,8 @@ import sys
 import cookieguard
 
 EXPECTED = {
-    "AuthConfig", "AuthError", "AuthMiddleware", "CSRFConfig", "CSRFMiddleware",
+    "AuthConfig", "AuthError", "AuthMiddleware", "BodyLimitMiddleware", "CSRFConfig",
+    "CSRFMiddleware",
     "ConfigError", "CookieConfig", "CookieStore", "CookieguardError", "CounterStore", "KeyRing",
     "LoginThrottle", "LoginThrottled", "ManagedUserStore", "MemoryStore", "PasswordHasher",
     "PostgresStore", "RedisStore", "RequestRejected", "SQLiteStore", "SQLiteUserStore",

@@ -16,6 +16,7 @@ from cookieguard.asgi.csrf import (
     get_csrf_token,
     rotate_csrf_token,
 )
+from cookieguard.asgi.limits import BodyLimitMiddleware
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.auth import (
     AuthConfig,
@@ -88,6 +89,7 @@ __all__ = [
     "AuthConfig",
     "AuthError",
     "AuthMiddleware",
+    "BodyLimitMiddleware",
     "CSRFConfig",
     "CSRFMiddleware",
     "ConfigError",

@@ -2,7 +2,10 @@
 
 The stack, outermost first, is the one the library recommends for any app::
 
-    SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store)
+    BodyLimitMiddleware(SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store))
+
+Each route accepts the body it needs and no more (`BODY_LIMITS`): a larger one gets 413
+before any of it is read, however the CSRF token was sent.
 
 The demo shows CSRF rejection reasons on its 403 page (``CSRFConfig(debug=True)``), as
 Django does with ``DEBUG=True``: it exists to show how the protection works. A production
@@ -19,11 +22,12 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.csrf import CSRFMiddleware
+from cookieguard.asgi.limits import BodyLimitMiddleware
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.asgi.types import ASGIApp
 from cookieguard.auth.context import AuthConfig, AuthMiddleware
@@ -32,7 +36,7 @@ from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import UserStore
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
-from cookieguard.demo.api import RecordsAPI, json_error
+from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
 from cookieguard.demo.pages import Pages
 from cookieguard.demo.routing import PathTableRouter
@@ -46,6 +50,11 @@ UNAVAILABLE_TEXT = "A storage backend is unavailable; retry shortly.\n"
 API_PREFIXES = ("/api/",)
 
 logger = logging.getLogger("cookieguard.demo")
+
+FORM_BODY_LIMIT = 16 * 1024
+"""The largest body of the small forms (login, logout, sessions): a few short fields."""
+BODY_LIMITS = {"/records": MAX_BODY, "/api/records": MAX_BODY}
+"""Routes that take a record (10,000 characters, however encoded) get room for one."""
 
 
 async def _home(request: Request) -> Response:
@@ -67,6 +76,13 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
         response.headers.update(headers)
         return response
     return Response(UNAVAILABLE_TEXT, status_code=503, media_type="text/plain", headers=headers)
+
+
+async def _client_left(request: Request, exc: Exception) -> Response:
+    # A client that hung up mid-body is nobody's error: nobody reads this answer, and a
+    # traceback per truncated request would let anyone flood the log.
+    logger.debug("client disconnected before its body was read: %s", ascii(request.url.path[:200]))
+    return Response(status_code=400)
 
 
 def create_app(
@@ -124,10 +140,15 @@ def create_app(
     site = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={StoreUnavailable: _unavailable, sqlite3.OperationalError: _unavailable},
+        exception_handlers={
+            StoreUnavailable: _unavailable,
+            sqlite3.OperationalError: _unavailable,
+            ClientDisconnect: _client_left,
+        },
     )
     site.router = PathTableRouter(routes, lifespan=lifespan)
     auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
     # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
     csrf = CSRFMiddleware(auth, CSRFConfig(debug=True, api_prefixes=API_PREFIXES))
-    return SessionMiddleware(csrf, store, SessionConfig(api_prefixes=API_PREFIXES))
+    stack = SessionMiddleware(csrf, store, SessionConfig(api_prefixes=API_PREFIXES))
+    return BodyLimitMiddleware(stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS)

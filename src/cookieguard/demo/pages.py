@@ -7,11 +7,13 @@ templates were compiled once at start-up.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from jinja2 import Environment, Template
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,8 +23,11 @@ from cookieguard.auth.sessions import list_sessions, revoke_other_sessions, revo
 from cookieguard.auth.throttle import LoginThrottle, client_address
 from cookieguard.auth.users import UserStore
 from cookieguard.core.redirects import is_safe_redirect, safe_next
+from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.db import DemoDatabase, validate_record_text
 from cookieguard.errors import LoginThrottled
+
+logger = logging.getLogger("cookieguard.demo")
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
@@ -35,8 +40,27 @@ def _user_id(request: Request) -> str:
     return user_id
 
 
+MAX_FORM_FIELDS = 16
+"""More fields than any demo form has; Starlette's default is 1,000."""
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form: text fields only, a bounded number of them.
+
+    `BodyLimitMiddleware` already bounds the whole body per route; this refuses (400) the
+    file parts no demo form has, which Starlette would otherwise spool to disk.
+    """
+    try:
+        return await request.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_RECORD_BODY
+        )
+    except HTTPException as exc:  # Starlette's 400 for a form it will not parse
+        logger.warning("Bad form (%s): %s", exc.detail, ascii(request.url.path[:200]))
+        raise
+
+
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text; absent fields and file uploads count as empty."""
+    """A form field as text; an absent field counts as empty."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
@@ -118,7 +142,7 @@ class Pages:
 
     async def login_submit(self, request: Request) -> Response:
         """POST /login: throttle, check the password, start a fresh session, redirect."""
-        form = await request.form()
+        form = await read_form(request)
         username = form_text(form, "username")
         password = form_text(form, "password")
         next_url = form_text(form, "next")
@@ -178,7 +202,7 @@ class Pages:
     async def add_record(self, request: Request) -> Response:
         """POST /records: add one record (the CSRF middleware already checked the token)."""
         user_id = _user_id(request)
-        text = form_text(await request.form(), "text")
+        text = form_text(await read_form(request), "text")
         problem = validate_record_text(text)
         if problem is not None:
             return await self._records_page(
@@ -215,7 +239,7 @@ class Pages:
 
     async def revoke(self, request: Request) -> Response:
         """POST /sessions/revoke: end one of this user's sessions (only theirs can match)."""
-        handle = form_text(await request.form(), "session")
+        handle = form_text(await read_form(request), "session")
         if await revoke_session(request, handle):
             if get_user_id(request) is None:  # that was this very session: logged out
                 return RedirectResponse("/login", status_code=303)

@@ -41,6 +41,9 @@ def is_busy(exc: sqlite3.Error) -> bool:
 def create_private(path: str) -> bool:
     """Create `path` as an empty owner-only (0600) file unless it exists; True if created.
 
+    The fast path costs one failing `open` system call per new connection, which happen at
+    start-up and after a lost connection, never per request.
+
     In-memory and temporary databases (``":memory:"``, ``""``) and ``file:`` URIs are left to
     SQLite. When the file cannot be created (a missing directory, no permission), nothing is
     raised here: SQLite then fails to open it with its own `sqlite3.Error`, as callers expect.
@@ -50,7 +53,6 @@ def create_private(path: str) -> bool:
     try:
         fd = os.open(path, _CREATE_FLAGS, PRIVATE_MODE)
     except FileExistsError:
-        _warn_if_public(path)
         return False
     except OSError:
         return False
@@ -63,6 +65,8 @@ def create_private(path: str) -> bool:
 
 
 def _warn_if_public(path: str) -> None:
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -87,13 +91,15 @@ def open_wal(path: str, *, timeout: float, **connect_options: Any) -> sqlite3.Co
         sqlite3.Error: the file cannot be opened, is not a database, or stayed locked for
             longer than `timeout` seconds.
     """
-    create_private(path)
+    created = create_private(path)
     conn: sqlite3.Connection = sqlite3.connect(path, timeout=timeout, **connect_options)
     deadline = time.monotonic() + timeout
     delay = 0.001
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+            if not created and path not in _warned:
+                _warn_if_public(path)  # only once it proved to be a database
             return conn
         except sqlite3.OperationalError as exc:
             if not is_busy(exc) or time.monotonic() >= deadline:

@@ -2,7 +2,13 @@
 
 The stack, outermost first, is the one the library recommends for any app::
 
-    SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store)
+    SecurityHeadersMiddleware(
+        SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store),
+        no_store=True,
+    )
+
+Every response forbids framing, and every one but the stylesheet (which sets its own
+Cache-Control) is `no-store`: each page either carries a CSRF token or shows a user's data.
 
 The demo shows CSRF rejection reasons on its 403 page (``CSRFConfig(debug=True)``), as
 Django does with ``DEBUG=True``: it exists to show how the protection works. A production
@@ -24,6 +30,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.csrf import CSRFMiddleware
+from cookieguard.asgi.headers import SecurityHeadersMiddleware
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.asgi.types import ASGIApp
 from cookieguard.auth.context import AuthConfig, AuthMiddleware
@@ -127,4 +134,5 @@ def create_app(
     )
     site.router = PathTableRouter(routes, lifespan=lifespan)
     auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
-    return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)
+    stack = SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)
+    return SecurityHeadersMiddleware(stack, no_store=True)

@@ -16,6 +16,7 @@ from cookieguard.asgi.csrf import (
     get_csrf_token,
     rotate_csrf_token,
 )
+from cookieguard.asgi.headers import SecurityHeadersMiddleware
 from cookieguard.asgi.limits import BodyLimitMiddleware
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.auth import (
@@ -108,6 +109,7 @@ __all__ = [
     "RequestRejected",
     "SQLiteStore",
     "SQLiteUserStore",
+    "SecurityHeadersMiddleware",
     "Session",
     "SessionConfig",
     "SessionEntry",

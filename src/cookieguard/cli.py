@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import logging
 import re
 import sqlite3
@@ -68,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs throughput)"
     )
+    demo.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        type=_trusted_proxies,
+        default=(),
+        help="comma-separated addresses or networks of reverse proxies whose X-Forwarded-Proto "
+        "and X-Forwarded-For are believed, e.g. 127.0.0.1 (default: none, the headers are "
+        "ignored)",
+    )
 
     adduser = commands.add_parser(
         "adduser",
@@ -125,6 +135,24 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is not between 0 and 65535")
     return value
+
+
+def _trusted_proxies(text: str) -> tuple[str, ...]:
+    """Proxy addresses or networks, each checked: a typo must not silently trust nothing,
+    and ``*`` (any client may claim any address and reset login throttling) is refused."""
+    proxies = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            if "/" in item:
+                proxies.append(str(ipaddress.ip_network(item, strict=False)))
+            else:
+                proxies.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item[:60]!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+            ) from None
+    return tuple(proxies)
 
 
 def _positive(text: str) -> int:
@@ -246,7 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cookieguard.demo.serve import ServeError, serve
 
             try:
-                return serve(args.host, args.port, args.db, args.store, access_log=args.access_log)
+                return serve(
+                    args.host,
+                    args.port,
+                    args.db,
+                    args.store,
+                    access_log=args.access_log,
+                    forwarded_allow_ips=args.forwarded_allow_ips,
+                )
             except ServeError as exc:
                 raise CommandError(str(exc)) from None
         if args.command == "adduser":

@@ -45,9 +45,12 @@ def cli(
 class DemoServer:
     """One `cookieguard demo` process; `url` once started."""
 
-    def __init__(self, db: Path, *, store: str | None = None, log: Path) -> None:
+    def __init__(
+        self, db: Path, *, store: str | None = None, log: Path, extra: tuple[str, ...] = ()
+    ) -> None:
         self.db = db
         self.store = store
+        self.extra = extra
         self.log = log
         self.url = ""
         self.demo_credentials: tuple[str, str] | None = None
@@ -70,6 +73,7 @@ class DemoServer:
         ]
         if self.store:
             args += ["--store", self.store]
+        args += self.extra
         env = {k: v for k, v in os.environ.items() if k != "COOKIEGUARD_SECRET_KEY"}
         self._stderr = self.log.open("w")
         self.proc = subprocess.Popen(

@@ -36,7 +36,8 @@ class SQLiteUserStore:
     """Users in a SQLite table (created when missing).
 
     Args:
-        path: The database file; it may be the one that holds the sessions.
+        path: The database file; it may be the one that holds the sessions. Created
+            owner-only (0600) when missing, like `SQLiteStore`'s.
         table: Table name (a plain SQL identifier).
         timeout: Seconds to wait for another writer before failing with `StoreUnavailable`.
     """

@@ -2,10 +2,17 @@
 
 The stack, outermost first, is the one the library recommends for any app::
 
-    BodyLimitMiddleware(SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store))
+    SecurityHeadersMiddleware(
+        BodyLimitMiddleware(
+            SessionMiddleware(CSRFMiddleware(AuthMiddleware(starlette_app)), store)
+        ),
+        no_store=True,
+    )
 
 Each route accepts the body it needs and no more (`BODY_LIMITS`): a larger one gets 413
-before any of it is read, however the CSRF token was sent.
+before any of it is read, however the CSRF token was sent. Every response forbids framing, and
+every one but the stylesheet (which sets its own Cache-Control) is `no-store`: each page either
+carries a CSRF token or shows a user's data.
 
 The demo shows CSRF rejection reasons on its 403 page (``CSRFConfig(debug=True)``), as
 Django does with ``DEBUG=True``: it exists to show how the protection works. A production
@@ -27,6 +34,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.csrf import CSRFMiddleware
+from cookieguard.asgi.headers import SecurityHeadersMiddleware
 from cookieguard.asgi.limits import BodyLimitMiddleware
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.asgi.types import ASGIApp
@@ -151,4 +159,5 @@ def create_app(
     # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
     csrf = CSRFMiddleware(auth, CSRFConfig(debug=True, api_prefixes=API_PREFIXES))
     stack = SessionMiddleware(csrf, store, SessionConfig(api_prefixes=API_PREFIXES))
-    return BodyLimitMiddleware(stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS)
+    limited = BodyLimitMiddleware(stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS)
+    return SecurityHeadersMiddleware(limited, no_store=True)

@@ -78,7 +78,8 @@ class DemoDatabase:
     """Records and settings of the demo site.
 
     Args:
-        path: the SQLite file; created with its tables when missing.
+        path: the SQLite file; created owner-only (0600: it holds the secret key) with its
+            tables when missing.
         lock_timeout: seconds a statement keeps retrying while another process holds the
             write lock; then `sqlite3.OperationalError` ("database is locked") is raised.
     """

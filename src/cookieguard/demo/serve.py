@@ -13,6 +13,7 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
@@ -103,9 +104,20 @@ def _configure_logging(access_log: bool) -> None:
 
 
 def serve(
-    host: str, port: int, db_path: str, store_url: str | None, *, access_log: bool = False
+    host: str,
+    port: int,
+    db_path: str,
+    store_url: str | None,
+    *,
+    access_log: bool = False,
+    forwarded_allow_ips: Sequence[str] = (),
 ) -> int:
     """Run the demo site until interrupted; returns the exit status.
+
+    `forwarded_allow_ips`: addresses or networks of trusted reverse proxies. Requests from
+    them take their scheme (so HTTPS Origins match and cookies get `Secure`) and client
+    address (which login throttling counts) from X-Forwarded-Proto and X-Forwarded-For;
+    requests from anywhere else, and all of them when it is empty, keep the socket's.
 
     Raises:
         ServeError: a setting that cannot work, explained in one line.
@@ -144,6 +156,8 @@ def serve(
     if credentials is not None:
         print(f"  created user {credentials[0]!r} with password {credentials[1]!r}")
     print(f"  add users with: cookieguard adduser NAME --db {db_path}")
+    if forwarded_allow_ips:
+        print(f"  trusting X-Forwarded-Proto/-For from {', '.join(forwarded_allow_ips)}")
     # The last line, flushed: scripts and tests wait for it.
     print(f"cookieguard demo: serving http://{shown_host}:{actual_port}/", flush=True)
     config = uvicorn.Config(
@@ -152,9 +166,12 @@ def serve(
         access_log=access_log,
         lifespan="on",
         server_header=False,
-        # The demo faces browsers directly: a client-chosen X-Forwarded-For must not become
-        # the address that login throttling counts.
-        proxy_headers=False,
+        # Only the proxies named on the command line are believed: a client-chosen
+        # X-Forwarded-For must not become the address that login throttling counts. The
+        # list is always passed, so uvicorn's FORWARDED_ALLOW_IPS variable (and its default,
+        # loopback) never widens it.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=list(forwarded_allow_ips),
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])

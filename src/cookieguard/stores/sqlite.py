@@ -61,8 +61,9 @@ class SQLiteStore:
     """Sessions and counters in one SQLite database file.
 
     Args:
-        path: The database file (created if missing; its directory must exist), or
-            ``":memory:"`` for a private in-memory database.
+        path: The database file (created if missing, owner-only 0600 like its -wal and
+            -shm files; its directory must exist), or ``":memory:"`` for a private in-memory
+            database. An existing file keeps its mode (one warning if others may read it).
         table: Name of the sessions table; the counters table gets a ``_counters`` suffix.
         lock_timeout: Seconds to keep retrying while other processes hold the write lock
             before giving up with `StoreUnavailable`.

@@ -22,7 +22,12 @@ async def test_records_database_locked_too_long_gives_503_not_500(tmp_path: Path
     store = MemoryStore()
     sessionid, now = new_session_id(), time.time()
     record = SessionRecord(
-        data={"_auth_user_id": "1"}, user_id="1", created_at=now, last_seen=now, expires_at=now + 60
+        # Checked against the users table just now: no re-check is due during this test.
+        data={"_auth_user_id": "1", "_auth_checked_at": now},
+        user_id="1",
+        created_at=now,
+        last_seen=now,
+        expires_at=now + 60,
     )
     await store.create(hash_session_id(sessionid), record)
     secret = new_csrf_secret()

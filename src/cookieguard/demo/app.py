@@ -30,7 +30,7 @@ from cookieguard.auth.context import AuthConfig, AuthMiddleware
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import UserStore
-from cookieguard.config import CSRFConfig
+from cookieguard.config import THIRTY_DAYS, CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.demo.api import RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
@@ -126,5 +126,10 @@ def create_app(
         exception_handlers={StoreUnavailable: _unavailable, sqlite3.OperationalError: _unavailable},
     )
     site.router = PathTableRouter(routes, lifespan=lifespan)
-    auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
-    return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store)
+    # A password changed in the users table by other means logs its sessions out within
+    # five minutes (the re-check interval); every session ends 30 days after login at the
+    # latest, however often it is used. Both are the defaults, spelled out here.
+    auth_config = AuthConfig(keyring=KeyRing(secret_key), user_store=users, recheck_interval=300)
+    sessions = SessionConfig(absolute_timeout=THIRTY_DAYS)
+    auth = AuthMiddleware(site, auth_config)
+    return SessionMiddleware(CSRFMiddleware(auth, CSRFConfig(debug=True)), store, sessions)

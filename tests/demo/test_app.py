@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from cookieguard.asgi.session import SessionMiddleware
+from cookieguard.auth.context import AuthMiddleware
 from cookieguard.core.tokens import hash_session_id, new_csrf_secret, new_session_id
 from cookieguard.demo.app import create_app
 from cookieguard.demo.db import DemoDatabase
@@ -51,4 +53,18 @@ async def test_records_database_locked_too_long_gives_503_not_500(tmp_path: Path
             assert (await client.post("/api/records", json={"text": "fine"})).status_code == 201
     finally:
         other.close()
+        db.close()
+
+
+def test_demo_sessions_end_30_days_after_login_and_recheck_every_5_minutes(
+    tmp_path: Path,
+) -> None:
+    db = DemoDatabase(str(tmp_path / "demo.sqlite3"))
+    try:
+        app = create_app(db, MemoryStore(), secret_key="k" * 32)
+        assert isinstance(app, SessionMiddleware)
+        assert app.config.absolute_timeout == 30 * 86_400
+        auth = app.app.app  # SessionMiddleware(CSRFMiddleware(AuthMiddleware(site)))
+        assert isinstance(auth, AuthMiddleware) and auth.config.recheck_interval == 300
+    finally:
         db.close()

@@ -125,14 +125,30 @@ class AuthMiddleware:
         if kind == "http" or kind == "websocket":
             scope[AUTH_SCOPE_KEY] = self.config
             session = scope.get(SESSION_SCOPE_KEY)
-            # The common request ends here: anonymous, or checked less than an interval ago.
-            if type(session) is Session and self._interval is not None:
+            interval = self._interval
+            # The common request ends here, with no await: anonymous, or a float check time
+            # less than an interval old (`recheck_due`'s rule, inlined for that case).
+            if type(session) is Session and interval is not None:
                 user_id = session.peek(SESSION_USER_ID)
-                if type(user_id) is str and user_id:
+                if user_id is not None:
                     now = self._clock()
-                    if recheck_due(session.peek(SESSION_AUTH_CHECKED), now, self._interval):
-                        await self._recheck(scope, session, self.config, user_id, now)
+                    checked = session.peek(SESSION_AUTH_CHECKED)
+                    if type(checked) is not float or not 0 <= now - checked < interval:
+                        await self._check(scope, session, user_id, checked, now, interval)
         await self.app(scope, receive, send)
+
+    async def _check(
+        self,
+        scope: Scope,
+        session: Session,
+        user_id: object,
+        checked: object,
+        now: float,
+        interval: int,
+    ) -> None:
+        # A user id get_user_id would not accept is an anonymous session: nothing to check.
+        if type(user_id) is str and user_id and recheck_due(checked, now, interval):
+            await self._recheck(scope, session, self.config, user_id, now)
 
 
 def auth_config(conn: Connection, keyring: KeyRing | None = None) -> AuthConfig:

@@ -200,7 +200,11 @@ async def logout(conn: Connection) -> None:
 
 
 def get_user_id(conn: Connection) -> str | None:
-    """The logged-in user's id from the session, without any query (None: anonymous)."""
+    """The logged-in user's id from the session, without any query (None: anonymous).
+
+    Trustworthy because `AuthMiddleware` re-checks the session against the user store every
+    `AuthConfig.recheck_interval` seconds, before the app runs.
+    """
     # get_session() without its two calls when the scope is a plain dict holding a Session:
     # endpoints and `requires_login` ask on every request.
     scope = getattr(conn, "scope", conn)

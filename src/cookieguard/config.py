@@ -16,6 +16,7 @@ from cookieguard.errors import ConfigError
 
 ONE_YEAR = 31_449_600  # Django's CSRF_COOKIE_AGE (52 weeks)
 TWO_WEEKS = 1_209_600  # Django's SESSION_COOKIE_AGE
+THIRTY_DAYS = 2_592_000  # the default absolute session lifetime (ASVS 5 V7.3.2)
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,13 @@ class SessionConfig:
     """The session cookie: HttpOnly and SameSite=Lax by default."""
     idle_timeout: int = TWO_WEEKS
     """Seconds of inactivity after which a session ends (sliding expiry)."""
-    absolute_timeout: int | None = None
-    """Seconds after creation after which a session ends however active it is; None: no limit."""
+    absolute_timeout: int | None = THIRTY_DAYS
+    """Seconds after login (or creation) after which a session ends however active it is.
+
+    Thirty days by default, so a stolen cookie that is used now and then still dies (ASVS 5
+    V7.3.2 asks for an absolute limit). None removes the limit: a session used at least once
+    per `idle_timeout` then lives forever.
+    """
     touch_interval: int = 60
     """Idle expiry is refreshed in the store at most this often for unmodified sessions."""
     browser_session: bool = False

@@ -566,3 +566,20 @@ async def test_a_failed_touch_does_not_fail_a_read(caplog: pytest.LogCaptureFixt
         assert "set-cookie" not in response.headers
         assert "session touch skipped" in caplog.text
         assert (await http.post("/set?b=2")).status_code == 503  # a real write still fails
+
+
+async def test_default_absolute_timeout_ends_a_session_used_every_13_days(
+    store: SessionStore,  # noqa: F811
+) -> None:
+    clock, day = Clock(), 86_400
+    async with client(make_app(store, None, clock)) as http:  # SessionConfig() defaults
+        sid = session_cookie(await http.post("/set?a=1"))
+        assert sid is not None
+        for visit in (13, 26):
+            clock.now = T0 + visit * day
+            response = await http.get("/read")
+            assert response.json() == {"a": "1"}  # used every 13 days: idle never runs out
+        assert "Max-Age=345600" in response.headers["set-cookie"]  # 4 days left, not 14
+        clock.now = T0 + 30 * day
+        assert (await http.get("/read")).json() == {}
+    assert await store.load(hash_session_id(sid), now=T0 + 30 * day) is None

@@ -41,7 +41,7 @@ def fastapi_app() -> Any:
         get_session(request)[SESSION_USER_ID] = "7"
         return {}
 
-    config = AuthConfig(keyring=KeyRing("k" * 32), login_url="/signin")
+    config = AuthConfig(keyring=KeyRing("k" * 32), login_url="/signin", recheck_interval=None)
     return SessionMiddleware(AuthMiddleware(api, config), MemoryStore())
 
 

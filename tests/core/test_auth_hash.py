@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cookieguard.core.auth import AuthHasher, HashCheck, same_user
+from cookieguard.core.auth import AuthHasher, HashCheck, recheck_due, same_user
 from cookieguard.core.signing import KeyRing
 
 OLD = "old-secret-key-0123456789"
@@ -47,3 +47,16 @@ def test_same_user() -> None:
     assert not same_user("42", "43")
     assert not same_user(42, "42")
     assert not same_user("\ud800", "x")
+
+
+def test_recheck_is_due_once_the_interval_has_passed() -> None:
+    assert not recheck_due(1000.0, 1000.0, 300)
+    assert not recheck_due(1000, 1299.5, 300)  # an int time from a JSON store works too
+    assert recheck_due(1000.0, 1300.0, 300)
+    assert recheck_due(1000.0, 1000.0, 0)  # 0: every request
+
+
+def test_an_unverifiable_check_time_is_always_due() -> None:
+    for bad in (None, "1000", True, [1000], float("nan"), float("inf"), float("-inf")):
+        assert recheck_due(bad, 1000.0, 300), bad
+    assert recheck_due(1001.0, 1000.0, 300)  # in the future: another server's clock is ahead

@@ -258,3 +258,25 @@ def test_mapping_helpers_track_changes() -> None:
 @pytest.mark.parametrize("value", ["", "A" * 32, "a" * 31, "a" * 33, "é" * 32, "a-" * 16])
 def test_malformed_ids_are_rejected_before_lookup(value: str) -> None:
     assert not is_well_formed_session_id(value)
+
+
+def test_default_absolute_timeout_ends_a_session_used_every_13_days() -> None:
+    config = SessionConfig()  # the defaults: two weeks idle, 30 days absolute
+    day = 86_400
+    session = stored(created_at=T0, last_seen=T0, expires_at=T0 + 14 * day)
+    plan = session.plan_save(config, T0 + 13 * day)
+    assert plan.action == "touch" and plan.expires_at == T0 + 27 * day
+    session = stored(created_at=T0, last_seen=T0 + 13 * day, expires_at=T0 + 27 * day)
+    plan = session.plan_save(config, T0 + 26 * day)
+    assert plan.action == "touch" and plan.expires_at == T0 + 30 * day  # not day 40
+    assert plan.max_age == 4 * day
+    session = stored(created_at=T0, last_seen=T0 + 26 * day, expires_at=T0 + 30 * day)
+    session["x"] = 1
+    ended = session.plan_save(config, T0 + 30 * day)
+    assert (ended.action, ended.cookie) == ("delete", "delete")
+
+
+def test_peek_reads_without_making_the_response_vary() -> None:
+    session = stored({"a": 1})
+    assert session.peek("a") == 1 and session.peek("b", 2) == 2
+    assert session.plan_save(CONFIG, T0).vary is False

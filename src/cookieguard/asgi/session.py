@@ -9,6 +9,9 @@ they pass. All decisions come from `cookieguard.core.session`; this module only 
 * at ``http.response.start``: the planned store operation, then ``Set-Cookie`` and
   ``Vary: Cookie``; a store failure there turns the response into a 503 before any byte
   of it was sent. Nothing is saved for 5xx responses.
+* a `StoreUnavailable` raised inside (by `logout`, `AuthMiddleware`'s user re-check, a
+  handler's own store call) before the response started: 503. Frameworks that answer
+  exceptions themselves (Starlette sends its 500 first) need their own handler for it.
 
 WebSocket connections get the session too, read-only: a handshake response cannot carry
 ``Set-Cookie`` once accepted, so changes made on a websocket are not saved.
@@ -210,12 +213,16 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        replaced = False
+        replaced = started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal replaced
+            nonlocal replaced, started
             if replaced:
                 return  # our error response already went out; swallow the app's body
+            if started:
+                await send(message)
+                return
+            started = True
             if message["type"] == "http.response.start" and not session.untouched:
                 try:
                     now = self.clock()
@@ -239,7 +246,13 @@ class SessionMiddleware:
                     return
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except StoreUnavailable as exc:
+            if started or replaced:
+                raise  # too late for a 503: the server logs it and drops the connection
+            self._log_store_error("request", exc, "a store")
+            await _unavailable(scope, send, self._api, code="store_unavailable")
 
     async def _finish(
         self, scope: Scope, session: Session, message: Message, plan: SavePlan, now: float
@@ -297,9 +310,10 @@ class SessionMiddleware:
             return value
         raise StoreUnavailable("could not allocate a fresh session id")
 
-    def _log_store_error(self, stage: str, exc: Exception) -> None:
+    def _log_store_error(self, stage: str, exc: Exception, what: str = "session store") -> None:
         logger.error(
-            "session store unavailable at %s (%s): answering 503",
+            "%s unavailable at %s (%s): answering 503",
+            what,
             stage,
             type(exc).__name__,
             exc_info=not isinstance(exc, StoreUnavailable),
@@ -313,14 +327,17 @@ def _user_agent(scope: Scope) -> str | None:
     return None
 
 
-async def _unavailable(scope: Scope, send: Send, api: ApiPaths) -> None:
+async def _unavailable(
+    scope: Scope, send: Send, api: ApiPaths, *, code: str = "session_store_unavailable"
+) -> None:
     if scope["type"] == "http":
+        what = "session store" if code == "session_store_unavailable" else "storage backend"
         await send_error(
             send,
             503,
-            "The session store is unavailable. Please try again in a moment.",
+            f"The {what} is unavailable. Please try again in a moment.",
             as_json=api.wants_json(scope, accept_header(scope)),
-            code="session_store_unavailable",
+            code=code,
             headers=[(b"retry-after", b"5")],
         )
     else:  # refuse the websocket handshake: "try again later"

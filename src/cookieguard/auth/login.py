@@ -3,10 +3,13 @@
 * `authenticate` checks a username and password (throttled, timing-equalised, upgrading old
   hashes); `login` then binds the user to the session: a different user's (or a stale)
   session is flushed, otherwise the id is cycled keeping the data; the CSRF secret rotates.
-* `logout` deletes the session server-side, clears the cookie and rotates the CSRF secret.
-* `get_user_id` answers from the session alone (no query): a password change deletes the
-  user's other sessions through the store's per-user index, so a live session with a user
-  id is a valid one. `get_user` loads the user and re-verifies the auth hash.
+* `logout` deletes the session server-side at once (not at response start, so a handler
+  that fails afterwards cannot leave it alive), clears the cookie and rotates the CSRF secret.
+* `get_user_id` answers from the session alone (no query): `change_password` deletes the
+  user's other sessions through the store's per-user index, and `AuthMiddleware` re-checks
+  each session against the user store every `AuthConfig.recheck_interval` seconds (for
+  passwords changed outside cookieguard). `get_user` loads the user and re-verifies the
+  auth hash on every request.
 """
 
 from __future__ import annotations
@@ -18,11 +21,17 @@ from typing import Any
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.auth.context import USER_SCOPE_KEY, auth_config
+from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig, auth_config
 from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth.revalidate import end_session, verify_session_user
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import ManagedUserStore, User, UserStore, plausible_username
-from cookieguard.core.auth import SESSION_AUTH_HASH, SESSION_USER_ID, HashCheck, same_user
+from cookieguard.core.auth import (
+    SESSION_AUTH_CHECKED,
+    SESSION_AUTH_HASH,
+    SESSION_USER_ID,
+    same_user,
+)
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError
@@ -133,9 +142,14 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         conn: the request (or scope); `SessionMiddleware` must wrap the app.
         user: the authenticated user (from `authenticate`).
         keyring: secret keys for the auth hash; defaults to `AuthMiddleware`'s.
+
+    Raises:
+        ValueError: `user` is inactive (``is_active`` false); nobody is logged in.
     """
     if not isinstance(user, User):
         raise TypeError("login() needs the User returned by authenticate()")
+    if user.is_active is not True:
+        raise ValueError("login() refuses an inactive user")
     config = auth_config(conn, keyring)
     session = get_session(conn)
     new_hash = config.auth_hasher.auth_hash(user.password_hash)
@@ -149,28 +163,48 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         session.cycle_key()
     session[SESSION_USER_ID] = user.id
     session[SESSION_AUTH_HASH] = new_hash
+    _checked_now(session, config)
     session.set_user(user.id)
     _rotate_csrf(conn)
     scope_of(conn)[USER_SCOPE_KEY] = user
     logger.info("user %s logged in (session %s)", user.id, _tag(session))
 
 
+def _checked_now(session: Session, config: AuthConfig) -> None:
+    # The auth hash was just computed from the user's current password hash: the next
+    # re-check is due one interval from now.
+    if config.recheck_interval is not None:
+        session[SESSION_AUTH_CHECKED] = config.clock()
+
+
 async def logout(conn: Connection) -> None:
     """End the session server-side, clear its cookie and rotate the CSRF secret.
 
-    Safe to call for anonymous requests.
+    The record is deleted from the store before this returns (and so leaves the user's
+    "my sessions" list), so the old cookie is dead even if the handler then fails, answers
+    5xx or sends nothing. With signed-cookie sessions (`CookieStore`) there is no record:
+    only the deletion cookie of a successful response ends the session. Safe to call for
+    anonymous requests.
+
+    Raises:
+        StoreUnavailable: the session store is down. Let it propagate (answer 503): the
+            session is not ended and the user must not be told otherwise.
     """
     session = get_session(conn)
     user_id = get_user_id(conn)
-    session.flush()
-    _rotate_csrf(conn)
     scope_of(conn)[USER_SCOPE_KEY] = None
+    _rotate_csrf(conn)
+    await end_session(conn, session)
     if user_id is not None:
         logger.info("user %s logged out", user_id)
 
 
 def get_user_id(conn: Connection) -> str | None:
-    """The logged-in user's id from the session, without any query (None: anonymous)."""
+    """The logged-in user's id from the session, without any query (None: anonymous).
+
+    Trustworthy because `AuthMiddleware` re-checks the session against the user store every
+    `AuthConfig.recheck_interval` seconds, before the app runs.
+    """
     # get_session() without its two calls when the scope is a plain dict holding a Session:
     # endpoints and `requires_login` ask on every request.
     scope = getattr(conn, "scope", conn)
@@ -186,9 +220,9 @@ async def get_user(
 ) -> User | None:
     """The logged-in `User`, loaded and verified once per request (then cached on the scope).
 
-    A session whose user is gone, or whose auth hash no longer matches (the password
-    changed), is flushed and the request is anonymous. A hash made with a fallback key is
-    upgraded to the current key (with a new session id).
+    A session whose user is gone or inactive, or whose auth hash no longer matches (the
+    password changed), is ended (deleted server-side at once) and the request is anonymous.
+    A hash made with a fallback key is upgraded to the current key (with a new session id).
 
     Args:
         conn: the request (or scope).
@@ -209,24 +243,7 @@ async def get_user(
     store = user_store or config.user_store
     if store is None:
         raise ConfigError("get_user() needs a user store (argument or AuthConfig.user_store)")
-    session = get_session(conn)
-    user = await store.get_by_id(user_id)
-    verdict = (
-        HashCheck.INVALID
-        if user is None
-        else config.auth_hasher.check(session.get(SESSION_AUTH_HASH), user.password_hash)
-    )
-    if user is None or verdict is HashCheck.INVALID:
-        logger.info("session %s no longer valid for user %s; flushed", _tag(session), user_id)
-        session.flush()
-        scope[USER_SCOPE_KEY] = None
-        return None
-    if verdict is HashCheck.UPGRADE:
-        session.cycle_key()
-        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(user.password_hash)
-        logger.info("auth hash of session %s upgraded to the current key", _tag(session))
-    scope[USER_SCOPE_KEY] = user
-    return user
+    return await verify_session_user(conn, get_session(conn), config, store, user_id)
 
 
 async def change_password(
@@ -267,5 +284,6 @@ async def change_password(
     if own:
         session.cycle_key()
         session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(new_hash)
+        _checked_now(session, config)
         scope_of(conn)[USER_SCOPE_KEY] = updated
     return updated

@@ -34,6 +34,9 @@ class User:
     """What the user types to log in (compared exactly)."""
     password_hash: str
     """Argon2id, Django PBKDF2 or Django Argon2 hash; ``!`` + anything means no password."""
+    is_active: bool = True
+    """False for a disabled account (Django's ``is_active``): its sessions end at the next
+    check (`get_user`, `AuthMiddleware`'s re-check) and `login` refuses it."""
 
 
 @runtime_checkable

@@ -6,6 +6,10 @@ session made before the change no longer verifies. The HMAC (rather than the pas
 itself) keeps anything derived from the password out of the session store. Hashes made with a
 fallback key still verify and are reported for upgrade, so rotating the secret key logs
 nobody out.
+
+A password changed behind the library's back (SQL on the users table, a shared Django user
+table) cannot end sessions through the per-user index, so a session also records when its
+auth hash was last checked against the user store; `recheck_due` says when to check again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ SESSION_USER_ID = "_auth_user_id"
 """Session key of the logged-in user's id (a string), as Django names it."""
 SESSION_AUTH_HASH = "_auth_user_hash"
 """Session key of the auth hash (hex), as Django names it."""
+SESSION_AUTH_CHECKED = "_auth_checked_at"
+"""Session key of when the auth hash was last checked against the user store (epoch seconds)."""
 AUTH_HASH_PURPOSE = "cookieguard.auth.session-auth-hash"
 """Purpose the auth-hash HMAC keys are bound to (see `KeyRing.derive`)."""
 
@@ -73,3 +79,14 @@ def same_user(stored_id: object, user_id: str) -> bool:
     return hmac.compare_digest(
         stored_id.encode("utf-8", "surrogatepass"), user_id.encode("utf-8", "surrogatepass")
     )
+
+
+def recheck_due(checked_at: object, now: float, interval: int) -> bool:
+    """True when a session last checked at `checked_at` must be checked against the user store.
+
+    A missing or malformed time, or one in the future (clocks of several servers disagree),
+    is due: an unverifiable claim is never trusted. With ``interval == 0`` every request is due.
+    """
+    if type(checked_at) is not float and type(checked_at) is not int:
+        return True
+    return not 0 <= now - checked_at < interval  # NaN and infinities compare False: due

@@ -224,6 +224,15 @@ class Session(MutableMapping[str, Any]):
         self.accessed = True
         return self._data.get(key, default)
 
+    def peek(self, key: str, default: Any = None) -> Any:
+        """Read `key` without marking the session accessed.
+
+        For middleware that inspects every request's session (`AuthMiddleware` reads the
+        user id and the last auth check): the response only varies on Cookie when the app,
+        or a decision taken on what was read, actually used the session.
+        """
+        return self._data.get(key, default)
+
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
@@ -301,6 +310,21 @@ class Session(MutableMapping[str, Any]):
         self._expiry = None
         self._expiry_changed = False
         self.accessed = self._modified = True
+
+    @property
+    def pending_delete(self) -> str | None:
+        """Key hash of the stored record the next save deletes (after `flush` or `cycle_key`)."""
+        return self._replaces
+
+    def deleted(self, key_hash: str) -> None:
+        """The caller deleted the record `key_hash` from the store itself; the save need not.
+
+        `logout` deletes at once, so an error response (nothing is saved for a 5xx) or no
+        response at all cannot leave the old cookie logged in. A flushed session still
+        clears the cookie on the next response.
+        """
+        if key_hash == self._replaces:
+            self._replaces = None
 
     def set_user(self, user_id: str | None) -> None:
         """Record the owner for the per-user index (login calls it after `cycle_key()`).

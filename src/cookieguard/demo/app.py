@@ -42,7 +42,7 @@ from cookieguard.auth.context import AuthConfig, AuthMiddleware
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import UserStore
-from cookieguard.config import CSRFConfig, SessionConfig
+from cookieguard.config import THIRTY_DAYS, CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
@@ -155,9 +155,14 @@ def create_app(
         },
     )
     site.router = PathTableRouter(routes, lifespan=lifespan)
-    auth = AuthMiddleware(site, AuthConfig(keyring=KeyRing(secret_key), user_store=users))
+    # A password changed in the users table by other means logs its sessions out within
+    # five minutes (the re-check interval); every session ends 30 days after login at the
+    # latest, however often it is used. Both are the defaults, spelled out here.
+    auth_config = AuthConfig(keyring=KeyRing(secret_key), user_store=users, recheck_interval=300)
+    auth = AuthMiddleware(site, auth_config)
     # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
     csrf = CSRFMiddleware(auth, CSRFConfig(debug=True, api_prefixes=API_PREFIXES))
-    stack = SessionMiddleware(csrf, store, SessionConfig(api_prefixes=API_PREFIXES))
+    sessions = SessionConfig(absolute_timeout=THIRTY_DAYS, api_prefixes=API_PREFIXES)
+    stack = SessionMiddleware(csrf, store, sessions)
     limited = BodyLimitMiddleware(stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS)
     return SecurityHeadersMiddleware(limited, no_store=True)

@@ -163,10 +163,10 @@ async def test_a_burst_from_one_address_does_not_slow_down_another_users_login(
     idle = [await victim() for _ in range(5)]
     during: list[float] = []
     refused = 0
-    for round_ in range(3):
+    for round_ in range(3):  # each round from another address, under its limits
         burst = [
             asyncio.create_task(
-                login(users, hasher, throttle, f"u{round_}-{i}", "guess", "198.51.100.7")
+                login(users, hasher, throttle, f"u{i}", "guess", f"198.51.100.{round_}")
             )
             for i in range(300)
         ]
@@ -175,11 +175,11 @@ async def test_a_burst_from_one_address_does_not_slow_down_another_users_login(
         results = await asyncio.gather(*burst)
         refused += results.count(429)
         assert set(results) <= {200, 429}
-    # The cap answers most of the burst at once instead of queueing 300 hashes.
-    assert refused >= 3 * 280
     ratio = statistics.median(during) / statistics.median(idle)
     # A few hashes may be ahead of the victim's (at most the cap); 300 queued were ~150x.
     assert ratio < 10, (idle, during)
+    # The cap answers most of the burst at once instead of queueing 300 hashes.
+    assert refused >= 3 * 280
 
 
 async def test_ipv6_addresses_count_per_64(store: SessionStore) -> None:  # noqa: F811

@@ -88,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     adduser.add_argument("username")
     adduser.add_argument("--db", default=DEFAULT_DB, help="the demo's SQLite file (%(default)s)")
 
+    users = commands.add_parser(
+        "users",
+        help="maintain the demo's users table",
+        description="Maintain the users table of the demo's SQLite file.",
+    )
+    user_actions = users.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    wrap = user_actions.add_parser(
+        "wrap-legacy",
+        help="wrap Django PBKDF2 hashes in Argon2id",
+        description="Replace every Django PBKDF2 hash by Argon2id of it (no password needed); "
+        "each is upgraded to plain Argon2id at the user's next login. Prints the "
+        "legacy_iterations that make failed logins cost the same for every account.",
+    )
+    wrap.add_argument("--db", default=DEFAULT_DB, help="the demo's SQLite file (%(default)s)")
+
     sessions = commands.add_parser(
         "sessions",
         help="list, revoke or purge stored sessions",
@@ -207,6 +222,38 @@ def adduser(username: str, db: str) -> int:
     return 0
 
 
+# -- users ------------------------------------------------------------------------------
+
+
+def wrap_legacy(db: str) -> int:
+    """Wrap the Django PBKDF2 hashes of the demo's users table in Argon2id."""
+    import os
+
+    if not os.path.exists(db):
+        raise CommandError(f"database {db} does not exist")
+    return asyncio.run(_wrap_legacy(db))
+
+
+async def _wrap_legacy(db: str) -> int:
+    from cookieguard.auth.legacy import wrap_legacy_hashes
+    from cookieguard.auth.sqlite_users import SQLiteUserStore
+
+    users = SQLiteUserStore(db)
+    try:
+        report = await wrap_legacy_hashes(users)
+    finally:
+        await users.close()
+    print(f"wrapped {report.wrapped} Django PBKDF2 hash(es) in Argon2id in {db}")
+    if report.legacy:
+        print(
+            f"{report.legacy} legacy row(s) remain until their next login, with PBKDF2 up to "
+            f"{report.max_iterations} iterations: run the site with "
+            f"PasswordHasher(legacy_iterations={report.max_iterations}) so that a failed login "
+            "costs the same for every account"
+        )
+    return 0
+
+
 # -- sessions -----------------------------------------------------------------------------
 
 
@@ -286,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CommandError(str(exc)) from None
         if args.command == "adduser":
             return adduser(args.username, args.db)
+        if args.command == "users":
+            if args.action is None:
+                return _fail("choose an action: wrap-legacy", EXIT_USAGE)
+            return wrap_legacy(args.db)
         if args.command == "sessions":
             if args.action is None:
                 return _fail("choose an action: list, revoke or purge", EXIT_USAGE)

@@ -8,7 +8,7 @@ CookieguardError
 ├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
 └── AuthError
     ├── UserExists         a username is taken
-    └── LoginThrottled     .retry_after (seconds): answer 429
+    └── LoginThrottled     .retry_after (seconds), .reason: answer 429
 """
 
 from __future__ import annotations
@@ -54,10 +54,16 @@ class UserExists(AuthError):
 
 
 class LoginThrottled(AuthError):
-    """Too many failed logins; retry after `retry_after` seconds."""
+    """Too many failed logins; retry after `retry_after` seconds.
+
+    `reason` names the limit: ``"user"`` (this username from this address), ``"address"``,
+    ``"account"`` (this username from everywhere) or ``"busy"`` (checks already running for
+    this address), as in `cookieguard.core.throttle`.
+    """
 
     status_code = 429
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, reason: str = "user") -> None:
         super().__init__(f"too many failed logins; retry after {retry_after} seconds")
         self.retry_after = retry_after
+        self.reason = reason

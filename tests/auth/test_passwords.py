@@ -188,3 +188,116 @@ async def test_unknown_user_costs_as_much_as_a_wrong_password(
         assert statistics.median(unknown) > 0.005
     finally:
         await users.close()
+
+
+# -- equal cost for known and unknown users ------------------------------------------------
+
+
+async def paired_ratio(users, hasher, first: str, second: str, password: str, pairs: int) -> float:
+    """Median over interleaved pairs of time(first) / time(second), both failing logins."""
+
+    async def timed(username: str) -> float:
+        start = time.perf_counter()
+        assert await authenticate(users, username, password, hasher=hasher) is None
+        return time.perf_counter() - start
+
+    await timed(first), await timed(second)  # warm up connection, caches and the dummy hash
+    ratios = []
+    for i in range(pairs):
+        # Alternate which goes first, so a drift in load hits both sides alike.
+        if i % 2:
+            a = await timed(first)
+            b = await timed(second)
+        else:
+            b = await timed(second)
+            a = await timed(first)
+        ratios.append(a / b)
+    return statistics.median(ratios)
+
+
+@pytest.fixture
+def cheap() -> PasswordHasher:
+    """Argon2id at ~1 ms, so that the tests below take well under a second each."""
+    return PasswordHasher(time_cost=1, memory_cost=1024)
+
+
+async def test_an_oversized_password_costs_the_same_for_known_and_unknown_users(
+    tmp_path: Path, cheap: PasswordHasher
+) -> None:
+    users = SQLiteUserStore(tmp_path / "u.db")
+    try:
+        await users.create_user("carol", await cheap.ahash("the right one"))
+        huge = "x" * 2_000_000  # an unknown user's check must not hash all of it
+        ratio = await paired_ratio(users, cheap, "carol", "nobody-by-this-name", huge, 30)
+        assert 0.75 < ratio < 1 / 0.75, ratio
+    finally:
+        await users.close()
+
+
+async def test_legacy_rows_cost_the_same_as_unknown_users_once_wrapped(
+    tmp_path: Path, cheap: PasswordHasher
+) -> None:
+    from cookieguard.auth.legacy import wrap_legacy_hashes
+
+    users = SQLiteUserStore(tmp_path / "u.db")
+    try:
+        # PBKDF2 at 20,000 iterations costs several times this Argon2 (as Django's 1M rows
+        # cost 20x the default Argon2id): the leak the wrapping and padding must close.
+        legacy_row = _django_pbkdf2("old secret", "seasalt", 20_000)
+        await users.create_user("legacy", legacy_row)
+        await users.create_user("modern", await cheap.ahash("new secret"))
+        unknown = "nobody-by-this-name"
+        assert await paired_ratio(users, cheap, "legacy", unknown, "guess", 10) > 2
+
+        report = await wrap_legacy_hashes(users, cheap)
+        assert (report.wrapped, report.legacy, report.max_iterations) == (1, 1, 20_000)
+        stored = await users.get_by_username("legacy")
+        assert stored is not None
+        assert stored.password_hash.startswith("argon2id_pbkdf2_sha256$20000$seasalt$$argon2id$")
+        assert legacy_row.rsplit("$", 1)[1] not in stored.password_hash  # no bare PBKDF2
+        again = await wrap_legacy_hashes(users, cheap)  # idempotent
+        assert (again.wrapped, again.legacy) == (0, 1)
+
+        padded = PasswordHasher(
+            time_cost=1, memory_cost=1024, legacy_iterations=report.max_iterations
+        )
+        for name in ("legacy", "modern"):
+            ratio = await paired_ratio(users, padded, name, unknown, "guess", 30)
+            assert 0.75 < ratio < 1 / 0.75, (name, ratio)
+
+        # The wrapped row logs in with the old password and is upgraded to plain Argon2id.
+        assert await authenticate(users, "legacy", "old secretx", hasher=padded) is None
+        user = await authenticate(users, "legacy", "old secret", hasher=padded)
+        assert user is not None and user.password_hash.startswith("$argon2id$")
+        assert await authenticate(users, "legacy", "old secret", hasher=padded) == user
+    finally:
+        await users.close()
+
+
+def test_wrapped_hashes_verify_like_the_rows_they_replace(hasher: PasswordHasher) -> None:
+    wrapped = hasher.wrap(DJANGO_KAT)
+    assert wrapped is not None and wrapped.startswith("argon2id_pbkdf2_sha256$1500000$seasalt$$")
+    assert DJANGO_KAT.rsplit("$", 1)[1] not in wrapped  # the PBKDF2 output is not kept
+    assert hasher.verify(wrapped, "l\u00e8tmein") == PasswordCheck(ok=True, needs_rehash=True)
+    assert not hasher.verify(wrapped, "letmein").ok
+    sha1 = _django_pbkdf2("s3cret", "abcdefghijklmnopqrstuv", 1000, "sha1")
+    wrapped_sha1 = hasher.wrap(sha1)
+    assert wrapped_sha1 is not None and wrapped_sha1.startswith("argon2id_pbkdf2_sha1$1000$")
+    assert hasher.verify(wrapped_sha1, "s3cret").ok
+    # Only plain PBKDF2 rows are wrapped; corrupt wrapped rows fail like any bad hash.
+    for other in (wrapped, hasher.hash("pw"), "!unusable", "pbkdf2_sha256$0$salt$AAAA", ""):
+        assert hasher.wrap(other) is None
+    for broken in (
+        wrapped.replace("$1500000$", "$1500001$"),
+        wrapped[:-8],
+        "argon2id_pbkdf2_sha256$1000$salt$$argon2id$garbage",
+        "argon2id_pbkdf2_sha256$x$salt$$argon2id$",
+    ):
+        assert not hasher.verify(broken, "l\u00e8tmein").ok
+
+
+def test_legacy_iterations_are_bounded() -> None:
+    with pytest.raises(ValueError, match="legacy_iterations"):
+        PasswordHasher(legacy_iterations=-1)
+    with pytest.raises(ValueError, match="legacy_iterations"):
+        PasswordHasher(legacy_iterations=10**9)

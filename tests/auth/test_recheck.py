@@ -252,3 +252,20 @@ async def test_login_refuses_an_inactive_user(users: Any) -> None:
         await login(scope, inactive, keyring=KEYRING)
     assert scope["session"].peek("_auth_user_id") is None
     assert scope["session"].session_id is None  # nothing to save
+
+
+async def test_authenticate_refuses_an_inactive_user_with_the_right_password(
+    fast_hasher: PasswordHasher, tmp_path: Path
+) -> None:
+    from cookieguard.auth import authenticate
+
+    class Disabled(SQLiteUserStore):
+        async def get_by_username(self, username: str) -> User | None:
+            user = await super().get_by_username(username)
+            return None if user is None else dataclasses.replace(user, is_active=False)
+
+    users = Disabled(str(tmp_path / "users.db"))
+    await users.create_user("carol", fast_hasher.hash("carol-pass"))
+    assert await authenticate(users, "carol", "carol-pass", hasher=fast_hasher) is None
+    active = SQLiteUserStore(str(tmp_path / "users.db"))
+    assert await authenticate(active, "carol", "carol-pass", hasher=fast_hasher) is not None

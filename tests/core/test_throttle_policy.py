@@ -65,8 +65,40 @@ def test_keys_normalise_usernames_and_hide_inputs() -> None:
         {"max_attempts_per_user": 0},
         {"max_failures_per_address": 0},
         {"window": 0},
+        {"max_failures_per_account": 0},
+        {"max_in_flight_per_address": 0},
+        {"trusted_address_for": 0},
+        {"ipv6_prefix": 0},
+        {"ipv6_prefix": 129},
     ],
 )
 def test_invalid_policies(kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         ThrottlePolicy(**kwargs)
+
+
+def test_address_groups() -> None:
+    from cookieguard.core.throttle import address_group
+
+    assert address_group("192.0.2.7") == "192.0.2.7"
+    assert address_group("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert address_group("2001:DB8:1:2::ffff") == "2001:db8:1:2::/64"
+    assert address_group("fe80::1%eth0") == "fe80::/64"
+    assert address_group("::ffff:192.0.2.7") == "192.0.2.7"
+    assert address_group("2001:db8:1:2::1", 48) == "2001:db8:1::/48"
+    assert address_group("unknown") == "unknown"
+
+
+def test_refusal_order_and_limits() -> None:
+    from cookieguard.core.throttle import limits, refusal
+
+    caps = limits(ThrottlePolicy())
+    assert caps == {"user": 10, "address": 200, "account": 50}
+    assert refusal(caps, {"user": (9, 900.0), "address": None, "account": None}, 0.0) is None
+    assert refusal(caps, {"user": (10, 900.0)}, 100.0) == ("user", 800)
+    both = {"user": (10, 900.0), "account": (50, 500.0)}
+    assert refusal(caps, both, 100.0) == ("user", 800)
+    assert refusal(caps, {"account": (50, 500.0)}, 100.0) == ("account", 400)
+    assert refusal(caps, {"account": (50, 500.0)}, 500.0) is None  # the window is over
+    off = limits(ThrottlePolicy(max_failures_per_address=None, max_failures_per_account=None))
+    assert off == {"user": 10}

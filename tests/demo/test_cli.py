@@ -67,6 +67,8 @@ def test_adduser_unusable_db(tmp_path: Path) -> None:
         ("sessions", "list"),
         ("sessions", "revoke"),
         ("sessions", "purge"),
+        ("users",),
+        ("users", "wrap-legacy"),
         ("secret",),
     ],
     ids=lambda args: " ".join(args) or "top",
@@ -219,3 +221,39 @@ async def test_purge_shows_progress_batch_by_batch(tmp_path: Path) -> None:
     assert progress == ["1000", "2000", "2500", "2500"]  # one line per batch, then the total
     listed = cli("sessions", "list", "--store", f"sqlite:///{path}", "--user", "7")
     assert listed.stdout.startswith("f" * 64)
+
+
+def test_users_wrap_legacy_then_login(site: DemoServer) -> None:
+    import base64
+    import hashlib
+    import sqlite3
+
+    derived = hashlib.pbkdf2_hmac("sha256", b"from django", b"oldsalt", 1000)
+    row = f"pbkdf2_sha256$1000$oldsalt${base64.b64encode(derived).decode()}"
+    with sqlite3.connect(site.db) as conn:
+        conn.execute(
+            "INSERT INTO cookieguard_users (username, password_hash, created_at) VALUES (?, ?, 0)",
+            ("django-user", row),
+        )
+    result = cli("users", "wrap-legacy", "--db", str(site.db))
+    assert result.returncode == 0, result.stderr
+    assert "wrapped 1 Django PBKDF2 hash(es)" in result.stdout
+    assert "legacy_iterations=1000" in result.stdout
+
+    def stored() -> str:
+        with sqlite3.connect(site.db) as conn:
+            sql = "SELECT password_hash FROM cookieguard_users WHERE username = 'django-user'"
+            return str(conn.execute(sql).fetchone()[0])
+
+    assert stored().startswith("argon2id_pbkdf2_sha256$1000$oldsalt$$argon2id$")
+    with httpx.Client(base_url=site.url) as http:
+        assert login(http, "django-user", "from django").status_code == 303
+    assert stored().startswith("$argon2id$")  # upgraded at the login
+    again = cli("users", "wrap-legacy", "--db", str(site.db))
+    assert again.returncode == 0 and "wrapped 0" in again.stdout
+
+
+def test_users_wrap_legacy_needs_an_existing_db(tmp_path: Path) -> None:
+    result = cli("users", "wrap-legacy", "--db", str(tmp_path / "missing.sqlite3"))
+    assert result.returncode == 1
+    assert "does not exist" in one_clear_line(result.stderr)

@@ -22,7 +22,7 @@ from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig, auth_config
-from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth.passwords import PasswordHasher, acceptable_password
 from cookieguard.auth.revalidate import end_session, verify_session_user
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import ManagedUserStore, User, UserStore, plausible_username
@@ -76,9 +76,12 @@ async def authenticate(
     """The user whose username and password these are, or None.
 
     Unknown usernames cost one full password verification, like wrong passwords, and both
-    return None. A right password on an outdated hash (Django PBKDF2, older Argon2
-    parameters) is rehashed and saved when the store supports `set_password`; the returned
-    user then carries the new hash (log them in with it).
+    return None, as do inactive users (``is_active`` false); so does a password that cannot
+    be checked (over `MAX_PASSWORD_LENGTH` characters, or not valid text), without even
+    looking the username up. A right password
+    on an outdated hash (Django PBKDF2, wrapped or not, older Argon2 parameters) is rehashed
+    and saved when the store supports `set_password`; the returned user then carries the new
+    hash (log them in with it).
 
     Args:
         user_store: where to look the username up.
@@ -97,25 +100,28 @@ async def authenticate(
 
         hasher = default_hasher()
     name = username if isinstance(username, str) else ""
-    if throttle is not None:
-        await throttle.begin(name, address)
-    user = None
-    if plausible_username(name) and isinstance(password, str):
-        user = await user_store.get_by_username(name)
-    if user is None:
-        await hasher.averify_dummy(password if isinstance(password, str) else "")
-        ok = False
-    else:
-        assert isinstance(password, str)
-        check = await hasher.averify(user.password_hash, password)
-        ok = check.ok
-        if ok and check.needs_rehash:
-            user = await _rehash(user_store, hasher, user, password)
-    if throttle is not None:
-        if ok:
-            await throttle.succeeded(name, address)
+    attempt = await throttle.begin(name, address) if throttle is not None else None
+    ok = False
+    try:
+        user = None
+        # An unusable password skips the lookup: known and unknown names run the same code.
+        if plausible_username(name) and acceptable_password(password):
+            user = await user_store.get_by_username(name)
+        if user is None:
+            await hasher.averify_dummy(password if isinstance(password, str) else "")
         else:
-            await throttle.failed(name, address)
+            assert isinstance(password, str)
+            check = await hasher.averify(user.password_hash, password)
+            # An inactive user is refused like a wrong password, as Django's ModelBackend does.
+            ok = check.ok and user.is_active is True
+            if ok and check.needs_rehash:
+                user = await _rehash(user_store, hasher, user, password)
+    except BaseException:
+        if attempt is not None:
+            await attempt.failed()  # the attempt stays counted; its in-flight slot is freed
+        raise
+    if attempt is not None:
+        await (attempt.succeeded() if ok else attempt.failed())
     if not ok:
         logger.info("login failed")
         return None

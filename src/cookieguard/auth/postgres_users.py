@@ -89,6 +89,8 @@ class PostgresUserStore:
             " ON CONFLICT (username) DO NOTHING RETURNING id"
         )
         self._set_pw = f"UPDATE {t} SET password_hash = %s WHERE id = %s"
+        self._page = f"SELECT id, password_hash FROM {t} WHERE id > %s ORDER BY id LIMIT %s"
+        self._swap_pw = f"UPDATE {t} SET password_hash = %s WHERE id = %s AND password_hash = %s"
 
     async def _get_pool(self) -> AsyncConnectionPool[Any]:
         if self._pool is not None:
@@ -181,6 +183,24 @@ class PostgresUserStore:
 
         async def op(conn: AsyncConnection[Any]) -> int:
             cursor = await conn.execute(self._set_pw, (password_hash, key))
+            return cursor.rowcount
+
+        return bool(await self._run(op))
+
+    async def password_hashes(self, *, after: int, limit: int) -> list[tuple[int, str]]:
+        """(id, password hash) of up to `limit` users with ids above `after`, by id."""
+
+        async def op(conn: AsyncConnection[Any]) -> list[tuple[int, str]]:
+            cursor = await conn.execute(self._page, (after, limit))
+            return [(int(row[0]), str(row[1])) for row in await cursor.fetchall()]
+
+        return await self._run(op)
+
+    async def replace_password_hash(self, user_id: int, old: str, new: str) -> bool:
+        """Set `new` only if the hash is still `old` (a login may have upgraded it since)."""
+
+        async def op(conn: AsyncConnection[Any]) -> int:
+            cursor = await conn.execute(self._swap_pw, (new, user_id, old))
             return cursor.rowcount
 
         return bool(await self._run(op))

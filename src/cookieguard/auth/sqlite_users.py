@@ -66,6 +66,8 @@ class SQLiteUserStore:
         self._by_name = f"SELECT id, username, password_hash FROM {t} WHERE username = ?"
         self._insert = f"INSERT INTO {t} (username, password_hash, created_at) VALUES (?, ?, ?)"
         self._set_pw = f"UPDATE {t} SET password_hash = ? WHERE id = ?"
+        self._page = f"SELECT id, password_hash FROM {t} WHERE id > ? ORDER BY id LIMIT ?"
+        self._swap_pw = f"UPDATE {t} SET password_hash = ? WHERE id = ? AND password_hash = ?"
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -142,6 +144,15 @@ class SQLiteUserStore:
         key = int(user_id)
         changed = await self._run(lambda c: c.execute(self._set_pw, (password_hash, key)).rowcount)
         return bool(changed)
+
+    async def password_hashes(self, *, after: int, limit: int) -> list[tuple[int, str]]:
+        """(id, password hash) of up to `limit` users with ids above `after`, by id."""
+        return await self._run(lambda c: c.execute(self._page, (after, limit)).fetchall())
+
+    async def replace_password_hash(self, user_id: int, old: str, new: str) -> bool:
+        """Set `new` only if the hash is still `old` (a login may have upgraded it since)."""
+        params = (new, user_id, old)
+        return bool(await self._run(lambda c: c.execute(self._swap_pw, params).rowcount))
 
     async def close(self) -> None:
         """Close the connection (it reopens on the next call)."""

@@ -2,6 +2,16 @@
 
 Counting in the session store means the limits hold across every app server that shares it
 (Redis, PostgreSQL, a SQLite file). The policy itself is in `cookieguard.core.throttle`.
+
+An attempt is admitted in three steps, cheapest first, and a refused attempt writes nothing:
+
+1. an in-flight slot for its address group, in this process: an address that already has
+   `max_in_flight_per_address` password checks running is answered 429 at once, so a burst
+   from one address cannot queue hash work in front of everyone else's logins;
+2. one read of every counter (in parallel): a full one refuses;
+3. an atomic conditional count (`CounterStore.hit` with a limit) on each: this reservation
+   is what holds under concurrency. A counter found full here (a racing request took the
+   last place) refuses, and the other reservations of this attempt are taken back.
 """
 
 from __future__ import annotations
@@ -12,21 +22,73 @@ import time
 from collections.abc import Callable
 
 from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.core import throttle as policy_rules
+from cookieguard.core import throttle as rules
 from cookieguard.core.throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.base import CounterStore
 
-__all__ = ["LoginThrottle", "ThrottlePolicy", "client_address"]
+__all__ = ["LoginAttempt", "LoginThrottle", "ThrottlePolicy", "client_address"]
 
 logger = logging.getLogger("cookieguard.auth")
 
 
-class LoginThrottle:
-    """Counts login attempts per (username, address) and failures per address.
+class LoginAttempt:
+    """An admitted login attempt: end it with `failed()` or `succeeded()` (either, once).
 
-    Call `begin` before checking a password (it raises `LoginThrottled`), then `failed` or
-    `succeeded` with the outcome. `authenticate` does all three when given a throttle.
+    Until then it holds an in-flight slot of its address; `authenticate` ends it in a
+    ``finally`` so that an error (a store outage) never leaks one.
+    """
+
+    __slots__ = ("_done", "_group", "_keys", "_throttle", "_username")
+
+    def __init__(
+        self, throttle: LoginThrottle, username: str, group: str, keys: dict[str, str]
+    ) -> None:
+        self._throttle = throttle
+        self._username = username
+        self._group = group
+        self._keys = keys  # the reserved counters, by kind
+        self._done = False
+
+    def _finish(self) -> bool:
+        if self._done:
+            return False
+        self._done = True
+        self._throttle._free_slot(self._group)
+        return True
+
+    async def failed(self) -> None:
+        """The password was wrong (or the check could not finish): the reservations stand."""
+        self._finish()
+
+    async def succeeded(self) -> None:
+        """Forget the username's attempts from this address, take back the failure
+        reservations, and trust this address for this account for a while."""
+        if not self._finish():
+            return
+        throttle, keys, now = self._throttle, self._keys, self._throttle._clock()
+        counters, policy = throttle.counters, throttle.policy
+        trusted = rules.trusted_key(self._username, self._group)
+
+        async def trust() -> None:
+            # Reset, then count: the trust lasts `trusted_address_for` from the latest success.
+            await counters.reset(trusted)
+            await counters.hit(trusted, window=policy.trusted_address_for, now=now)
+
+        reserved = [key for kind, key in keys.items() if kind != rules.USER]
+        await asyncio.gather(
+            counters.reset(keys[rules.USER]),
+            trust(),
+            *(counters.release(key, now=now) for key in reserved),
+        )
+
+
+class LoginThrottle:
+    """Counts login attempts per (username, address), failures per address and per account.
+
+    Call `begin` before checking a password: it raises `LoginThrottled` or returns a
+    `LoginAttempt`, to be ended with its `failed()` or `succeeded()`. `authenticate` does
+    all of it when given a throttle.
 
     Args:
         counters: Where counts live; any `CounterStore` (every session store is one).
@@ -44,51 +106,109 @@ class LoginThrottle:
         self.counters = counters
         self.policy = policy or ThrottlePolicy()
         self._clock = clock
+        self._in_flight: dict[str, int] = {}  # address group -> admitted attempts running
+        self._busy: set[str] = set()  # groups refused as busy since they last had none running
 
-    async def begin(self, username: str, address: str) -> None:
-        """Count this attempt; raise `LoginThrottled` if it is over a limit.
+    def _take_slot(self, group: str) -> None:
+        cap = self.policy.max_in_flight_per_address
+        running = self._in_flight.get(group, 0)
+        if cap is not None and running >= cap:
+            # One log line per burst, not one per refused request of a flood.
+            if group not in self._busy:
+                self._busy.add(group)
+                logger.warning("login refused: %d checks already running for one address", cap)
+            raise LoginThrottled(1, reason=rules.BUSY)
+        self._in_flight[group] = running + 1
 
-        The attempt is counted before the password is checked, so a burst of concurrent
-        guesses cannot slip past the limit.
-        """
-        rules, policy, now = policy_rules, self.policy, self._clock()
-        user_hit = self.counters.hit(
-            rules.user_key(username, address), window=policy.window, now=now
-        )
-        if policy.max_failures_per_address is None:
-            (attempts, end), address_counter = await user_hit, None
+    def _free_slot(self, group: str) -> None:
+        running = self._in_flight.get(group, 0) - 1
+        if running > 0:
+            self._in_flight[group] = running
         else:
-            address_peek = self.counters.peek(rules.address_key(address), now=now)
-            (attempts, end), address_counter = await asyncio.gather(user_hit, address_peek)
-        wait = rules.user_verdict(policy, attempts, end, now)
-        if wait is None:
-            wait = rules.address_verdict(policy, address_counter, now)
-        if wait is not None:
-            logger.warning(
-                "login throttled for %s (retry after %ds)", rules.user_key(username, address), wait
-            )
-            raise LoginThrottled(wait)
+            self._in_flight.pop(group, None)
+            self._busy.discard(group)
 
-    async def failed(self, username: str, address: str) -> None:
-        """Record a failed login (the per-user attempt was already counted by `begin`)."""
-        if self.policy.max_failures_per_address is not None:
-            await self.counters.hit(
-                policy_rules.address_key(address), window=self.policy.window, now=self._clock()
-            )
+    def _keys(self, username: str, group: str) -> dict[str, str]:
+        keys = {
+            rules.USER: rules.user_key(username, group),
+            rules.ADDRESS: rules.address_key(group),
+            rules.ACCOUNT: rules.account_key(username),
+        }
+        return {kind: keys[kind] for kind in rules.limits(self.policy)}
 
-    async def succeeded(self, username: str, address: str) -> None:
-        """Forget the username's attempts from this address."""
-        await self.counters.reset(policy_rules.user_key(username, address))
+    async def _trusted(self, username: str, group: str, now: float) -> bool:
+        key = rules.trusted_key(username, group)
+        return await self.counters.peek(key, now=now) is not None
+
+    async def _read(
+        self, username: str, group: str, keys: dict[str, str], now: float
+    ) -> tuple[str, int] | None:
+        """The refusal the counters give right now, without counting; may drop the account
+        ceiling from `keys` when this address is trusted for this account."""
+        caps = rules.limits(self.policy)
+        values = await asyncio.gather(*(self.counters.peek(k, now=now) for k in keys.values()))
+        counters = dict(zip(keys, values, strict=True))
+        found = rules.refusal(caps, counters, now)
+        if (
+            found is not None
+            and found[0] == rules.ACCOUNT
+            and await self._trusted(username, group, now)
+        ):
+            del keys[rules.ACCOUNT]
+            caps.pop(rules.ACCOUNT)
+            found = rules.refusal(caps, counters, now)
+        return found
+
+    async def begin(self, username: str, address: str) -> LoginAttempt:
+        """Admit one attempt, counting it before the password is checked.
+
+        Raises:
+            LoginThrottled: over a limit (``.reason`` says which); answer 429.
+            StoreUnavailable: the counter store is down; answer 503.
+        """
+        group = rules.address_group(address, self.policy.ipv6_prefix)
+        self._take_slot(group)
+        try:
+            return await self._admit(username, group)
+        except BaseException:
+            self._free_slot(group)
+            raise
+
+    async def _admit(self, username: str, group: str) -> LoginAttempt:
+        now, policy = self._clock(), self.policy
+        keys = self._keys(username, group)
+        found = await self._read(username, group, keys, now)
+        if found is None:
+            caps = rules.limits(policy)
+            results = await asyncio.gather(
+                *(
+                    self.counters.hit(key, window=policy.window, now=now, limit=caps[kind])
+                    for kind, key in keys.items()
+                )
+            )
+            counted = dict(zip(keys, results, strict=True))
+            full = {k: c for k, c in counted.items() if c[0] > caps[k]}
+            if list(full) == [rules.ACCOUNT] and await self._trusted(username, group, now):
+                del keys[rules.ACCOUNT]  # the ceiling filled up meanwhile; not for this address
+                full = {}
+            if not full:
+                return LoginAttempt(self, username, group, keys)
+            # A racing request took the last place: take back what this one reserved.
+            await asyncio.gather(
+                *(self.counters.release(keys[k], now=now) for k in counted if k not in full)
+            )
+            found = rules.refusal(caps, {k: (caps[k], c[1]) for k, c in full.items()}, now)
+            assert found is not None
+        kind, wait = found
+        logger.warning("login throttled (%s limit) for %s; retry after %ds", kind, keys[kind], wait)
+        raise LoginThrottled(wait, reason=kind)
 
     async def retry_after(self, username: str, address: str) -> int | None:
         """Seconds until `username` may log in again from `address`, without counting."""
-        rules, policy, now = policy_rules, self.policy, self._clock()
-        counter = await self.counters.peek(rules.user_key(username, address), now=now)
-        if counter is not None and counter[0] >= policy.max_attempts_per_user:
-            return rules.retry_after(counter[1], now)
-        return rules.address_verdict(
-            policy, await self.counters.peek(rules.address_key(address), now=now), now
-        )
+        group = rules.address_group(address, self.policy.ipv6_prefix)
+        keys = self._keys(username, group)
+        found = await self._read(username, group, keys, self._clock())
+        return None if found is None else found[1]
 
 
 def client_address(conn: Connection) -> str:

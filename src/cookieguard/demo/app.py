@@ -51,6 +51,7 @@ from cookieguard.demo.routing import PathTableRouter
 from cookieguard.errors import StoreUnavailable
 from cookieguard.integrations.starlette import requires_login
 from cookieguard.stores.base import SessionStore
+from cookieguard.stores.purge import Purger
 
 HERE = Path(__file__).parent
 STYLE = (HERE / "static" / "style.css").read_bytes()
@@ -99,6 +100,7 @@ def create_app(
     *,
     secret_key: str,
     users: UserStore | None = None,
+    purge_interval: float = 300.0,
 ) -> ASGIApp:
     """The demo site as an ASGI app.
 
@@ -107,6 +109,8 @@ def create_app(
         store: where sessions and login-throttle counters live.
         secret_key: the site's secret key (signs the session auth hash).
         users: the user table; by default the SQLite users table in `db`'s file.
+        purge_interval: seconds between two purges of expired sessions and throttle
+            counters (a background task while the site runs; none for Redis).
     """
     users = users if users is not None else SQLiteUserStore(db.path)
     env = Environment(
@@ -121,9 +125,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.serve()
+        purger = Purger(store, interval=purge_interval)
+        purger.start()
         try:
             yield
         finally:
+            await purger.stop()
             await store.close()
             close_users = getattr(users, "close", None)
             if close_users is not None:

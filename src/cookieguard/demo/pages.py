@@ -70,8 +70,18 @@ def _when(epoch: float) -> str:
 
 
 def _minutes(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
+    if seconds < 60:
+        return "a few seconds"
+    minutes = (seconds + 59) // 60
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+# What the login form says for each `LoginThrottled.reason` (see cookieguard.core.throttle).
+_THROTTLED = {
+    "address": "Too many failed logins from your network",
+    "account": "Too many failed attempts for this username from new places",
+    "busy": "Too many logins at once from your network",
+}
 
 
 class Pages:
@@ -152,11 +162,11 @@ class Pages:
                 self.users, username, password, throttle=self.throttle, address=address
             )
         except LoginThrottled as exc:
+            what = _THROTTLED.get(exc.reason, "Too many failed attempts for this username")
             return self._login_form(
                 request,
                 next_url=next_url,
-                error=f"Too many failed attempts for this username. "
-                f"Try again in {_minutes(exc.retry_after)}.",
+                error=f"{what}. Try again in {_minutes(exc.retry_after)}.",
                 entered=username,
                 status=429,
                 headers={"retry-after": str(exc.retry_after)},

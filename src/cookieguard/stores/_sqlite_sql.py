@@ -50,7 +50,11 @@ class Statements:
             " ON CONFLICT (key) DO UPDATE SET"
             " count = CASE WHEN window_end <= ? THEN 1 ELSE count + 1 END,"
             " window_end = CASE WHEN window_end <= ? THEN excluded.window_end ELSE window_end END"
+            " WHERE window_end <= ? OR count < ?"
             " RETURNING count, window_end"
+        )
+        self.release = (
+            f"UPDATE {c} SET count = count - 1 WHERE key = ? AND window_end > ? AND count > 0"
         )
         self.peek = f"SELECT count, window_end FROM {c} WHERE key = ? AND window_end > ?"
         self.reset = f"DELETE FROM {c} WHERE key = ?"

@@ -55,11 +55,20 @@ class KeyCollision(Exception):
 class CounterStore(Protocol):
     """Fixed-window counters (login throttling), shared across app servers like sessions."""
 
-    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
         """Count one event under `key`. Returns (count in the current window, window end).
 
-        The window starts with the first event after the previous window ended.
+        The window starts with the first event after the previous window ended. With
+        `limit`, a live counter already at `limit` is left as it is (nothing is written) and
+        the answer is ``(limit + 1, window end)``: the event did not fit. Atomic, so
+        concurrent callers never take a counter past `limit` (a reservation).
         """
+        ...
+
+    async def release(self, key: str, *, now: float) -> None:
+        """Take one event back from `key`'s live window (never below zero)."""
         ...
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:

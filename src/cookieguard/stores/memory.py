@@ -147,12 +147,21 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to release; the data stays for the store's lifetime."""
 
-    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
         count, ends = self._counters.get(key, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + window
+        elif limit is not None and count >= limit:
+            return limit + 1, ends
         self._counters[key] = (count + 1, ends)
         return count + 1, ends
+
+    async def release(self, key: str, *, now: float) -> None:
+        entry = self._counters.get(key)
+        if entry is not None and entry[1] > now and entry[0] > 0:
+            self._counters[key] = (entry[0] - 1, entry[1])
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
         entry = self._counters.get(key)

@@ -35,6 +35,7 @@ __all__ = ["PostgresStore"]
 logger = logging.getLogger("cookieguard.stores")
 
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+_NO_LIMIT = (1 << 31) - 1  # a `hit` without a limit (the count column is an integer)
 
 
 class PostgresStore:
@@ -124,7 +125,10 @@ class PostgresStore:
             " ON CONFLICT (key) DO UPDATE SET"
             " count = CASE WHEN k.window_end <= $3 THEN 1 ELSE k.count + 1 END,"
             " window_end = CASE WHEN k.window_end <= $3 THEN excluded.window_end"
-            " ELSE k.window_end END RETURNING count, window_end",
+            " ELSE k.window_end END WHERE k.window_end <= $3 OR k.count < $4"
+            " RETURNING count, window_end",
+            "release": f"UPDATE {c} SET count = count - 1"
+            " WHERE key = $1 AND window_end > $2 AND count > 0",
             "peek": f"SELECT count, window_end FROM {c} WHERE key = $1 AND window_end > $2",
             "reset": f"DELETE FROM {c} WHERE key = $1",
         }
@@ -278,10 +282,20 @@ class PostgresStore:
 
     # -- counters -------------------------------------------------------------------------
 
-    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
-        params = [_text(key), _num(now + window), _num(now)]
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        cap = str(_NO_LIMIT if limit is None else limit).encode()
+        params = [_text(key), _num(now + window), _num(now), cap]
         res = await self._run(self._sql["hit"], params, retry=False)
+        if not res.ntuples:  # at the limit: nothing written
+            assert limit is not None
+            counter = await self.peek(key, now=now)
+            return limit + 1, counter[1] if counter is not None else now + 1
         return int(res.get_value(0, 0)), float(res.get_value(0, 1))
+
+    async def release(self, key: str, *, now: float) -> None:
+        await self._run(self._sql["release"], [_text(key), _num(now)], retry=False)
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
         res = await self._run(self._sql["peek"], [_text(key), _num(now)])

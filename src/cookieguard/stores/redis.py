@@ -80,10 +80,14 @@ local e = redis.call('HGET', KEYS[1], 'm:e')
 if e and tonumber(e) <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
 return 0
 """
-# KEYS[1] counter; ARGV: now, window end if new, window seconds.
+# KEYS[1] counter; ARGV: now, window end if new, window seconds, limit ('' for none).
+# At the limit nothing is written and {limit + 1, end} comes back.
 _HIT = """
 local v = redis.call('HMGET', KEYS[1], 'n', 'e')
 if v[2] and tonumber(v[2]) > tonumber(ARGV[1]) then
+  if ARGV[4] ~= '' and tonumber(v[1]) >= tonumber(ARGV[4]) then
+    return {tonumber(ARGV[4]) + 1, v[2]}
+  end
   return {redis.call('HINCRBY', KEYS[1], 'n', 1), v[2]}
 end
 redis.call('HSET', KEYS[1], 'n', 1, 'e', ARGV[2])
@@ -106,6 +110,14 @@ _UPDATE_SCRIPT = _Script(_UPDATE)
 _DELETE_SCRIPT = _Script(_DELETE)
 _PURGE_SCRIPT = _Script(_PURGE_ONE)
 _HIT_SCRIPT = _Script(_HIT)
+# KEYS[1] counter; ARGV[1] now. One event back from a live window, never below zero.
+_RELEASE_SCRIPT = _Script("""
+local v = redis.call('HMGET', KEYS[1], 'n', 'e')
+if v[2] and tonumber(v[2]) > tonumber(ARGV[1]) and tonumber(v[1]) > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+return 0
+""")
 
 
 def _ttl_ms(expires_at: float, now: float) -> int:
@@ -126,6 +138,9 @@ class RedisStore:
         timeout: Socket connect and read timeout in seconds; beyond it, `StoreUnavailable`.
         cluster: Talk to a Redis Cluster (keys are already spread by their hash tags).
     """
+
+    expires_keys_itself = True
+    """Sessions and counters carry a TTL, so no background `Purger` is needed."""
 
     def __init__(
         self, url: str, *, prefix: str = "cg:", timeout: float = 2.0, cluster: bool = False
@@ -448,10 +463,15 @@ class RedisStore:
 
     # -- counters -------------------------------------------------------------------------
 
-    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
-        args = [repr(now), repr(now + window), window]
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        args = [repr(now), repr(now + window), window, "" if limit is None else limit]
         count, ends = await self._script(_HIT_SCRIPT, self._counter_key(key), *args)
         return int(count), float(ends)
+
+    async def release(self, key: str, *, now: float) -> None:
+        await self._script(_RELEASE_SCRIPT, self._counter_key(key), repr(now))
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
         count, ends = await self._call("HMGET", self._counter_key(key), "n", "e")

@@ -41,6 +41,7 @@ T = TypeVar("T")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 # Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
 _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
+_NO_LIMIT = 1 << 62  # a `hit` without a limit
 _WAL_LIMIT = 2000  # frames (pages) in the WAL before a checkpoint may hold writers off
 
 
@@ -373,11 +374,21 @@ class SQLiteStore:
 
     # -- counters -------------------------------------------------------------------------
 
-    async def hit(self, key: str, *, window: int, now: float) -> tuple[int, float]:
-        params = (key, now + window, now, now)
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        params = (key, now + window, now, now, now, _NO_LIMIT if limit is None else limit)
         rows = await self._run(lambda c: c.execute(self._sql.hit, params).fetchall())
+        if not rows:  # at the limit: nothing written
+            assert limit is not None
+            counter = await self.peek(key, now=now)
+            return limit + 1, counter[1] if counter is not None else now + 1
         self._wrote()
         return rows[0][0], rows[0][1]
+
+    async def release(self, key: str, *, now: float) -> None:
+        await self._run(lambda c: c.execute(self._sql.release, (key, now)))
+        self._wrote()
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
         row = await self._run(lambda c: c.execute(self._sql.peek, (key, now)).fetchone())

@@ -1,0 +1,108 @@
+"""A background task that deletes expired sessions and finished counter windows.
+
+SQLite, PostgreSQL and the memory store keep a row until someone deletes it: every login
+attempt leaves throttle counters, every visitor a session. `Purger` calls the store's
+`purge_expired` every `interval` seconds, in bounded batches (each its own short
+transaction), from the app's event loop. Start it in the app's lifespan; several app servers
+sharing a store may each run one (the batches skip rows another purge holds).
+
+A failed cycle (the store is down) is logged and retried at the next interval: a purge
+never takes the app down. Redis expires keys by itself, so a store that says so
+(``expires_keys_itself = True``) is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from cookieguard.errors import ConfigError
+from cookieguard.stores.base import SessionStore
+
+__all__ = ["Purger"]
+
+logger = logging.getLogger("cookieguard.stores")
+
+
+class Purger:
+    """Runs `store.purge_expired` every `interval` seconds while started.
+
+    Args:
+        store: the session store (its throttle counters are purged with it).
+        interval: seconds between two cycles (five minutes); each server adds up to 10%
+            at random, so servers started together do not purge in lockstep.
+        batch_size: rows deleted per transaction.
+        clock: epoch seconds; what counts as expired (tests pass a fake).
+
+    Use ``async with Purger(store):`` around the app's lifetime, or `start` and `stop`.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        interval: float = 300.0,
+        batch_size: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if interval <= 0 or batch_size < 1:
+            raise ConfigError("Purger needs a positive interval and batch_size")
+        self.store = store
+        self.interval = interval
+        self.batch_size = batch_size
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def needed(self) -> bool:
+        """False for stores that expire their keys themselves (Redis)."""
+        return not getattr(self.store, "expires_keys_itself", False)
+
+    async def run_once(self) -> int:
+        """One purge cycle now; returns how many sessions it deleted. Raises on failure."""
+        total = 0
+        async for count in self.store.purge_expired(now=self._clock(), batch_size=self.batch_size):
+            total += count
+        return total
+
+    async def _loop(self) -> None:
+        while True:
+            jitter = self.interval * secrets.randbelow(1001) / 10_000
+            await asyncio.sleep(self.interval + jitter)
+            try:
+                count = await self.run_once()
+            except Exception as exc:  # logged, never raised: the next cycle tries again
+                logger.warning("purge of expired sessions failed: %s: %s", type(exc).__name__, exc)
+            else:
+                if count:
+                    logger.info("purged %d expired sessions", count)
+
+    def start(self) -> None:
+        """Start the background task on the running loop (once; a no-op if not needed)."""
+        if self._task is None and self.needed:
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="cookieguard-purge"
+            )
+
+    async def stop(self) -> None:
+        """Stop the task, waiting for a cycle in progress to be cancelled."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # wait for it to end, without taking its cancellation
+
+    async def __aenter__(self) -> Purger:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

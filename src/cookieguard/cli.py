@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs throughput)"
     )
+    demo.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop, as uvicorn's option: auto is uvloop when installed (%(default)s)",
+    )
+    demo.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="HTTP parser, as uvicorn's option: auto is httptools when installed (%(default)s)",
+    )
 
     adduser = commands.add_parser(
         "adduser",
@@ -246,7 +258,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cookieguard.demo.serve import ServeError, serve
 
             try:
-                return serve(args.host, args.port, args.db, args.store, access_log=args.access_log)
+                return serve(
+                    args.host,
+                    args.port,
+                    args.db,
+                    args.store,
+                    access_log=args.access_log,
+                    loop=args.loop,
+                    http=args.http,
+                )
             except ServeError as exc:
                 raise CommandError(str(exc)) from None
         if args.command == "adduser":

@@ -8,6 +8,7 @@ question, and the listening socket is bound here rather than inside uvicorn.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import socket
@@ -103,9 +104,20 @@ def _configure_logging(access_log: bool) -> None:
 
 
 def serve(
-    host: str, port: int, db_path: str, store_url: str | None, *, access_log: bool = False
+    host: str,
+    port: int,
+    db_path: str,
+    store_url: str | None,
+    *,
+    access_log: bool = False,
+    loop: str = "auto",
+    http: str = "auto",
 ) -> int:
     """Run the demo site until interrupted; returns the exit status.
+
+    `loop` and `http` pick uvicorn's event loop and HTTP parser as its own options do:
+    "auto" takes uvloop and httptools when installed (``uvicorn[standard]``, which the demo
+    extra brings), else asyncio and h11.
 
     Raises:
         ServeError: a setting that cannot work, explained in one line.
@@ -116,6 +128,9 @@ def serve(
     from cookieguard.demo.db import DemoDatabase
     from cookieguard.demo.users import ensure_demo_user
 
+    for option, choice in (("--loop", loop), ("--http", http)):
+        if choice != "auto" and importlib.util.find_spec(choice) is None:
+            raise ServeError(f"{option} {choice} needs {choice}: pip install {choice}")
     if db_path == ":memory:" or db_path.startswith("file:"):
         raise ServeError("--db needs a file path: the site and cookieguard adduser share it")
     try:
@@ -156,6 +171,8 @@ def serve(
         # the address that login throttling counts.
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        loop=loop,
+        http=http,
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -299,10 +299,12 @@ class WirePool:
         return now + self.query_timeout
 
     def expired(self, deadline: float) -> bool:
+        """Whether a call's deadline has (all but) passed: no time left for a retry."""
         now: float = self._loop.time()
         return now + _TICK >= deadline
 
     def late(self) -> str:
+        """Why an overdue statement failed, for the log (names the setting to change)."""
         return f"no answer within query_timeout ({self.query_timeout:g} s)"
 
     def watch(self, deadline: float) -> None:
@@ -478,7 +480,7 @@ class WirePool:
                 return await self._connect(deadline)
             waiter: asyncio.Future[_Conn] = self._loop.create_future()
             self._waiters.append(waiter)
-            wait = min(self.timeout, deadline - self._loop.time())
+            wait = max(0.0, min(self.timeout, deadline - self._loop.time()))
             try:
                 return await asyncio.wait_for(waiter, wait)
             except _SlotFree:

@@ -9,6 +9,7 @@ by the kernel, and nothing ever answers.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -32,6 +33,12 @@ def _binary(name: str) -> str:
     if path is None:
         missing(f"the PostgreSQL server binary {name!r} is not installed")
     return path
+
+
+def _signal(pid: int, signum: int) -> None:
+    """Signal a backend that may have exited since it was listed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
 
 
 def _as_server_user() -> dict[str, Any]:
@@ -131,12 +138,12 @@ class PrivatePostgres:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGSTOP)
             for pid in self._children():
-                os.kill(pid, signal.SIGSTOP)
+                _signal(pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             for pid in self._children():
-                os.kill(pid, signal.SIGCONT)
+                _signal(pid, signal.SIGCONT)
             os.kill(self.proc.pid, signal.SIGCONT)
 
     @contextmanager
@@ -149,7 +156,8 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.thaw()
+            with contextlib.suppress(OSError):
+                self.thaw()
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGQUIT)  # immediate shutdown, children too
                 try:

@@ -78,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
         "and X-Forwarded-For are believed, e.g. 127.0.0.1 (default: none, the headers are "
         "ignored)",
     )
+    demo.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop, as uvicorn's option: auto is uvloop when installed (%(default)s)",
+    )
+    demo.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="HTTP parser, as uvicorn's option: auto is httptools when installed (%(default)s)",
+    )
 
     adduser = commands.add_parser(
         "adduser",
@@ -328,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.store,
                     access_log=args.access_log,
                     forwarded_allow_ips=args.forwarded_allow_ips,
+                    loop=args.loop,
+                    http=args.http,
                 )
             except ServeError as exc:
                 raise CommandError(str(exc)) from None

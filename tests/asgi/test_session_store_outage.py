@@ -1,7 +1,9 @@
-"""A real Redis that hangs and comes back: 503 while it is gone, service resumes by itself."""
+"""A real Redis or PostgreSQL that hangs and comes back: 503 while it is gone (within the
+store's timeout), and service resumes by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from tests.stores.conftest import free_port
+from tests.stores.pg_server import PrivatePostgres, private_postgres
 
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.stores.redis import RedisStore
@@ -93,6 +96,50 @@ async def test_hung_store_gives_503_and_recovers(
                 assert anonymous.status_code == 200
             finally:
                 os.kill(pid, signal.SIGCONT)
+            recovered = await http.get("/read")
+            assert recovered.status_code == 200 and recovered.json() == {"a": "1"}
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL that this module may freeze."""
+    with private_postgres() as server:
+        yield server
+
+
+async def test_frozen_postgres_gives_503_within_query_timeout_and_recovers(
+    postgres_server: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every server process stopped: the request answers 503 at query_timeout, not later."""
+    from cookieguard.stores.postgres import PostgresStore
+
+    query_timeout = 1.0
+    store = PostgresStore(
+        postgres_server.dsn,
+        table=f"cg_test_{secrets.token_hex(6)}",
+        query_timeout=query_timeout,
+        timeout=3.0,  # a connect alone may not take the request past query_timeout
+    )
+    app = SessionMiddleware(APP, store)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    loop = asyncio.get_running_loop()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await http.post("/write?a=1")).status_code == 200
+            with postgres_server.frozen():
+                took = []
+                with caplog.at_level(logging.ERROR, logger="cookieguard.sessions"):
+                    for request in (http.build_request("GET", "/read"),) * 2:
+                        started = loop.time()
+                        hung = await http.send(request)
+                        took.append(loop.time() - started)
+                        assert hung.status_code == 503 and "set-cookie" not in hung.headers
+                assert "session store unavailable at load" in caplog.text
+            # The first waits on its live connection, the second on a connect; both stop at
+            # the deadline (without one, 4.25 s and 3 s).
+            assert all(query_timeout - 0.01 <= t <= query_timeout + 0.75 for t in took), took
             recovered = await http.get("/read")
             assert recovered.status_code == 200 and recovered.json() == {"a": "1"}
     finally:

@@ -1,4 +1,8 @@
-"""One `cookieguard demo` process shared by the black-box tests of this directory."""
+"""One `cookieguard demo` process per server kind, shared by the black-box tests here.
+
+The site runs on plain uvicorn and on ``uvicorn[standard]`` (see `SERVER_KINDS`); in-process
+async tests run on asyncio's loop and on uvloop (tests/loops.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.demo.server import DemoServer, cli, login
+from tests.demo.server import SERVER_KINDS, DemoServer, cli, login
+from tests.loops import pytest_asyncio_loop_factories  # noqa: F401
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+@pytest.fixture(scope="session", params=SERVER_KINDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoServer]:
     """The demo on a fresh database with the default store (sessions in the same file)."""
     directory = tmp_path_factory.mktemp("demo-site")
-    server = DemoServer(directory / "demo.sqlite3", log=directory / "server.log")
+    server = DemoServer(
+        directory / "demo.sqlite3", log=directory / "server.log", kind=request.param
+    )
     server.start().wait_ready()
     yield server
     server.stop()

@@ -2,6 +2,8 @@
 
 The demo is started with ``--port 0`` and prints the port it bound, so there is no window in
 which another process could take a port picked in advance. Readiness is polled over HTTP.
+The shared sites run once per entry of `SERVER_KINDS`: plain uvicorn (asyncio and h11) and
+``uvicorn[standard]`` (uvloop and httptools), the two servers deployments actually run.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.loops import LOOPS
+
 SERVING = re.compile(r"serving (http://\S+?)/?$")
 CREATED = re.compile(r"created user '([^']+)' with password '([^']+)'")
 TOKEN_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"')
 START_TIMEOUT = 20.0
+# Test id -> (--loop, --http) of `cookieguard demo`.
+SERVER_KINDS = {"asyncio+h11": ("asyncio", "h11")}
+if "uvloop" in LOOPS:
+    SERVER_KINDS["uvloop+httptools"] = ("uvloop", "httptools")
 
 
 def cli(
@@ -46,12 +54,19 @@ class DemoServer:
     """One `cookieguard demo` process; `url` once started."""
 
     def __init__(
-        self, db: Path, *, store: str | None = None, log: Path, extra: tuple[str, ...] = ()
+        self,
+        db: Path,
+        *,
+        store: str | None = None,
+        log: Path,
+        extra: tuple[str, ...] = (),
+        kind: str = "asyncio+h11",
     ) -> None:
         self.db = db
         self.store = store
         self.extra = extra
         self.log = log
+        self.loop, self.http = SERVER_KINDS[kind]
         self.url = ""
         self.demo_credentials: tuple[str, str] | None = None
         self.stdout_lines: list[str] = []
@@ -70,6 +85,10 @@ class DemoServer:
             "0",
             "--db",
             str(self.db),
+            "--loop",
+            self.loop,
+            "--http",
+            self.http,
         ]
         if self.store:
             args += ["--store", self.store]

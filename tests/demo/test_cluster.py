@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.demo.server import DemoServer, RedisServer, csrf_token, login
+from tests.demo.server import SERVER_KINDS, DemoServer, RedisServer, csrf_token, login
 
 
 class Cluster:
@@ -22,14 +22,17 @@ class Cluster:
         self.redis, self.a, self.b = redis, a, b
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     directory: Path = tmp_path_factory.mktemp("demo-cluster")
     redis = RedisServer(directory)
     redis.start()
     db = directory / "shared.sqlite3"
     servers = [
-        DemoServer(db, store=redis.url, log=directory / f"server-{name}.log") for name in "ab"
+        DemoServer(db, store=redis.url, log=directory / f"server-{n}.log", kind=request.param)
+        for n in "ab"
     ]
     try:
         for server in servers:  # both start at once on a database that does not exist yet

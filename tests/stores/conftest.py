@@ -3,7 +3,7 @@
 Reuse it elsewhere with ``from tests.stores.conftest import store, store_pair  # noqa: F401``.
 PostgreSQL gets a random table name and Redis a random key prefix per test, removed afterwards,
 so concurrent test runs never collide. When a server is missing the test is skipped, or fails
-when ``CI=true``.
+when ``CI=true``. Every async test here runs on asyncio's loop and on uvloop (tests/loops.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from tests.loops import pytest_asyncio_loop_factories  # noqa: F401
 
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore

@@ -148,7 +148,7 @@ async def test_a_statement_past_its_timeout_is_unavailable_and_the_store_recover
             with pytest.raises(StoreUnavailable):
                 await store.create(secrets.token_hex(32), RECORD)  # no retry: 1 x timeout
             with pytest.raises(StoreUnavailable):
-                await store.load(key, now=NOW)  # one retry: 2 x timeout
+                await store.load(key, now=NOW)  # a retry would stay inside the same 0.5 s
             assert loop.time() - started < 3
         finally:
             await other.commit()
@@ -238,5 +238,44 @@ async def test_a_failing_statement_among_concurrent_ones_fails_alone(table: str)
         assert sum(o is None for o in outcomes) == 30
         assert await asyncio.gather(*(store.load(k, now=NOW) for k in fresh)) == [RECORD] * 30
         assert await store.load(taken, now=NOW) == RECORD
+    finally:
+        await store.close()
+
+
+async def test_an_overdue_retry_behind_a_slow_statement_fails_alone(table: str) -> None:
+    """A retry keeps its call's deadline, earlier than those queued before it on the shared
+    connection: it fails at that deadline, and the connection serves on for the rest."""
+    from cookieguard.stores._pgwire import ConnectionLost
+
+    store = make_store(table, query_timeout=5)
+    key = secrets.token_hex(32)
+    try:
+        await store.create(key, RECORD)
+        other = await lock_table(table)  # the next update on the pipe waits for it
+        loop = asyncio.get_running_loop()
+        try:
+            slow = asyncio.ensure_future(
+                store.update(
+                    key,
+                    set_items={"b": 2},
+                    delete_keys=(),
+                    last_seen=NOW,
+                    expires_at=NOW + 3600,
+                    now=NOW,
+                )
+            )
+            await asyncio.sleep(0.1)
+            pool, (name, sql, _) = store._pool, store._load
+            started = loop.time()
+            with pytest.raises(ConnectionLost):  # as a retry with 0.3 s left would
+                await pool.pipelined(name, sql, [key.encode(), repr(NOW).encode()], started + 0.3)
+            assert loop.time() - started < 1.5
+            assert not slow.done()
+        finally:
+            await other.commit()
+            await other.close()
+        assert await slow is True  # the shared connection was not dropped for it
+        loaded = await store.load(key, now=NOW)
+        assert loaded is not None and loaded.data == {**RECORD.data, "b": 2}
     finally:
         await store.close()

@@ -8,6 +8,7 @@ question, and the listening socket is bound here rather than inside uvicorn.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import socket
@@ -111,6 +112,8 @@ def serve(
     *,
     access_log: bool = False,
     forwarded_allow_ips: Sequence[str] = (),
+    loop: str = "auto",
+    http: str = "auto",
 ) -> int:
     """Run the demo site until interrupted; returns the exit status.
 
@@ -118,6 +121,10 @@ def serve(
     them take their scheme (so HTTPS Origins match and cookies get `Secure`) and client
     address (which login throttling counts) from X-Forwarded-Proto and X-Forwarded-For;
     requests from anywhere else, and all of them when it is empty, keep the socket's.
+
+    `loop` and `http` pick uvicorn's event loop and HTTP parser as its own options do:
+    "auto" takes uvloop and httptools when installed (``uvicorn[standard]``, which the demo
+    extra brings), else asyncio and h11.
 
     Raises:
         ServeError: a setting that cannot work, explained in one line.
@@ -128,6 +135,9 @@ def serve(
     from cookieguard.demo.db import DemoDatabase
     from cookieguard.demo.users import ensure_demo_user
 
+    for option, choice in (("--loop", loop), ("--http", http)):
+        if choice != "auto" and importlib.util.find_spec(choice) is None:
+            raise ServeError(f"{option} {choice} needs {choice}: pip install {choice}")
     if db_path == ":memory:" or db_path.startswith("file:"):
         raise ServeError("--db needs a file path: the site and cookieguard adduser share it")
     try:
@@ -173,6 +183,8 @@ def serve(
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=list(forwarded_allow_ips),
         timeout_graceful_shutdown=5,
+        loop=loop,
+        http=http,
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0

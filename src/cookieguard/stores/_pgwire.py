@@ -9,12 +9,19 @@ The per-request statements of concurrent requests share one connection in pipeli
 (`_Pipe`); the others take a connection from a plain free list (`_Conn`), which a statement
 owns until its result has been read, even when its caller is cancelled. Either way no request
 ever reads another's result.
+
+Every call has one deadline (`WirePool.deadline`, ``query_timeout`` from its start) that
+covers all of it: the wait for a free connection, connecting, the statements, and the
+caller's retry. A statement still unanswered at its deadline fails with `ConnectionLost` right
+then (one pool timer, armed for the earliest deadline in flight), and a connection whose
+oldest statement is overdue is dropped: the server is hung or the statement stuck.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +32,9 @@ from psycopg.pq.abc import PGconn, PGresult
 __all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
 
 logger = logging.getLogger("cookieguard.stores")
+
+# Timers may fire up to a clock tick early (uvloop's clock counts milliseconds).
+_TICK = 0.001
 
 # Plain ints: compared on every statement.
 _GOOD = (int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK))
@@ -79,8 +89,9 @@ class _Conn:
         self.deadline = 0.0  # of the statement in flight; the pool's watchdog enforces it
         loop.add_reader(self.fd, self._readable)
 
-    def start(self, send: Any, *args: Any) -> asyncio.Future[PGresult]:
-        """Send one request; the future gets its last result once the server is done."""
+    def start(self, deadline: float, send: Any, *args: Any) -> asyncio.Future[PGresult]:
+        """Send one request; the future gets its last result once the server is done, or
+        `ConnectionLost` at `deadline` (loop time)."""
         try:
             send(*args)
             if self.pgconn.flush():  # the rare query bigger than the socket buffer
@@ -88,10 +99,8 @@ class _Conn:
         except OperationalError as exc:
             self.close()
             raise ConnectionLost(str(exc)) from None
-        pool = self.pool
-        self.deadline = self.loop.time() + pool.query_timeout
-        if pool.watchdog is None:
-            pool.watch()
+        self.deadline = deadline
+        self.pool.watch(deadline)
         waiter = self.waiter = self.loop.create_future()
         return waiter
 
@@ -130,7 +139,7 @@ class _Conn:
         _resolve(waiter, results)
 
     def timed_out(self) -> None:
-        self._fail(f"no answer within {self.pool.query_timeout:g} s")
+        self._fail(self.pool.late())
 
     def _fail(self, why: str) -> None:
         waiter = self.waiter
@@ -173,7 +182,9 @@ class _Pipe:
         pgconn.enter_pipeline_mode()
         loop.add_reader(self.fd, self._readable)
 
-    def send(self, send: Any, *args: Any) -> asyncio.Future[PGresult]:
+    def send(self, deadline: float, send: Any, *args: Any) -> asyncio.Future[PGresult]:
+        """Queue one request; its future is resolved at its sync point, or fails at
+        `deadline` (loop time)."""
         pgconn = self.pgconn
         try:
             send(*args)
@@ -184,10 +195,8 @@ class _Pipe:
             self.fail(str(exc))
             raise ConnectionLost(str(exc)) from None
         waiter = self.loop.create_future()
-        self.queue.append((waiter, self.loop.time() + self.pool.query_timeout))
-        pool = self.pool
-        if pool.watchdog is None:
-            pool.watch()
+        self.queue.append((waiter, deadline))
+        self.pool.watch(deadline)
         return waiter
 
     def _writable(self) -> None:
@@ -257,8 +266,11 @@ class WirePool:
         dsn: libpq connection string or URL.
         max_size: Most connections for `execute` (a statement waits for a free one); the
             shared pipelined connection of `pipelined` comes on top.
-        timeout: Seconds to connect, or to wait for a free connection.
-        query_timeout: Seconds a statement may take before its connection is dropped.
+        timeout: Seconds to connect, or to wait for a free connection (and never past the
+            call's deadline).
+        query_timeout: Seconds a whole call may take, from `deadline` on: waiting for a
+            connection, connecting, the statements and any retry. A statement unanswered then
+            fails, and its connection is dropped.
         setup: Simple-query SQL run on each new connection before anything else.
     """
 
@@ -274,56 +286,90 @@ class WirePool:
         self._waiters: deque[asyncio.Future[_Conn]] = deque()
         self._connecting = 0
         self.watchdog: asyncio.TimerHandle | None = None
+        self._watch_at = 0.0  # when the watchdog fires, if armed
         self.pipe: _Pipe | None = None
         self._pipe_opening: asyncio.Future[_Pipe] | None = None
 
-    def watch(self) -> None:
-        """Check deadlines a few times per `query_timeout` while statements are in flight.
+    def deadline(self) -> float:
+        """The loop time by which a call starting now must be over; binds the pool to the
+        running loop, so every call starts here."""
+        if self._loop is not asyncio.get_running_loop():
+            self._rebind()
+        now: float = self._loop.time()
+        return now + self.query_timeout
 
-        One timer for the pool rather than one per statement, which would cost more than
-        the rest of a statement's bookkeeping.
+    def expired(self, deadline: float) -> bool:
+        """Whether a call's deadline has (all but) passed: no time left for a retry."""
+        now: float = self._loop.time()
+        return now + _TICK >= deadline
+
+    def late(self) -> str:
+        """Why an overdue statement failed, for the log (names the setting to change)."""
+        return f"no answer within query_timeout ({self.query_timeout:g} s)"
+
+    def watch(self, deadline: float) -> None:
+        """Make sure the watchdog fires by `deadline` (a statement in flight must end then).
+
+        One timer for the pool, armed for the earliest deadline, rather than one per
+        statement, which would cost more than the rest of a statement's bookkeeping: a new
+        statement's deadline is almost never the earliest, so this is one comparison.
         """
-        self.watchdog = self._loop.call_later(self.query_timeout / 4, self._check_deadlines)
+        if self.watchdog is not None:
+            if deadline >= self._watch_at:
+                return
+            self.watchdog.cancel()
+        self._watch_at = deadline
+        self.watchdog = self._loop.call_at(deadline, self._check_deadlines)
 
     def _check_deadlines(self) -> None:
+        """Fail what is overdue, then re-arm for the earliest deadline still ahead."""
         self.watchdog = None
-        now, busy = self._loop.time(), False
+        now, earliest = self._loop.time() + _TICK, math.inf
         for conn in list(self._all):
             if conn.waiter is not None:
                 if conn.deadline <= now:
                     conn.timed_out()
                 else:
-                    busy = True
+                    earliest = min(earliest, conn.deadline)
         pipe = self.pipe
         if pipe is not None and pipe.queue:
             if pipe.queue[0][1] <= now:
-                pipe.fail(f"no answer within {self.query_timeout:g} s")
+                pipe.fail(self.late())  # the oldest is overdue: the server is not answering
             else:
-                busy = True
-        if busy:
-            self.watch()
+                # A retried statement keeps its call's earlier deadline, so it may be overdue
+                # behind others: it fails alone, and its answer is read and dropped in turn.
+                for waiter, deadline in pipe.queue:
+                    if deadline > now:
+                        earliest = min(earliest, deadline)
+                    elif not waiter.done():
+                        waiter.set_exception(ConnectionLost(self.late()))
+        if earliest < math.inf:
+            self.watch(earliest)
 
-    async def execute(self, name: bytes, sql: bytes, params: Sequence[bytes | None]) -> PGresult:
+    async def execute(
+        self, name: bytes, sql: bytes, params: Sequence[bytes | None], deadline: float
+    ) -> PGresult:
         """Run prepared statement `name` (prepared from `sql` on first use on a connection).
+
+        `deadline` comes from `deadline()`, called first on the same loop.
 
         Raises:
             QueryError: The server refused it (nothing was changed).
-            ConnectionLost: No connection, or it broke; the statement may have run.
+            ConnectionLost: No connection, or it broke, or `deadline` passed; the statement
+                may have run.
         """
-        if self._loop is not asyncio.get_running_loop():
-            self._rebind()
         free = self._free
-        conn = free.pop() if free else await self._acquire()
+        conn = free.pop() if free else await self._acquire(deadline)
         try:
             if name not in conn.prepared:
                 # Marked first: a prepare whose caller is cancelled still completes.
                 conn.prepared.add(name)
                 try:
-                    await conn.start(conn.pgconn.send_prepare, name, sql)
+                    await conn.start(deadline, conn.pgconn.send_prepare, name, sql)
                 except QueryError:
                     conn.prepared.discard(name)
                     raise
-            return await conn.start(conn.pgconn.send_query_prepared, name, params)
+            return await conn.start(deadline, conn.pgconn.send_query_prepared, name, params)
         except QueryError as exc:
             if exc.sqlstate == "26000":  # that cancelled prepare failed after all
                 conn.prepared.discard(name)
@@ -331,20 +377,20 @@ class WirePool:
         finally:
             self.release(conn)
 
-    async def pipelined(self, name: bytes, sql: bytes, params: Sequence[bytes | None]) -> PGresult:
+    async def pipelined(
+        self, name: bytes, sql: bytes, params: Sequence[bytes | None], deadline: float
+    ) -> PGresult:
         """`execute` on the shared pipelined connection: for short statements only.
 
         A statement that waits (a lock, a long scan) holds up every one queued behind it, so
         slow or rare statements go through `execute`.
         """
-        if self._loop is not asyncio.get_running_loop():
-            self._rebind()
-        pipe = self.pipe or await self._open_pipe()
+        pipe = self.pipe or await self._open_pipe(deadline)
         if name in pipe.prepared:
-            return await pipe.send(pipe.pgconn.send_query_prepared, name, params)
+            return await pipe.send(deadline, pipe.pgconn.send_query_prepared, name, params)
         pipe.prepared.add(name)  # queued now, so later statements need not prepare again
-        prepared = pipe.send(pipe.pgconn.send_prepare, name, sql)
-        result = pipe.send(pipe.pgconn.send_query_prepared, name, params)
+        prepared = pipe.send(deadline, pipe.pgconn.send_prepare, name, sql)
+        result = pipe.send(deadline, pipe.pgconn.send_query_prepared, name, params)
         try:
             await prepared
         except QueryError:
@@ -356,15 +402,15 @@ class WirePool:
             raise
         return await result
 
-    async def _open_pipe(self) -> _Pipe:
+    async def _open_pipe(self, deadline: float) -> _Pipe:
         """Connect the shared connection once, however many requests ask at the same time."""
         if self._pipe_opening is None:
             self._pipe_opening = self._loop.create_future()
             opening = self._pipe_opening
             pipe = None
             try:
-                pipe = _Pipe(await self._open_raw(), self, self._loop)
-                await pipe.send(pipe.pgconn.send_query_params, self._setup, None)
+                pipe = _Pipe(await self._open_raw(deadline), self, self._loop)
+                await pipe.send(deadline, pipe.pgconn.send_query_params, self._setup, None)
             except BaseException as exc:
                 if pipe is not None:
                     pipe.fail("setup failed")
@@ -382,15 +428,19 @@ class WirePool:
                 self.pipe = pipe
             opening.set_result(pipe)
             return pipe
-        return await asyncio.shield(self._pipe_opening)
-
-    async def simple(self, sql: str) -> PGresult:
-        """Run `sql` (several statements: one implicit transaction) with the simple protocol."""
-        if self._loop is not asyncio.get_running_loop():
-            self._rebind()
-        conn = self._free.pop() if self._free else await self._acquire()
+        # The opener's deadline may be later than ours.
         try:
-            return await conn.start(conn.pgconn.send_query, sql.encode())
+            return await asyncio.wait_for(
+                asyncio.shield(self._pipe_opening), deadline - self._loop.time()
+            )
+        except TimeoutError:
+            raise ConnectionLost(self.late()) from None
+
+    async def simple(self, sql: str, deadline: float) -> PGresult:
+        """Run `sql` (several statements: one implicit transaction) with the simple protocol."""
+        conn = self._free.pop() if self._free else await self._acquire(deadline)
+        try:
+            return await conn.start(deadline, conn.pgconn.send_query, sql.encode())
         finally:
             self.release(conn)
 
@@ -424,50 +474,58 @@ class WirePool:
                 waiter.set_exception(_SlotFree())
                 return
 
-    async def _acquire(self) -> _Conn:
+    async def _acquire(self, deadline: float) -> _Conn:
         while True:
             if len(self._all) + self._connecting < self.max_size:
-                return await self._connect()
+                return await self._connect(deadline)
             waiter: asyncio.Future[_Conn] = self._loop.create_future()
             self._waiters.append(waiter)
+            wait = max(0.0, min(self.timeout, deadline - self._loop.time()))
             try:
-                return await asyncio.wait_for(waiter, self.timeout)
+                return await asyncio.wait_for(waiter, wait)
             except _SlotFree:
                 continue
             except TimeoutError:
-                raise ConnectionLost(f"no free connection within {self.timeout:g} s") from None
+                raise ConnectionLost(f"no free connection within {wait:.3g} s") from None
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                     self.release(waiter.result())  # handed over just as we were cancelled
                 raise
 
-    async def _connect(self) -> _Conn:
+    async def _connect(self, deadline: float) -> _Conn:
         self._connecting += 1  # holds the slot against max_size while connecting
         try:
-            conn = _Conn(await self._open_raw(), self, self._loop)
+            conn = _Conn(await self._open_raw(deadline), self, self._loop)
         finally:
             self._connecting = max(0, self._connecting - 1)
         self._all.add(conn)
         try:
-            await conn.start(conn.pgconn.send_query, self._setup)
+            await conn.start(deadline, conn.pgconn.send_query, self._setup)
         except BaseException:
             conn.close()
             self._all.discard(conn)
             raise
         return conn
 
-    async def _open_raw(self) -> AsyncConnection[Any]:
+    async def _open_raw(self, deadline: float) -> AsyncConnection[Any]:
+        """Connect within `timeout`, and never past `deadline`."""
+        wait = min(self.timeout, deadline - self._loop.time())
+        if wait <= 0:
+            raise ConnectionLost(self.late())
         try:
             return await asyncio.wait_for(
                 AsyncConnection.connect(
                     self.dsn,
                     autocommit=True,
                     client_encoding="UTF8",
-                    connect_timeout=max(1, round(self.timeout)),
+                    # libpq's whole seconds, a backstop: wait_for ends the connect on time.
+                    connect_timeout=max(2, math.ceil(wait)),
                 ),
-                self.timeout + 1,
+                wait,
             )
-        except (Error, OSError, TimeoutError) as exc:
+        except TimeoutError:
+            raise ConnectFailed(f"connect failed: no answer within {wait:.3g} s") from None
+        except (Error, OSError) as exc:
             raise ConnectFailed(f"connect failed ({type(exc).__name__}): {exc}") from None
 
     def _rebind(self) -> None:

@@ -50,8 +50,9 @@ class PostgresStore:
             loop); the per-request statements share one more, pipelined.
         timeout: Seconds to connect, or to wait for a free connection, before
             `StoreUnavailable`.
-        query_timeout: Seconds a statement may take; past it the connection is dropped and the
-            call raises `StoreUnavailable`.
+        query_timeout: Seconds a whole call may take, whatever it waits for (a connection,
+            connecting, the statement, a retry); past it the call raises `StoreUnavailable`
+            and the connection of an unanswered statement is dropped.
     """
 
     def __init__(
@@ -141,9 +142,9 @@ class PostgresStore:
 
     # -- running statements ---------------------------------------------------------------
 
-    async def _ensure_schema(self) -> None:
+    async def _ensure_schema(self, deadline: float) -> None:
         try:
-            await self._pool.simple(self._schema)
+            await self._pool.simple(self._schema, deadline)
         except (ConnectionLost, QueryError) as exc:
             raise self._unavailable(exc) from None
         self._schema_ready = True
@@ -154,20 +155,23 @@ class PostgresStore:
         """One prepared statement; returns its result. Maps failures to our exceptions.
 
         An idempotent statement whose connection broke is retried once on another
-        connection, so the first request after a server restart does not fail.
+        connection, so the first request after a server restart does not fail. One deadline
+        covers the call, retry included: it ends within ``query_timeout``.
         """
+        pool = self._pool
+        deadline = pool.deadline()
         if not self._schema_ready:
-            await self._ensure_schema()
-        run = self._pool.pipelined if stmt[2] else self._pool.execute
+            await self._ensure_schema(deadline)
+        run = pool.pipelined if stmt[2] else pool.execute
         try:
             try:
-                return await run(stmt[0], stmt[1], params)
+                return await run(stmt[0], stmt[1], params, deadline)
             except ConnectFailed:
                 raise
             except ConnectionLost:
-                if not retry:
+                if not retry or pool.expired(deadline):
                     raise
-                return await run(stmt[0], stmt[1], params)
+                return await run(stmt[0], stmt[1], params, deadline)
         except ConnectionLost as exc:
             raise self._unavailable(exc) from None
         except QueryError as exc:

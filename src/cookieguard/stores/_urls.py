@@ -108,8 +108,8 @@ def check_postgres_dsn(dsn: str) -> str | None:
             raise ConfigError(
                 f"the PostgreSQL port must be a number from 1 to 65535, got {port[:20]!r}"
             )
-    password = params.get("password")
-    return str(password) if password else None
+    secret = params.get("password")
+    return str(secret) if secret else None
 
 
 def _url_password(dsn: str) -> str | None:

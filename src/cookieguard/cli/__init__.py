@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as exc:
-        return _fail(f"{exc} (see 'cookieguard {args.command} --help')", EXIT_USAGE)
+        command = " ".join(
+            filter(None, ["cookieguard", args.command, getattr(args, "action", None)])
+        )
+        return _fail(f"{exc} (see '{command} --help')", EXIT_USAGE)
     except CommandError as exc:
         return _fail(str(exc))
     except CookieguardError as exc:

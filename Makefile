@@ -8,7 +8,7 @@ PORT ?= 8000
 DB ?= demo.sqlite3
 PYTEST_ARGS ?=
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,10 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/cookieguard demo --host $(HOST) --port $(PORT) --db $(DB)
 
+# The sdist and the wheel in dist/ (python -m build: an isolated build, as pip does it).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

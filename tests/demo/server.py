@@ -38,9 +38,12 @@ if "uvloop" in LOOPS:
 def cli(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `cookieguard` command line to completion (`env`: extra variables)."""
+    """Run the `cookieguard` command line to completion (`env`: extra variables).
+
+    The installed entry point (next to the interpreter) when there is one, as a user runs it.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "cookieguard.cli", *args],
+        [*cookieguard_command(), *args],
         input=stdin,
         env={**os.environ, **env} if env else None,
         capture_output=True,
@@ -48,6 +51,12 @@ def cli(
         timeout=timeout,
         check=False,
     )
+
+
+def cookieguard_command() -> list[str]:
+    """argv of the `cookieguard` command of this environment."""
+    script = Path(sys.executable).parent / "cookieguard"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cookieguard.cli"]
 
 
 class DemoServer:

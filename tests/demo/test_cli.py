@@ -49,6 +49,26 @@ def test_adduser_refuses_bad_input(tmp_path: Path, username: str, stdin: str) ->
     one_clear_line(result.stderr)
 
 
+def test_adduser_on_a_missing_db_creates_it_and_says_so(tmp_path: Path) -> None:
+    # The contract's `adduser --db PATH` prepares users before the first start, so a missing
+    # database is created; the note on stderr makes a typo in --db visible at once.
+    db = tmp_path / "new.sqlite3"
+    first = cli("adduser", "gina", "--db", str(db), stdin="gina's password\n")
+    assert first.returncode == 0, first.stderr
+    assert f"{db} did not exist; created a new database" in first.stderr
+    assert re.search(r"created user 'gina' \(id \d+\)", first.stdout)
+    second = cli("adduser", "hank", "--db", str(db), stdin="hank's password\n")
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
+
+
+def test_adduser_refuses_a_password_of_several_lines(tmp_path: Path) -> None:
+    db = tmp_path / "x.sqlite3"
+    result = cli("adduser", "ivy", "--db", str(db), stdin="secret\nsecret\n")
+    assert result.returncode == 1
+    assert "one line" in one_clear_line(result.stderr)
+
+
 def test_adduser_unusable_db(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -68,6 +88,8 @@ def test_adduser_unusable_db(tmp_path: Path) -> None:
         ("sessions", "revoke"),
         ("sessions", "purge"),
         ("users",),
+        ("users", "list"),
+        ("users", "set-password"),
         ("users", "wrap-legacy"),
         ("secret",),
     ],
@@ -77,6 +99,18 @@ def test_help_everywhere(args: tuple[str, ...]) -> None:
     result = cli(*args, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: cookieguard")
+    # A description of its own beyond the usage line, and the exit statuses.
+    description = result.stdout.split("\n\n")[1]
+    assert len(description) > 30 and not description.lstrip().startswith(("-", "positional"))
+    assert "exit status: 0 success; 1 the command failed" in " ".join(result.stdout.split())
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"cookieguard {version('cookieguard')}\n"
 
 
 def test_secret_prints_a_fresh_key() -> None:
@@ -94,17 +128,41 @@ def test_secret_prints_a_fresh_key() -> None:
         ("demo", "--port", "70000"),
         ("demo", "--loop", "trio"),
         ("nosuchcommand",),
-        ("sessions", "list", "--user", "1"),
+        ("sessions", "list"),
+        ("sessions", "list", "--user", "alice", "--user-id", "1"),
         ("sessions", "purge", "--store", "memory://", "--batch-size", "0"),
+        ("sessions", "revoke", "--store", "sqlite:////nonexistent-dir/x.db"),
+        ("sessions", "revoke", "--store", "sqlite:////nonexistent-dir/x.db", "not-a-hash"),
+        (
+            "sessions",
+            "revoke",
+            "--store",
+            "sqlite:////nonexistent-dir/x.db",
+            "a" * 64,
+            "--user",
+            "x",
+        ),
+        ("sessions",),
+        ("users",),
+        ("users", "set-password"),
+        (),
     ],
     ids=[
         "unknown-flag",
         "port-not-a-number",
         "port-out-of-range",
         "unknown-loop",
-        "no-command",
-        "no-store",
+        "unknown-command",
+        "no-user",
+        "user-and-user-id",
         "bad-batch",
+        "revoke-without-target",
+        "revoke-bad-hash",
+        "revoke-hash-and-user",
+        "sessions-without-action",
+        "users-without-action",
+        "set-password-without-username",
+        "no-command",
     ],
 )
 def test_wrong_flags_give_one_line_and_status_2(args: tuple[str, ...]) -> None:
@@ -169,93 +227,3 @@ def test_port_in_use(tmp_path: Path) -> None:
     server = DemoServer(db, log=tmp_path / "server.log").start().wait_ready()
     server.stop()
     assert server.demo_credentials is not None and server.demo_credentials[0] == "demo"
-
-
-def test_sessions_list_revoke_purge(site: DemoServer, other_user: tuple[str, str]) -> None:
-    store = f"sqlite:///{site.db}"
-    with httpx.Client(base_url=site.url) as http:
-        assert login(http, *other_user).status_code == 303
-        assert http.get("/api/records").status_code == 200
-        user_id = site.user_ids[other_user[0]]
-        listed = cli("sessions", "list", "--store", store, "--user", user_id)
-        assert listed.returncode == 0, listed.stderr
-        hashes = re.findall(r"^([0-9a-f]{64}) ", listed.stdout, re.MULTILINE)
-        assert hashes, listed.stdout
-        assert "python-httpx" in listed.stdout  # the user agent helps tell sessions apart
-        revoked = cli("sessions", "revoke", "--store", store, *hashes)
-        assert revoked.returncode == 0, revoked.stderr
-        assert f"revoked {len(hashes)}" in revoked.stdout
-        assert http.get("/api/records").status_code == 401
-    purged = cli("sessions", "purge", "--store", store)
-    assert purged.returncode == 0, purged.stderr
-    assert re.search(r"purged \d+ expired session", purged.stderr)
-
-
-def test_sessions_revoke_checks_its_arguments(site: DemoServer) -> None:
-    store = f"sqlite:///{site.db}"
-    assert "KEY_HASH" in one_clear_line(cli("sessions", "revoke", "--store", store).stderr)
-    bad = cli("sessions", "revoke", "--store", store, "not-a-hash")
-    assert bad.returncode == 1
-    assert "not-a-hash" in one_clear_line(bad.stderr)
-
-
-def test_sessions_unreachable_store() -> None:
-    result = cli("sessions", "purge", "--store", f"redis://127.0.0.1:{free_port()}/0")
-    assert result.returncode == 1
-    one_clear_line(result.stderr)
-
-
-async def test_purge_shows_progress_batch_by_batch(tmp_path: Path) -> None:
-    from cookieguard.stores.base import SessionRecord
-    from cookieguard.stores.sqlite import SQLiteStore
-
-    path = tmp_path / "big.sqlite3"
-    store = SQLiteStore(path)
-    expired = SessionRecord(data={}, user_id=None, created_at=0, last_seen=0, expires_at=1)
-    for index in range(2500):
-        await store.create(f"{index:064x}", expired)
-    live = SessionRecord(data={}, user_id="7", created_at=0, last_seen=0, expires_at=4e9)
-    await store.create("f" * 64, live)
-    await store.close()
-    result = cli("sessions", "purge", "--store", f"sqlite:///{path}", "--batch-size", "1000")
-    assert result.returncode == 0, result.stderr
-    progress = re.findall(r"purged (\d+) expired", result.stderr)
-    assert progress == ["1000", "2000", "2500", "2500"]  # one line per batch, then the total
-    listed = cli("sessions", "list", "--store", f"sqlite:///{path}", "--user", "7")
-    assert listed.stdout.startswith("f" * 64)
-
-
-def test_users_wrap_legacy_then_login(site: DemoServer) -> None:
-    import base64
-    import hashlib
-    import sqlite3
-
-    derived = hashlib.pbkdf2_hmac("sha256", b"from django", b"oldsalt", 1000)
-    row = f"pbkdf2_sha256$1000$oldsalt${base64.b64encode(derived).decode()}"
-    with sqlite3.connect(site.db) as conn:
-        conn.execute(
-            "INSERT INTO cookieguard_users (username, password_hash, created_at) VALUES (?, ?, 0)",
-            ("django-user", row),
-        )
-    result = cli("users", "wrap-legacy", "--db", str(site.db))
-    assert result.returncode == 0, result.stderr
-    assert "wrapped 1 Django PBKDF2 hash(es)" in result.stdout
-    assert "legacy_iterations=1000" in result.stdout
-
-    def stored() -> str:
-        with sqlite3.connect(site.db) as conn:
-            sql = "SELECT password_hash FROM cookieguard_users WHERE username = 'django-user'"
-            return str(conn.execute(sql).fetchone()[0])
-
-    assert stored().startswith("argon2id_pbkdf2_sha256$1000$oldsalt$$argon2id$")
-    with httpx.Client(base_url=site.url) as http:
-        assert login(http, "django-user", "from django").status_code == 303
-    assert stored().startswith("$argon2id$")  # upgraded at the login
-    again = cli("users", "wrap-legacy", "--db", str(site.db))
-    assert again.returncode == 0 and "wrapped 0" in again.stdout
-
-
-def test_users_wrap_legacy_needs_an_existing_db(tmp_path: Path) -> None:
-    result = cli("users", "wrap-legacy", "--db", str(tmp_path / "missing.sqlite3"))
-    assert result.returncode == 1
-    assert "does not exist" in one_clear_line(result.stderr)

@@ -52,7 +52,17 @@ async def test_sqlite_memory_url_works_end_to_end() -> None:
         ("sqlite:///", "needs a path"),
         ("sqlite://relative.db", "needs a path"),
         ("memory://somewhere", "takes no host"),
-        ("redis://127.0.0.1:notaport/0", "invalid Redis URL"),
+        ("redis://127.0.0.1:notaport/0", "port must be a number"),
+        ("redis://127.0.0.1:70000/0", "port must be a number"),
+        ("redis://127.0.0.1:6379/abc", "database must be a number"),
+        ("redis://127.0.0.1:6379/-1", "database must be a number"),
+        ("redis://127.0.0.1:6379/0/1", "database must be a number"),
+        ("redis:///0", "needs a host"),
+        ("redis://127.0.0.1:6379/0?bogus=1", "unknown Redis URL option 'bogus'"),
+        ("redis://127.0.0.1:6379/0?db=x", "invalid Redis URL"),
+        ("redis+cluster://127.0.0.1:7000/2", "only database 0"),
+        ("postgresql://postgres@127.0.0.1:notaport/test", "port must be a number"),
+        ("postgresql://postgres@127.0.0.1:5432/test?nosuchoption=1", "nosuchoption"),
         ("postgresql://127.0.0.1:5432/test?sslmode", "invalid PostgreSQL"),
     ],
 )
@@ -66,6 +76,24 @@ def test_password_never_appears_in_the_error() -> None:
         open_store("mysql://root:hunter2@localhost/db")
     assert "hunter2" not in str(info.value)
     assert "mysql://root:***@localhost/db" in str(info.value)
+
+
+def test_a_keyword_connection_string_is_never_echoed() -> None:
+    # "host=... password=..." is libpq's other syntax; open_store takes URLs only.
+    with pytest.raises(ConfigError) as info:
+        open_store("host=db password=hunter2 user=app")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        PostgresStore("host=db password='hunter 2' bogus")
+    assert "hunter" not in str(info.value)
+
+
+def test_valid_options_still_open() -> None:
+    assert isinstance(open_store("redis://127.0.0.1:6379"), RedisStore)
+    assert isinstance(open_store("redis://127.0.0.1:6379/"), RedisStore)
+    assert isinstance(open_store("redis://127.0.0.1:6379/3?socket_timeout=1"), RedisStore)
+    assert isinstance(open_store("rediss://127.0.0.1:6379/0?ssl_cert_reqs=none"), RedisStore)
+    assert isinstance(open_store("unix:///run/redis.sock?db=2"), RedisStore)
 
 
 def test_bad_table_names_and_prefixes_are_refused(tmp_path: Path) -> None:

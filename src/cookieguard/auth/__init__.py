@@ -11,6 +11,7 @@ from cookieguard.auth.login import (
     get_user_id,
     login,
     logout,
+    reset_password,
 )
 from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
 from cookieguard.auth.sessions import (
@@ -46,6 +47,7 @@ __all__ = [
     "list_sessions",
     "login",
     "logout",
+    "reset_password",
     "revoke_other_sessions",
     "revoke_session",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "get_user_id",
     "login",
     "logout",
+    "reset_password",
 ]
 
 logger = logging.getLogger("cookieguard.auth")
@@ -275,21 +276,53 @@ async def change_password(
         LookupError: the user no longer exists.
     """
     config = auth_config(conn, keyring)
-    hasher = hasher or config.hasher
-    new_hash = await hasher.ahash(new_password)
-    if not await user_store.set_password(user.id, new_hash):
-        raise LookupError("no such user")
-    updated = dataclasses.replace(user, password_hash=new_hash)
     session = get_session(conn)
     own = get_user_id(conn) == user.id
     store = get_session_store(conn)
-    if isinstance(store, SessionStore):
-        keep = session.key_hash if own and session.is_stored else None
-        ended = await store.delete_user(user.id, keep=keep)
-        logger.info("password of user %s changed; %d other sessions ended", user.id, ended)
+    updated, _ = await reset_password(
+        user_store,
+        user,
+        new_password,
+        session_store=store if isinstance(store, SessionStore) else None,
+        keep=session.key_hash if own and session.is_stored else None,
+        hasher=hasher or config.hasher,
+    )
     if own:
         session.cycle_key()
-        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(new_hash)
+        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(updated.password_hash)
         _checked_now(session, config)
         scope_of(conn)[USER_SCOPE_KEY] = updated
     return updated
+
+
+async def reset_password(
+    user_store: ManagedUserStore,
+    user: User,
+    new_password: str,
+    *,
+    session_store: SessionStore | None,
+    keep: str | None = None,
+    hasher: PasswordHasher | None = None,
+) -> tuple[User, int]:
+    """Set a new password outside any request and end the user's sessions (but `keep`).
+
+    The part of `change_password` that needs no connection, for an administrator's tool such
+    as ``cookieguard users set-password``: the new hash is stored, then every session of the
+    user in `session_store` is deleted through its per-user index. Sessions in a store that is
+    not passed (None: e.g. signed cookies) end at their next auth-hash check instead.
+
+    Returns:
+        The user with the new password hash, and how many sessions ended.
+
+    Raises:
+        ValueError: the new password is unacceptable (empty or too long).
+        LookupError: the user no longer exists.
+    """
+    new_hash = await (hasher or PasswordHasher()).ahash(new_password)
+    if not await user_store.set_password(user.id, new_hash):
+        raise LookupError("no such user")
+    ended = 0
+    if session_store is not None:
+        ended = await session_store.delete_user(user.id, keep=keep)
+    logger.info("password of user %s changed; %d other sessions ended", user.id, ended)
+    return dataclasses.replace(user, password_hash=new_hash), ended

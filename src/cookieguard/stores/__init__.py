@@ -76,7 +76,9 @@ def open_store(url: str, **options: Any) -> SessionStore:
 
 
 def _redact(url: str) -> str:
-    """The URL without any password, for error messages."""
+    """The URL without any password, for error messages (nothing of a non-URL)."""
+    if "://" not in url:
+        return "<not a URL>"  # a libpq keyword string may hold password=...
     try:
         parts = urlsplit(url)
         if parts.password is not None:

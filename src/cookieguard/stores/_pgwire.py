@@ -29,6 +29,8 @@ from typing import Any
 from psycopg import AsyncConnection, Error, OperationalError, pq
 from psycopg.pq.abc import PGconn, PGresult
 
+from cookieguard.stores._reasons import pg_reason
+
 __all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
 
 logger = logging.getLogger("cookieguard.stores")
@@ -524,9 +526,9 @@ class WirePool:
                 wait,
             )
         except TimeoutError:
-            raise ConnectFailed(f"connect failed: no answer within {wait:.3g} s") from None
+            raise ConnectFailed(f"no answer within {wait:.3g} s") from None
         except (Error, OSError) as exc:
-            raise ConnectFailed(f"connect failed ({type(exc).__name__}): {exc}") from None
+            raise ConnectFailed(pg_reason(str(exc))) from None
 
     def _rebind(self) -> None:
         """First use, or a new event loop: connections on the old loop cannot be used."""

@@ -21,6 +21,8 @@ from typing import Any, cast
 
 import hiredis
 
+from cookieguard.stores._reasons import os_reason
+
 __all__ = ["ConnectionLost", "ReplyError", "RespClient", "pack"]
 
 # hiredis's stub types the argument as a 1-tuple; it takes any tuple of str/bytes/int/float.
@@ -235,10 +237,9 @@ class RespClient:
             else:
                 opening = loop.create_connection(factory, self.host, self.port)
             _, conn = await asyncio.wait_for(opening, self.timeout)
-        except TimeoutError:
-            raise ConnectionLost("connect timed out") from None
-        except OSError as exc:
-            raise ConnectionLost(f"connect failed ({type(exc).__name__})") from None
+        except (TimeoutError, OSError) as exc:
+            where = self.path if self.path is not None else f"{self.host}:{self.port}"
+            raise ConnectionLost(os_reason(exc, where, self.timeout)) from None
         replies = [conn.send(command) for command in self._hello]
         try:
             for reply in replies:

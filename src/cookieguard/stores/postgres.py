@@ -21,6 +21,8 @@ from typing import Any
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, dumps
+from cookieguard.stores._reasons import scrub, text_reason
+from cookieguard.stores._urls import check_postgres_dsn
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
@@ -69,10 +71,7 @@ class PostgresStore:
             raise ConfigError("PostgresStore needs psycopg: pip install cookieguard[postgres]")
         if not _IDENT.fullmatch(table):
             raise ConfigError(f"table name {table!r} must be a lower-case SQL identifier")
-        try:
-            psycopg.conninfo.conninfo_to_dict(dsn)
-        except psycopg.ProgrammingError:
-            raise ConfigError("invalid PostgreSQL connection string") from None
+        self._password = check_postgres_dsn(dsn)
         if max_size < 1 or timeout <= 0 or query_timeout <= 0:
             raise ConfigError("PostgresStore needs max_size >= 1 and positive timeouts")
         self._dsn = dsn
@@ -186,8 +185,11 @@ class PostgresStore:
             raise self._unavailable(exc) from None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, exc)
-        return StoreUnavailable(f"postgres store unavailable ({type(exc).__name__})")
+        # ConnectFailed already says why in a few words (refused on host:port, the server's
+        # FATAL message); a QueryError carries the server's message after its SQLSTATE.
+        reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
+        logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
+        return StoreUnavailable(f"postgres store unavailable: {reason}")
 
     async def close(self) -> None:
         self._pool.close()

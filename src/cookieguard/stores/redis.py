@@ -29,11 +29,13 @@ from urllib.parse import urlsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, encode_value
+from cookieguard.stores._reasons import scrub, text_reason
+from cookieguard.stores._urls import check_redis_url
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import NoScriptError, RedisError
+    from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 except ImportError:  # the optional driver; RedisStore() says how to install it
     aioredis = None  # type: ignore[assignment]
 try:
@@ -149,13 +151,9 @@ class RedisStore:
             raise ConfigError("RedisStore needs redis-py: pip install cookieguard[redis]")
         if "{" in prefix or "}" in prefix:
             raise ConfigError("redis key prefix must not contain '{' or '}' (hash tags)")
-        try:
-            scheme = urlsplit(url).scheme
-            parsed = aioredis.connection.parse_url(url)
-        except (ValueError, TypeError):
-            raise ConfigError("invalid Redis URL (expected redis://HOST:PORT/DB)") from None
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError("invalid Redis URL (expected redis://HOST:PORT/DB)")
+        parsed = check_redis_url(url, cluster=cluster)
+        scheme = urlsplit(url).scheme.lower()
+        self._password: str | None = parsed.get("password")
         self._url = url
         self.prefix = prefix
         self._timeout = timeout
@@ -207,15 +205,18 @@ class RedisStore:
                 if isinstance(client, aioredis.RedisCluster):
                     try:
                         await client.initialize()
-                    except RedisError as exc:
+                    except (RedisError, RedisClusterException) as exc:
                         await client.aclose()
                         raise self._unavailable(exc) from None
                 self._client = client
             return self._client
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, exc)
-        return StoreUnavailable(f"redis store unavailable ({type(exc).__name__})")
+        # The server's error reply ("ERR DB index is out of range", "WRONGPASS ...") or why
+        # the connection failed ("connection refused on HOST:PORT"), never the password.
+        reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
+        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
+        return StoreUnavailable(f"redis store unavailable: {reason}")
 
     async def close(self) -> None:
         if self._resp is not None:

@@ -132,7 +132,7 @@ class SQLiteStore:
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         name = getattr(exc, "sqlite_errorname", type(exc).__name__)
         logger.warning("sqlite store unavailable (%s): %s", name, exc)
-        return StoreUnavailable(f"sqlite store unavailable ({name})")
+        return StoreUnavailable(f"sqlite store unavailable: {str(exc)[:200]} ({name})")
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None

@@ -516,3 +516,30 @@ def test_stored_secret_never_shows_the_secret() -> None:
     assert SECRET not in repr(StoredSecret(SECRET))
     assert StoredSecret(SECRET).secret_for_check() == (SECRET, None)
     assert StoredSecret(mask_secret(SECRET)).secret_for_check() == (SECRET, None)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize(
+    "host", ["example.com", "Example.COM", "example.com:80", "example.com:443", "[::1]:8000", ""]
+)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "{scheme}://{host}",
+        "{scheme}://{lower}",
+        "{scheme}://{bare}",
+        "http://evil.test",
+        "{other}://{host}",
+        "null",
+    ],
+)
+def test_own_origin_rule_written_plainly(scheme: str, host: str, origin: str) -> None:
+    # The literal ``scheme://Host`` comparison is tried first (it is what browsers send and
+    # costs no parsing); the result must be the documented rule's, case by case.
+    other = "https" if scheme == "http" else "http"
+    lower = host.lower()
+    bare = lower.removesuffix({"http": ":80", "https": ":443"}[scheme])
+    sent = origin.format(scheme=scheme, host=host, lower=lower, bare=bare, other=other)
+    own = {f"{scheme}://{host}", f"{scheme}://{bare}"}
+    decision = decide(TOKENLESS, scheme=scheme, host=host, origin=sent, token=None)
+    assert (decision == ACCEPT) is (sent in own), (scheme, host, sent)

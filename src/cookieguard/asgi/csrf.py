@@ -155,7 +155,7 @@ class CSRFMiddleware:
         else:
             state = scope[STATE_KEY] = CSRFState(self.config, self._cookie_needle, scope["headers"])
         # `core.decide` accepts a safe method on the method alone; asked here first, a GET
-        # gathers no headers at all (tests/asgi/test_csrf_fast_paths.py holds them equal).
+        # gathers no headers at all (test_safe_methods_are_decided_on_the_method_alone).
         if scope["method"] not in _SAFE_METHODS:
             checked = await self._check(scope, receive, send, state)
             if checked is None:

@@ -41,7 +41,10 @@ def origin_problem(
 ) -> str | None:
     """Steps 2-4 for an unsafe request: None means "go on to the token".
 
-    `host` is the Host header (``host[:port]``); `scheme` is ``http`` or ``https``.
+    `host` is the Host header (``host[:port]``); `scheme` is ``http`` or ``https``. The
+    request's own origin is ``scheme://Host`` exactly as sent (Django's comparison, and what
+    every browser request matches), or that with the host lower-cased and a default port
+    dropped.
     """
     if sec_fetch_site is not None and sec_fetch_site not in ("same-origin", "none"):
         if sec_fetch_site == "same-site" and policy.allow_same_site:
@@ -53,7 +56,7 @@ def origin_problem(
         return None
     if origin is not None:
         if host and origin == f"{scheme}://{host}":
-            return None  # the common case, before any normalisation
+            return None  # Django's literal comparison first: no normalising for the usual case
         if origin == "null" or not policy.is_allowed_origin(origin, own_origin(scheme, host)):
             return REASON_BAD_ORIGIN % echo(origin)
         return None

@@ -140,16 +140,16 @@ def core_costs(number: int) -> list[tuple[str, float]]:
     spec = CSRFConfig().cookie.spec(https=True)
 
     def full_verdict() -> object:
-        return core.verdict(
+        return core.decide(
             policy,
             method="POST",
+            path="/submit",
             scheme="https",
             host="example.com",
             origin="https://example.com",
             sec_fetch_site="same-origin",
-            cookie_secret=SECRET,
-            token=TOKEN,
-            token_source="X-CSRFToken",
+            secret=core.StoredSecret(SECRET),
+            header_token=TOKEN,
         )
 
     cases: list[tuple[str, Callable[[], object]]] = [

@@ -76,34 +76,41 @@ def cases() -> dict[str, Callable[[], object]]:
         policy = core_csrf.CSRFPolicy()
 
         def verdict_post() -> object:
-            return core_csrf.verdict(
+            return core_csrf.decide(
                 policy,
                 method="POST",
+                path="/api/records",
                 scheme="http",
                 host="127.0.0.1:8000",
                 origin="http://127.0.0.1:8000",
                 sec_fetch_site="same-origin",
-                cookie_secret=secret,
-                token=token,
-                token_source="X-CSRFToken",
+                secret=core_csrf.StoredSecret(secret),
+                header_token=token,
             )
 
         def verdict_get() -> object:
-            return core_csrf.verdict(policy, method="GET", scheme="http", host="127.0.0.1:8000")
+            return core_csrf.decide(
+                policy,
+                method="GET",
+                path="/login",
+                scheme="http",
+                host="127.0.0.1:8000",
+                secret=core_csrf.StoredSecret(None),
+            )
 
         def per_request() -> object:
             cookies = parse_cookie_header(cookie_header)
             hash_session_id(cookies["sessionid"])
-            result = core_csrf.verdict(
+            result = core_csrf.decide(
                 policy,
                 method="POST",
+                path="/api/records",
                 scheme="http",
                 host="127.0.0.1:8000",
                 origin="http://127.0.0.1:8000",
                 sec_fetch_site="same-origin",
-                cookie_secret=cookies["csrftoken"],
-                token=token,
-                token_source="X-CSRFToken",
+                secret=core_csrf.StoredSecret(cookies["csrftoken"]),
+                header_token=token,
             )
             return result
 

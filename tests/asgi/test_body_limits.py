@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from tests.asgi import scopes
 
 from cookieguard import BodyLimitMiddleware, CSRFMiddleware
 from cookieguard.core.tokens import new_csrf_secret
@@ -67,17 +68,9 @@ def http_scope(
         raw.append((b"content-length", str(length).encode()))
     if chunked:
         raw.append((b"transfer-encoding", b"chunked"))
-    return {
-        "type": "http",
-        "http_version": http_version,
-        "method": "POST",
-        "scheme": "http",
-        "path": root_path + path,
-        "root_path": root_path,
-        "query_string": b"",
-        "headers": raw,
-        "server": ("testserver", 80),
-    }
+    return scopes.http_scope(
+        "POST", root_path + path, raw, host=None, root_path=root_path, http_version=http_version
+    )
 
 
 class Reader:

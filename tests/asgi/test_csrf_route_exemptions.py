@@ -9,7 +9,6 @@ requests. Each protected request must be refused exactly as if it came first.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, Router, WebSocketRoute
 from starlette.types import Scope
 from starlette.websockets import WebSocket
+from tests.asgi.scopes import call_websocket, websocket_scope
 
 from cookieguard.asgi.csrf import CSRFMiddleware, csrf_exempt, get_csrf_token
 from cookieguard.config import CSRFConfig
@@ -98,33 +98,8 @@ async def test_host_route_exemption_is_not_lent_to_another_host(headers: dict[st
 
 
 async def ws_handshake(app: Any, host: str, origin: str, path: str = "/ws") -> list[Any]:
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", host.encode()), (b"origin", origin.encode())],
-        "server": (host, 80),
-        "client": ("127.0.0.1", 5000),
-        "subprotocols": [],
-    }
-    inbox: list[dict[str, Any]] = [
-        {"type": "websocket.connect"},
-        {"type": "websocket.disconnect", "code": 1000},
-    ]
-    sent: list[Any] = []
-
-    async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(dict(message))
-
-    await app(scope, receive, send)
-    return sent
+    scope = websocket_scope(path, [(b"origin", origin.encode())], host=host, server=(host, 80))
+    return await call_websocket(app, scope)
 
 
 async def test_host_route_websocket_exemption_is_not_lent() -> None:

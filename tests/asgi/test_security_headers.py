@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from tests.asgi.scopes import websocket_scope
 
 from cookieguard import SecurityHeadersMiddleware
 from cookieguard.asgi.types import Message, Receive, Scope, Send
@@ -106,8 +107,7 @@ async def test_websockets_pass_through_untouched() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
-    await SecurityHeadersMiddleware(site)(scope, receive, send)
+    await SecurityHeadersMiddleware(site)(websocket_scope(host=None), receive, send)
     assert sent[0] == {"type": "websocket.accept", "subprotocol": None, "headers": []}
     assert sent[1]["text"] == "hello"
 

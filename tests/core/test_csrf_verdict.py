@@ -1,6 +1,8 @@
-"""The CSRF verdict on plain facts: no event loop, no app, only the decision."""
+"""The CSRF decision on plain facts, as a driver uses it: no event loop, no app, no server."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import pytest
 
@@ -8,10 +10,11 @@ from cookieguard.core import csrf
 from cookieguard.core.csrf import (
     ACCEPT,
     CSRFPolicy,
+    NeedToken,
     Reject,
-    check_origin,
+    StoredSecret,
+    decide_form_token,
     normalise_exempt_path,
-    verdict,
 )
 from cookieguard.core.tokens import mask_secret, new_csrf_secret
 from cookieguard.errors import ConfigError
@@ -20,18 +23,45 @@ SECRET = new_csrf_secret()
 TOKEN = mask_secret(SECRET)
 DEFAULT = CSRFPolicy()
 TOKENLESS = CSRFPolicy(require_token=False)
+FORM = "application/x-www-form-urlencoded"
 
 
-def decide(policy: CSRFPolicy = DEFAULT, **facts: object) -> csrf.Accept | Reject:
-    base: dict[str, object] = {
-        "method": "POST",
-        "scheme": "http",
-        "host": "example.com",
-        "cookie_secret": SECRET,
-        "token": TOKEN,
-    }
-    base.update(facts)
-    return verdict(policy, **base)  # type: ignore[arg-type]
+def decide(
+    policy: CSRFPolicy = DEFAULT,
+    *,
+    method: str = "POST",
+    path: str = "/submit",
+    scheme: str = "http",
+    host: str = "example.com",
+    cookie: str | None = SECRET,
+    token: str | None = TOKEN,
+    token_in: Literal["form", "header"] = "form",
+    origin: str | None = None,
+    referer: str | None = None,
+    sec_fetch_site: str | None = None,
+) -> csrf.Accept | Reject:
+    """What a driver does: the verdict on the headers, then the form field if it asks for one.
+
+    `cookie` is the stored value as the request brought it; `token` is sent in the form body
+    (the default, as a browser form does) or in the header.
+    """
+    first = csrf.decide(
+        policy,
+        method=method,
+        path=path,
+        scheme=scheme,
+        host=host,
+        secret=StoredSecret(cookie),
+        origin=origin,
+        referer=referer,
+        sec_fetch_site=sec_fetch_site,
+        header_token=token if token_in == "header" else None,
+        content_type=FORM if token_in == "form" else "application/json",
+    )
+    if isinstance(first, NeedToken):
+        assert token_in == "form"
+        return decide_form_token(first, token)
+    return first
 
 
 # Go 1.25 / filippo.io/csrf vectors (POST), in tokenless mode so only the origin gate decides.
@@ -116,22 +146,23 @@ def test_reasons_use_django_words() -> None:
     assert decide(origin="https://evil.test") == Reject(
         "Origin checking failed - https://evil.test does not match any trusted origins."
     )
-    assert decide(cookie_secret=None) == Reject("CSRF cookie not set.")
+    assert decide(cookie=None) == Reject("CSRF cookie not set.")
     assert decide(token=None) == Reject("CSRF token missing.")
     assert decide(token="x" * 10) == Reject("CSRF token from POST has incorrect length.")
     assert decide(token="!" * 64) == Reject("CSRF token from POST has invalid characters.")
     assert decide(token=mask_secret(new_csrf_secret())) == Reject("CSRF token from POST incorrect.")
-    assert decide(token="x" * 10, token_source="X-CSRFToken") == Reject(
+    assert decide(token="x" * 10, token_in="header") == Reject(
         "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."
     )
-    assert decide(cookie_secret="short") == Reject("CSRF cookie has incorrect length.")
-    assert decide(cookie_secret="-" * 32) == Reject("CSRF cookie has invalid characters.")
+    assert decide(cookie="short") == Reject("CSRF cookie has incorrect length.")
+    assert decide(cookie="-" * 32) == Reject("CSRF cookie has invalid characters.")
+    assert decide(cookie="-" * 64) == Reject("CSRF cookie has invalid characters.")
 
 
 def test_bare_secret_and_legacy_masked_cookie_are_accepted() -> None:
     assert decide(token=SECRET) == ACCEPT
     # A Django < 4.1 cookie held a masked token; it still yields the secret.
-    assert decide(cookie_secret=mask_secret(SECRET), token=mask_secret(SECRET)) == ACCEPT
+    assert decide(cookie=mask_secret(SECRET), token=mask_secret(SECRET)) == ACCEPT
 
 
 def test_same_site_allowed_only_when_configured() -> None:
@@ -255,13 +286,7 @@ def test_referer_is_not_needed_over_http_or_with_origin_or_tokenless() -> None:
     assert decide(TOKENLESS, **HTTPS, referer=None, token=None) == ACCEPT
 
 
-def test_check_origin_alone_for_websocket_style_use() -> None:
-    assert (
-        check_origin(
-            DEFAULT, scheme="http", host="h", origin="http://h", referer=None, sec_fetch_site=None
-        )
-        is None
-    )
+def test_own_origin_maps_websocket_schemes() -> None:
     assert csrf.own_origin("wss", "Chat.Example:443") == "https://chat.example"
     assert csrf.own_origin("ws", "localhost:8000") == "http://localhost:8000"
 
@@ -319,11 +344,11 @@ def test_unnormalised_exempt_paths_are_refused(bad: str) -> None:
 def test_websocket_origin_rule() -> None:
     policy = CSRFPolicy(trusted_origins=["https://chat.partner.test"])
 
-    def ok(origin: str | None, scheme: str = "wss") -> bool:
-        return (
-            csrf.check_websocket_origin(policy, scheme=scheme, host="app.test", origin=origin)
-            is None
+    def ok(origin: str | None, scheme: str = "wss", path: str = "/ws") -> bool:
+        decision = csrf.decide_websocket(
+            policy, path=path, scheme=scheme, host="app.test", origin=origin
         )
+        return decision == ACCEPT
 
     assert ok(None)
     assert ok("https://app.test")
@@ -338,3 +363,183 @@ def test_reasons_echo_only_printable_ascii() -> None:
     result = decide(origin="https://e\x1b[31mvil\u00e9.test")
     assert isinstance(result, Reject)
     assert result.reason.isascii() and result.reason.isprintable()
+
+
+def test_websocket_refusal_reason_and_exempt_paths() -> None:
+    policy = CSRFPolicy(exempt_paths=["/ws/public"])
+    facts = {"scheme": "ws", "host": "app.test", "origin": "http://evil.test"}
+    assert csrf.decide_websocket(policy, path="/ws", **facts) == Reject(
+        csrf.REASON_BAD_ORIGIN % "http://evil.test"
+    )
+    assert csrf.decide_websocket(policy, path="/ws/public", **facts) == ACCEPT
+    assert csrf.decide_websocket(policy, path="/ws/public/x", **facts) != ACCEPT
+
+
+# -- the shape of the decision: what a driver is asked to fetch, and when ------------------
+
+
+class CountingSecret:
+    """A `SecretSource` that records whether the decision asked for the secret."""
+
+    def __init__(self, value: str | None) -> None:
+        self.asked = 0
+        self._stored = StoredSecret(value)
+
+    def secret_for_check(self) -> tuple[str | None, Reject | None]:
+        self.asked += 1
+        return self._stored.secret_for_check()
+
+
+def first_verdict(
+    policy: CSRFPolicy = DEFAULT, **facts: object
+) -> tuple[csrf.Accept | Reject | NeedToken, int]:
+    """`csrf.decide` alone, and how often it asked for the secret (stored as `cookie`)."""
+    given = {"method": "POST", "path": "/submit", "scheme": "http", "host": "example.com"}
+    given.update(facts)  # type: ignore[arg-type]
+    source = CountingSecret(given.pop("cookie", SECRET))
+    decision = csrf.decide(policy, secret=source, **given)  # type: ignore[arg-type]
+    return decision, source.asked
+
+
+@pytest.mark.parametrize(
+    ("content_type", "kind"),
+    [
+        (FORM, csrf.URLENCODED),
+        ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", csrf.URLENCODED),
+        ("multipart/form-data; boundary=x", csrf.MULTIPART),
+    ],
+)
+def test_a_form_without_a_token_header_asks_for_the_field(content_type: str, kind: int) -> None:
+    policy = CSRFPolicy(form_field="tok\u00e9n", max_body_size=4096)
+    decision, asked = first_verdict(policy, content_type=content_type)
+    assert decision == NeedToken(kind, "tok\u00e9n".encode(), 4096, SECRET)
+    assert asked == 1
+    assert SECRET not in repr(decision)  # it may end up in a log line
+    assert decide_form_token(decision, TOKEN) == ACCEPT
+    assert decide_form_token(decision, None) == Reject(csrf.REASON_CSRF_TOKEN_MISSING)
+    assert decide_form_token(decision, "") == Reject(csrf.REASON_CSRF_TOKEN_MISSING)
+    assert decide_form_token(decision, mask_secret(new_csrf_secret())) == Reject(
+        "CSRF token from POST incorrect."
+    )
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        # A token header decides on its own: the body is never needed, even for a form.
+        ({"header_token": TOKEN, "content_type": FORM}, ACCEPT),
+        # An empty header counts as absent: the form is searched.
+        ({"header_token": "", "content_type": FORM}, "need"),
+        ({"header_token": "x", "content_type": FORM}, "length"),
+        # Not a form and no header: nothing to read.
+        ({"content_type": "application/json"}, Reject(csrf.REASON_CSRF_TOKEN_MISSING)),
+        ({}, Reject(csrf.REASON_CSRF_TOKEN_MISSING)),
+        # No secret, or an unusable one: refused before any body is read.
+        ({"content_type": FORM, "cookie": None}, Reject(csrf.REASON_NO_CSRF_COOKIE)),
+        ({"content_type": FORM, "cookie": "x"}, Reject(csrf.REASON_COOKIE_INCORRECT_LENGTH)),
+    ],
+)
+def test_what_the_first_verdict_needs(facts: dict[str, object], expected: object) -> None:
+    decision, _ = first_verdict(**facts)
+    if expected == "need":
+        assert isinstance(decision, NeedToken)
+    elif expected == "length":
+        assert decision == Reject(
+            "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."
+        )
+    else:
+        assert decision == expected
+
+
+def test_the_header_name_in_reasons_follows_the_policy() -> None:
+    policy = CSRFPolicy(header_name="X-XSRF-Token")
+    decision, _ = first_verdict(policy, header_token="!" * 64)
+    assert decision == Reject(
+        "CSRF token from the 'X-Xsrf-Token' HTTP header has invalid characters."
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "facts"),
+    [
+        (DEFAULT, {"method": "GET", "sec_fetch_site": "cross-site"}),
+        (CSRFPolicy(exempt_paths=["/hook"]), {"path": "/hook", "sec_fetch_site": "cross-site"}),
+        (DEFAULT, {"origin": "https://evil.test"}),
+        (TOKENLESS, {"origin": "http://example.com"}),
+    ],
+    ids=["safe-method", "exempt-path", "refused-on-origin", "tokenless"],
+)
+def test_the_secret_is_asked_only_when_a_token_is_checked(
+    policy: CSRFPolicy, facts: dict[str, object]
+) -> None:
+    # A driver reads the secret lazily (cookie parsing, a malformed cookie's replacement):
+    # the decision must not ask for it when no token will be compared.
+    _, asked = first_verdict(policy, **facts)
+    assert asked == 0
+
+
+@pytest.mark.parametrize("method", sorted(csrf.SAFE_METHODS))
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {},
+        {"sec_fetch_site": "cross-site", "origin": "https://evil.test", "cookie": "bad"},
+        {"scheme": "https", "referer": None, "content_type": FORM, "cookie": None},
+    ],
+)
+def test_safe_methods_are_decided_on_the_method_alone(
+    method: str, facts: dict[str, object]
+) -> None:
+    # Drivers skip gathering any other fact for a method in SAFE_METHODS (the ASGI
+    # middleware does): that shortcut is only right because this holds for every fact.
+    assert first_verdict(method=method, **facts) == (ACCEPT, 0)
+
+
+def test_a_source_with_a_malformed_secret_fails_closed() -> None:
+    class Broken:
+        def secret_for_check(self) -> tuple[str | None, Reject | None]:
+            return "\u00e9" * 32, None  # breaks the SecretSource promise
+
+    decision = csrf.decide(
+        DEFAULT,
+        method="POST",
+        path="/",
+        scheme="http",
+        host="example.com",
+        secret=Broken(),
+        header_token=TOKEN,
+    )
+    assert decision == Reject(csrf.REASON_COOKIE_INVALID_CHARACTERS)
+
+
+def test_stored_secret_never_shows_the_secret() -> None:
+    assert SECRET not in repr(StoredSecret(SECRET))
+    assert StoredSecret(SECRET).secret_for_check() == (SECRET, None)
+    assert StoredSecret(mask_secret(SECRET)).secret_for_check() == (SECRET, None)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize(
+    "host", ["example.com", "Example.COM", "example.com:80", "example.com:443", "[::1]:8000", ""]
+)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "{scheme}://{host}",
+        "{scheme}://{lower}",
+        "{scheme}://{bare}",
+        "http://evil.test",
+        "{other}://{host}",
+        "null",
+    ],
+)
+def test_own_origin_rule_written_plainly(scheme: str, host: str, origin: str) -> None:
+    # The literal ``scheme://Host`` comparison is tried first (it is what browsers send and
+    # costs no parsing); the result must be the documented rule's, case by case.
+    other = "https" if scheme == "http" else "http"
+    lower = host.lower()
+    bare = lower.removesuffix({"http": ":80", "https": ":443"}[scheme])
+    sent = origin.format(scheme=scheme, host=host, lower=lower, bare=bare, other=other)
+    own = {f"{scheme}://{host}", f"{scheme}://{bare}"}
+    decision = decide(TOKENLESS, scheme=scheme, host=host, origin=sent, token=None)
+    assert (decision == ACCEPT) is (sent in own), (scheme, host, sent)

@@ -70,14 +70,15 @@ def test_cookieguard_verifies_django_tokens() -> None:
     assert token_matches_secret(dj._mask_cipher_secret(django_secret), django_secret)
     policy = csrf.CSRFPolicy()
     assert (
-        csrf.verdict(
+        csrf.decide(
             policy,
             method="POST",
+            path="/submit",
             scheme="http",
             host="testserver",
             origin="http://testserver",
-            cookie_secret=django_secret,
-            token=token,
+            secret=csrf.StoredSecret(django_secret),
+            header_token=token,
         )
         == csrf.ACCEPT
     )
@@ -118,14 +119,14 @@ def test_header_token_reason_matches_django_wording() -> None:
     middleware.process_request(request)
     response = middleware.process_view(request, _view, (), {})
     assert response is not None and response.status_code == 403
-    ours = csrf.verdict(
+    ours = csrf.decide(
         csrf.CSRFPolicy(),
         method="POST",
+        path="/submit",
         scheme="http",
         host="testserver",
-        cookie_secret=secret,
-        token="short",
-        token_source="X-CSRFToken",
+        secret=csrf.StoredSecret(secret),
+        header_token="short",
     )
     assert isinstance(ours, csrf.Reject)
     assert ours.reason == dj.CsrfViewMiddleware(_view)._bad_token_message(

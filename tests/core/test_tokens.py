@@ -79,3 +79,31 @@ def test_random_strings_use_the_whole_alphabet() -> None:
     assert seen == set(ALPHABET)
     ids = set("".join(tokens.new_session_id() for _ in range(300)))
     assert ids == set(string.ascii_lowercase + string.digits)
+
+
+def _plain_format(value: str) -> int:
+    """The token rules written plainly, from the documented scheme."""
+    if len(value) not in (tokens.CSRF_SECRET_LENGTH, tokens.CSRF_TOKEN_LENGTH):
+        return tokens.TOKEN_BAD_LENGTH
+    if not all(c in ALPHABET for c in value):
+        return tokens.TOKEN_BAD_CHARACTERS
+    return tokens.TOKEN_OK
+
+
+near_tokens = st.one_of(
+    st.text(max_size=70),
+    st.text(alphabet=ALPHABET + "-_!é\x00 ٣", min_size=32, max_size=32),
+    st.text(alphabet=ALPHABET + "-_!é\x00 ٣", min_size=64, max_size=64),
+    st.text(alphabet=ALPHABET, min_size=31, max_size=65),
+)
+
+
+@given(near_tokens)
+def test_token_format_agrees_with_the_plain_rules(value: str) -> None:
+    # `token_format` inlines the alphabet check (`_in_alphabet`) on the per-request path;
+    # both must say exactly what the plain rule says, non-ASCII digits included.
+    assert tokens.token_format(value) == _plain_format(value)
+    assert tokens.is_valid_token(value) == (_plain_format(value) == tokens.TOKEN_OK)
+    assert tokens.is_valid_secret(value) == (
+        len(value) == tokens.CSRF_SECRET_LENGTH and _plain_format(value) == tokens.TOKEN_OK
+    )

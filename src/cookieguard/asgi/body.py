@@ -15,9 +15,18 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from cookieguard.asgi.types import Message, Receive
+from cookieguard.core.csrf import MULTIPART, NOT_A_FORM, URLENCODED
 from cookieguard.errors import RequestRejected
 
-NOT_A_FORM, URLENCODED, MULTIPART = 0, 1, 2
+__all__ = [
+    "MULTIPART",
+    "NOT_A_FORM",
+    "URLENCODED",
+    "ClientDisconnected",
+    "UnreadableForm",
+    "multipart_boundary",
+    "read_form_token",
+]
 
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _BOUNDARY_OK = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
@@ -39,18 +48,6 @@ class UnreadableForm(RequestRejected):
     def __init__(self, cause: RequestRejected, receive: Receive) -> None:
         super().__init__(cause.reason, cause.status_code)
         self.receive = receive
-
-
-def form_kind(content_type: bytes | None) -> int:
-    """Classify a Content-Type header: `URLENCODED`, `MULTIPART` or `NOT_A_FORM`."""
-    if not content_type:
-        return NOT_A_FORM
-    main = content_type.partition(b";")[0].strip().lower()
-    if main == b"application/x-www-form-urlencoded":
-        return URLENCODED
-    if main == b"multipart/form-data":
-        return MULTIPART
-    return NOT_A_FORM
 
 
 def _too_large() -> RequestRejected:
@@ -122,6 +119,8 @@ async def read_form_token(
     content_length: int | None,
 ) -> tuple[str | None, Receive]:
     """Look for form field `field` in the body; return its value and the replaying receive.
+
+    `kind`, `field` and `max_size` are what the core's `NeedToken` names.
 
     Raises:
         UnreadableForm: 400 for a malformed body, 413 when it is larger than `max_size`

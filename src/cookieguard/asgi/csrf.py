@@ -1,12 +1,12 @@
 """`CSRFMiddleware`: Django-compatible CSRF protection for any ASGI app, plus fetch metadata.
 
-The middleware gathers the facts (a handful of headers, the secret, the submitted token), lets
-`cookieguard.core.csrf` decide, and carries the decision out: a 403 page, or the app runs and
-the response gets the ``csrftoken`` cookie when the secret is new (the request had none, or a
-malformed one) or rotated, and ``Vary: Cookie`` whenever it carries a token or the cookie.
-The body is read only for an unsafe request that passed the origin checks, has no token header,
-carries a form and is not on a configured ``exempt_paths`` entry; it is then replayed to the app
-unchanged.
+The middleware hands `cookieguard.core.csrf.decide` the facts (a handful of headers, the
+secret lazily) and carries the decision out: a 403 page, or the app runs and the response
+gets the ``csrftoken`` cookie when the secret is new (the request had none, or a malformed
+one) or rotated, and ``Vary: Cookie`` whenever it carries a token or the cookie. The body is
+read only when the core answers `NeedToken` (an unsafe request that passed the origin checks,
+has no token header, carries a form and is not on an ``exempt_paths`` entry), for the field
+and up to the size it names; it is then replayed to the app unchanged.
 
 Route exemption (`csrf_exempt`) is decided only for a request the checks would refuse: the
 route table is then asked, with that request's own scope, which endpoint would serve it. A
@@ -21,13 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from cookieguard.asgi.body import (
-    NOT_A_FORM,
-    ClientDisconnected,
-    UnreadableForm,
-    form_kind,
-    read_form_token,
-)
+from cookieguard.asgi.body import ClientDisconnected, UnreadableForm, read_form_token
 from cookieguard.asgi.csrf_state import (
     NO_SESSION_MESSAGE,
     SESSION_KEY,
@@ -40,6 +34,7 @@ from cookieguard.asgi.csrf_state import (
 from cookieguard.asgi.responses import ApiPaths, send_error
 from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
+from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
@@ -103,6 +98,9 @@ class CSRFMiddleware:
             allow_same_site=config.allow_same_site,
             require_token=config.require_token,
             exempt_paths=config.exempt_paths,
+            header_name=config.header_name,
+            form_field=config.form_field,
+            max_body_size=config.max_body_size,
             # With the secret in the session no CSRF cookie exists: the Referer check trusts
             # the session cookie's domain instead, learnt per request (see `_policy_for`).
             cookie_domain=None if config.use_session else config.cookie.domain,
@@ -114,7 +112,6 @@ class CSRFMiddleware:
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="
         self._use_session = config.use_session
         self._header_name = config.header_name.lower().encode("latin-1")
-        self._form_field = config.form_field.encode("utf-8")
         # Rendered once: per response only the secret goes in front. Max-Age only: every
         # browser in use honours it, and an Expires date would cost more than the rest of the
         # cookie handling put together.
@@ -149,7 +146,7 @@ class CSRFMiddleware:
                 await self.app(scope, receive, send)
             return
         if self._use_session:
-            session = scope.get("session")
+            session = scope.get(SESSION_SCOPE_KEY)
             if session is None:
                 raise ConfigError(NO_SESSION_MESSAGE)
             state = scope[STATE_KEY] = CSRFState(
@@ -157,7 +154,9 @@ class CSRFMiddleware:
             )
         else:
             state = scope[STATE_KEY] = CSRFState(self.config, self._cookie_needle, scope["headers"])
-        if scope["method"] not in _SAFE_METHODS and not self._path_exempt(scope):
+        # `core.decide` accepts a safe method on the method alone; asked here first, a GET
+        # gathers no headers at all (test_safe_methods_are_decided_on_the_method_alone).
+        if scope["method"] not in _SAFE_METHODS:
             checked = await self._check(scope, receive, send, state)
             if checked is None:
                 return
@@ -181,10 +180,6 @@ class CSRFMiddleware:
         suffix = self._cookie_suffix[scope.get("scheme") == "https"]
         # A secret is 32 ASCII letters and digits: nothing in it needs quoting.
         return (b"set-cookie", self._cookie_prefix + secret.encode("ascii") + suffix)
-
-    def _path_exempt(self, scope: Scope) -> bool:
-        # A pure function of this request's path: cheap, so it is asked before any check.
-        return bool(self.policy.exempt_paths) and self.policy.is_exempt(route_path(scope))
 
     def _route_exempt(self, scope: Scope) -> bool:
         # Asked only on the way to a refusal, freshly for this request (see the module notes).
@@ -225,44 +220,43 @@ class CSRFMiddleware:
     async def _check(
         self, scope: Scope, receive: Receive, send: Send, state: CSRFState
     ) -> Receive | None:
-        """Run the verdict; send the refusal and return None, or return the receive to use."""
+        """Carry out the core's decision; send the refusal and return None, or return the
+        receive the app must use (the body replayed, if the core asked for a form field)."""
         found = self._headers(scope)
-        rejected = core.check_origin(
+        decision = core.decide(
             self._policy_for(scope) if self._use_session else self.policy,
+            method=scope["method"],
+            path=route_path(scope),
             scheme=scope.get("scheme", "http"),
             host=self._host(scope, found),
+            secret=state,
             origin=found.get(b"origin"),
             referer=found.get(b"referer"),
             sec_fetch_site=found.get(b"sec-fetch-site"),
+            header_token=found.get(self._header_name),
+            content_type=found.get(b"content-type"),
         )
-        if rejected is None and self.config.require_token:
-            secret, problem = state.secret_for_check()
-            token = found.get(self._header_name) or None
-            source = self.config.header_name
-            if token is None and secret is not None:
-                kind = form_kind(found.get(b"content-type", "").encode("latin-1"))
-                if kind != NOT_A_FORM:
-                    source = core.TOKEN_FROM_FORM
-                    try:
-                        token, receive = await read_form_token(
-                            receive,
-                            kind=kind,
-                            content_type=found[b"content-type"].encode("latin-1"),
-                            field=self._form_field,
-                            max_size=self.config.max_body_size,
-                            content_length=_int_or_none(found.get(b"content-length")),
-                        )
-                    except ClientDisconnected:
-                        return None
-                    except UnreadableForm as exc:
-                        if self._route_exempt(scope):
-                            return exc.receive  # the endpoint gets the whole body back
-                        await self._refuse_body(scope, send, state, found, exc)
-                        return None
-            rejected = core.check_token(secret, token, token_source=source, secret_problem=problem)
-        if rejected is None or self._route_exempt(scope):
+        if isinstance(decision, core.NeedToken):
+            try:
+                token, receive = await read_form_token(
+                    receive,
+                    kind=decision.kind,
+                    content_type=found[b"content-type"].encode("latin-1"),
+                    field=decision.field,
+                    max_size=decision.max_size,
+                    content_length=_int_or_none(found.get(b"content-length")),
+                )
+            except ClientDisconnected:
+                return None
+            except UnreadableForm as exc:
+                if self._route_exempt(scope):
+                    return exc.receive  # the endpoint gets the whole body back
+                await self._refuse_body(scope, send, state, found, exc)
+                return None
+            decision = core.decide_form_token(decision, token)
+        if isinstance(decision, core.Accept) or self._route_exempt(scope):
             return receive
-        logger.warning("Forbidden (%s): %s", rejected.reason, _log_path(scope))
+        logger.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
         await send_error(
             send,
             403,
@@ -270,7 +264,7 @@ class CSRFMiddleware:
             as_json=self._api.wants_json(scope, _bytes_or_none(found.get(b"accept"))),
             code="csrf_failed",
             hint=_FAILURE_HINT,
-            detail=rejected.reason if self.config.debug else None,
+            detail=decision.reason if self.config.debug else None,
             headers=self._pending_cookie(scope, state),
         )
         return None
@@ -315,24 +309,20 @@ class CSRFMiddleware:
                 origin = value.decode("latin-1")
             elif key == b"host" and host is None:
                 host = value.decode("latin-1")
-        if origin is not None:
-            rejected = core.check_websocket_origin(
-                self.policy,
-                scheme=scope.get("scheme", "ws"),
-                host=host or self._host(scope, {}),
-                origin=origin,
-            )
-            if (
-                rejected is not None
-                and not self._path_exempt(scope)
-                and not self._route_exempt(scope)
-            ):
-                logger.warning("Forbidden WebSocket (%s): %s", rejected.reason, _log_path(scope))
-                message = await receive()
-                if message.get("type") == "websocket.connect":
-                    # Closing before accepting makes the server answer the handshake with 403.
-                    await send({"type": "websocket.close", "code": 1008})
-                return
+        decision = core.decide_websocket(
+            self.policy,
+            path=route_path(scope),
+            scheme=scope.get("scheme", "ws"),
+            host=host or self._host(scope, {}),
+            origin=origin,
+        )
+        if isinstance(decision, core.Reject) and not self._route_exempt(scope):
+            logger.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                # Closing before accepting makes the server answer the handshake with 403.
+                await send({"type": "websocket.close", "code": 1008})
+            return
         await self.app(scope, receive, send)
 
 

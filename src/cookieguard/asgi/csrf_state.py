@@ -1,8 +1,10 @@
 """Per-request CSRF state and the helpers apps call: get a token, rotate the secret.
 
-`CSRFMiddleware` puts a `CSRFState` at ``scope["cookieguard.csrf"]`` for every HTTP request. The
-secret is read lazily (from the cookie, or the session with ``use_session=True``) the first
-time something needs it, so requests that never do cost no cookie parsing at all.
+`CSRFMiddleware` puts a `CSRFState` at ``scope[CSRF_STATE_KEY]`` for every HTTP request (the
+key of `cookieguard.csrf_rotation`, so login and logout can rotate the secret without knowing
+this module). The secret is read lazily (from the cookie, or the session with
+``use_session=True``) the first time something needs it, so requests that never do cost no
+cookie parsing at all. `CSRFState` is the `SecretSource` the core's decision asks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cookieguard.core.tokens import (
     new_csrf_secret,
     sample_pad_indices,
 )
+from cookieguard.csrf_rotation import CSRF_STATE_KEY
 from cookieguard.errors import ConfigError
 
 __all__ = [
@@ -32,12 +35,11 @@ __all__ = [
     "STATE_KEY",
     "CSRFState",
     "csrf_input",
-    "find_cookie",
     "get_csrf_token",
     "rotate_csrf_token",
 ]
 
-STATE_KEY = "cookieguard.csrf"
+STATE_KEY = CSRF_STATE_KEY
 """Where the per-request `CSRFState` lives in the ASGI scope."""
 SESSION_KEY = "_csrftoken"
 """Session key of the secret when ``use_session=True`` (Django's ``CSRF_SESSION_KEY``)."""
@@ -88,7 +90,10 @@ if hasattr(os, "register_at_fork"):
 
 
 class CSRFState:
-    """The CSRF secret of one request and whether the response must carry it."""
+    """The CSRF secret of one request and whether the response must carry it.
+
+    A `core.csrf.SecretSource` (`secret_for_check`) and a `RotatableCSRFSecret` (`rotate`).
+    """
 
     __slots__ = (
         "_cookie_needle",

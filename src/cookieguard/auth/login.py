@@ -34,6 +34,7 @@ from cookieguard.core.auth import (
 )
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
+from cookieguard.csrf_rotation import rotate_csrf_secret
 from cookieguard.errors import ConfigError
 from cookieguard.stores.base import SessionStore
 
@@ -49,16 +50,7 @@ __all__ = [
 
 logger = logging.getLogger("cookieguard.auth")
 
-_CSRF_STATE_KEY = "cookieguard.csrf"
 _MISSING: Any = object()
-
-
-def _rotate_csrf(conn: Connection) -> None:
-    # Without CSRFMiddleware there is no secret to rotate (an API-only app).
-    if _CSRF_STATE_KEY in scope_of(conn):
-        from cookieguard.asgi.csrf import rotate_csrf_token
-
-        rotate_csrf_token(conn)
 
 
 def _tag(session: Session) -> str:
@@ -172,7 +164,7 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
     session[SESSION_AUTH_HASH] = new_hash
     _checked_now(session, config)
     session.set_user(user.id)
-    _rotate_csrf(conn)
+    rotate_csrf_secret(scope_of(conn))  # no CSRF driver, no secret: an API-only app
     scope_of(conn)[USER_SCOPE_KEY] = user
     logger.info("user %s logged in (session %s)", user.id, _tag(session))
 
@@ -200,7 +192,7 @@ async def logout(conn: Connection) -> None:
     session = get_session(conn)
     user_id = get_user_id(conn)
     scope_of(conn)[USER_SCOPE_KEY] = None
-    _rotate_csrf(conn)
+    rotate_csrf_secret(scope_of(conn))
     await end_session(conn, session)
     if user_id is not None:
         logger.info("user %s logged out", user_id)

@@ -108,10 +108,30 @@ def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
+TOKEN_OK, TOKEN_BAD_LENGTH, TOKEN_BAD_CHARACTERS = 0, 1, 2
+"""What `token_format` finds: a usable token, or the first rule it breaks (Django's order)."""
+
+
 def _in_alphabet(value: str) -> bool:
     # isascii() + isalnum() is exactly [a-zA-Z0-9], checked in C; on bytes, isalnum() is a
     # table lookup per character, several times cheaper than str's Unicode-aware one.
     return value.isascii() and value.encode("ascii").isalnum()
+
+
+def token_format(value: str) -> int:
+    """`TOKEN_OK` for a 32-char bare or 64-char masked token over the CSRF alphabet.
+
+    Otherwise `TOKEN_BAD_LENGTH` or `TOKEN_BAD_CHARACTERS`, length first as Django checks
+    it: these are the only format rules for tokens and stored secrets, and every caller
+    (the CSRF decision, the cookie reader, `token_matches_secret`) asks here.
+    """
+    size = len(value)
+    if size != CSRF_TOKEN_LENGTH and size != CSRF_SECRET_LENGTH:
+        return TOKEN_BAD_LENGTH
+    # `_in_alphabet`, inlined: every unsafe request checks its token here.
+    if value.isascii() and value.encode("ascii").isalnum():
+        return TOKEN_OK
+    return TOKEN_BAD_CHARACTERS
 
 
 def is_valid_secret(value: str) -> bool:
@@ -121,7 +141,7 @@ def is_valid_secret(value: str) -> bool:
 
 def is_valid_token(value: str) -> bool:
     """True for a 32-char bare or 64-char masked token over the CSRF alphabet."""
-    return len(value) in (CSRF_SECRET_LENGTH, CSRF_TOKEN_LENGTH) and _in_alphabet(value)
+    return token_format(value) == TOKEN_OK
 
 
 def sample_pad_indices(random_bytes: bytes) -> bytes:

@@ -14,13 +14,13 @@ statements go through `_pgwire`, which costs a fraction of psycopg's cursor on e
 from __future__ import annotations
 
 import logging
-import re
 import zlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, dumps
+from cookieguard.stores._names import check_table_name
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
@@ -34,7 +34,6 @@ __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("cookieguard.stores")
 
-_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NO_LIMIT = (1 << 31) - 1  # a `hit` without a limit (the count column is an integer)
 
 
@@ -66,8 +65,7 @@ class PostgresStore:
     ) -> None:
         if psycopg is None:
             raise ConfigError("PostgresStore needs psycopg: pip install cookieguard[postgres]")
-        if not _IDENT.fullmatch(table):
-            raise ConfigError(f"table name {table!r} must be a lower-case SQL identifier")
+        check_table_name(table)
         try:
             psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:

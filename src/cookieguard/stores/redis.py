@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, encode_value
+from cookieguard.stores._names import check_key_prefix
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
 try:
@@ -147,8 +148,7 @@ class RedisStore:
     ) -> None:
         if aioredis is None:
             raise ConfigError("RedisStore needs redis-py: pip install cookieguard[redis]")
-        if "{" in prefix or "}" in prefix:
-            raise ConfigError("redis key prefix must not contain '{' or '}' (hash tags)")
+        check_key_prefix(prefix)
         try:
             scheme = urlsplit(url).scheme
             parsed = aioredis.connection.parse_url(url)

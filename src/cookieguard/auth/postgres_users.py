@@ -203,15 +203,6 @@ class PostgresUserStore:
 
         return bool(await self._run(op))
 
-    async def drop_table(self) -> None:
-        """Drop the users table (tests and teardown)."""
-
-        async def op(conn: AsyncConnection[Any]) -> None:
-            await conn.execute(f"DROP TABLE IF EXISTS {self.table}")
-
-        await self._run(op)
-        self._ready = False
-
     async def close(self) -> None:
         """Close the pool (a later call opens a new one)."""
         pool, self._pool = self._pool, None

@@ -44,7 +44,6 @@ class PostgresStore:
         dsn: A libpq connection string or ``postgresql://`` URL.
         table: Name of the sessions table (lower-case identifier); the counters table gets a
             ``_counters`` suffix. Both are created if missing.
-        min_size: Accepted for compatibility: connections open on demand and stay open.
         max_size: Most connections open at once for listing, purging and counters (per event
             loop); the per-request statements share one more, pipelined.
         timeout: Seconds to connect, or to wait for a free connection, before
@@ -58,7 +57,6 @@ class PostgresStore:
         dsn: str,
         *,
         table: str = "cookieguard_sessions",
-        min_size: int = 1,
         max_size: int = 10,
         timeout: float = 3.0,
         query_timeout: float = 10.0,
@@ -74,7 +72,6 @@ class PostgresStore:
             raise ConfigError("PostgresStore needs max_size >= 1 and positive timeouts")
         self._dsn = dsn
         self.table = table
-        self.min_size = min_size
         # Floats print exactly (shortest round-trip form) whatever the server's default.
         self._pool = WirePool(
             dsn,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 from urllib.parse import urlsplit
 
 from cookieguard.core.cookies import CookieSpec, SameSite
@@ -159,8 +158,6 @@ class SessionConfig:
     """Idle expiry is refreshed in the store at most this often for unmodified sessions."""
     browser_session: bool = False
     """Send the cookie without Max-Age (ends with the browser); server expiry still applies."""
-    on_store_error: Literal["503"] = "503"
-    """What an unreachable store does to a request that needs it: always a 503, never anonymity."""
     api_prefixes: Sequence[str] = ()
     """Path prefixes of the app's API, e.g. ``("/api/",)``: the middleware's own refusals there
     (503 store unavailable, 507 session too large) are always JSON, whatever the Accept header

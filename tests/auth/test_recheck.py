@@ -23,7 +23,7 @@ from cookieguard.core.auth import SESSION_AUTH_CHECKED
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.memory import MemoryStore
 
-from .conftest import POSTGRES_DSN, require_postgres
+from .conftest import POSTGRES_DSN, drop_postgres_table, require_postgres
 from .session_app import T0, Clock, client, site
 
 INTERVAL = 300
@@ -89,9 +89,9 @@ async def users(
         store = counting_postgres_users(f"cg_users_{secrets.token_hex(6)}")
     await store.create_user("alice", fast_hasher.hash("alice-pass"))
     yield store
-    if request.param == "postgres":
-        await store.drop_table()
     await store.close()
+    if request.param == "postgres":
+        await drop_postgres_table(store.table)
 
 
 async def log_in(http: Any) -> str:

@@ -31,7 +31,6 @@ def _headers(accept: str | None) -> dict[str, str]:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[DemoDatabase]:
     database = DemoDatabase(str(tmp_path / "demo.sqlite3"))
-    database.serve()  # what the app's lifespan does; ASGITransport does not run lifespans
     yield database
     database.close()
 

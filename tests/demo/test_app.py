@@ -20,7 +20,6 @@ from cookieguard.stores.memory import MemoryStore
 async def test_records_database_locked_too_long_gives_503_not_500(tmp_path: Path) -> None:
     path = str(tmp_path / "locked.sqlite3")
     db = DemoDatabase(path, lock_timeout=0.2)
-    db.serve()  # what the app's lifespan does; ASGITransport does not run lifespans
     store = MemoryStore()
     sessionid, now = new_session_id(), time.time()
     record = SessionRecord(

@@ -206,6 +206,17 @@ def test_bad_store_url(tmp_path: Path, store: object) -> None:
     assert "store" in one_clear_line(result.stderr)
 
 
+def test_store_url_with_a_password_and_a_bad_port_is_one_line_without_the_password(
+    tmp_path: Path,
+) -> None:
+    url = "redis://:hunter2@127.0.0.1:notaport/0"
+    result = cli("demo", "--port", "0", "--db", str(tmp_path / "d.sqlite3"), "--store", url)
+    assert result.returncode == 1
+    line = one_clear_line(result.stderr)
+    assert "redis://:***@127.0.0.1:notaport/0" in line
+    assert "hunter2" not in result.stderr + result.stdout
+
+
 def test_too_short_secret_key_in_the_environment(tmp_path: Path) -> None:
     db = str(tmp_path / "d.sqlite3")
     result = cli("demo", "--port", "0", "--db", db, env={"COOKIEGUARD_SECRET_KEY": "short"})

@@ -37,7 +37,6 @@ def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path: Path) -> None
 
 async def test_records_are_per_user_and_oldest_first(tmp_path: Path) -> None:
     db = DemoDatabase(str(tmp_path / "r.sqlite3"))
-    db.serve()
     first = await db.add_record("1", "one")
     await db.add_record("2", "other user's")
     second = await db.add_record("1", "two")
@@ -65,7 +64,6 @@ def test_record_text_rules(value: object, ok: bool) -> None:
 async def test_a_held_write_lock_is_waited_for_without_blocking_the_loop(tmp_path: Path) -> None:
     path = str(tmp_path / "locked.sqlite3")
     db = DemoDatabase(path)
-    db.serve()
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process is writing
     released = asyncio.get_running_loop().call_later(0.1, other.execute, "COMMIT")

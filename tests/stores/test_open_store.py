@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cookieguard.errors import ConfigError
-from cookieguard.stores import open_store
+from cookieguard.stores import open_store, redact_url
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.stores.postgres import PostgresStore
 from cookieguard.stores.redis import RedisStore
@@ -94,6 +94,30 @@ def test_valid_options_still_open() -> None:
     assert isinstance(open_store("redis://127.0.0.1:6379/3?socket_timeout=1"), RedisStore)
     assert isinstance(open_store("rediss://127.0.0.1:6379/0?ssl_cert_reqs=none"), RedisStore)
     assert isinstance(open_store("unix:///run/redis.sock?db=2"), RedisStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql://root:hunter2@localhost/db", "mysql://root:***@localhost/db"),
+        ("redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://:hunter2@cache:notaport/0", "redis://:***@cache:notaport/0"),
+        ("postgresql://a:hunter2@db/x?sslmode=require", "postgresql://a:***@db/x?sslmode=require"),
+        ("postgresql://a@db/x?password=hunter2&sslmode=off", "postgresql://a@db/x?password=***"),
+        ("host=db password=hunter2 dbname=x", "host=db password=*** dbname=x"),
+        ("host=db password='hunter2 x' dbname=x", "host=db password=*** dbname=x"),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+    ],
+)
+def test_redact_url_hides_every_form_of_password(url: str, shown: str) -> None:
+    assert shown in redact_url(url)
+    assert "hunter2" not in redact_url(url)
+
+
+def test_an_unsupported_url_with_a_password_parameter_hides_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        open_store("mysql://root@localhost/db?password=hunter2")
+    assert "hunter2" not in str(info.value)
 
 
 def test_bad_table_names_and_prefixes_are_refused(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import pytest
 
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.demo.db import DemoDatabase
-from cookieguard.stores._sqlite_open import open_wal
 from cookieguard.stores.base import SessionRecord
 from cookieguard.stores.sqlite import SQLiteStore
+from cookieguard.stores.sqlite_db import open_wal
 
 NOW = 1_700_000_000.0
 

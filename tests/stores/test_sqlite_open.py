@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from cookieguard.stores._sqlite_open import open_wal
+from cookieguard.stores.sqlite_db import open_wal
 
 
 def _race(path: str, openers: int) -> tuple[list[str], list[BaseException]]:

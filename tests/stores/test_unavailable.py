@@ -184,7 +184,7 @@ async def test_postgres_recovers_after_an_outage(caplog: pytest.LogCaptureFixtur
     await proxy.start()
     table = f"cg_test_{secrets.token_hex(6)}"
     dsn = f"postgresql://postgres:hunter2@127.0.0.1:{proxy.port}/test"
-    store = PostgresStore(dsn, table=table, timeout=1, min_size=2)
+    store = PostgresStore(dsn, table=table, timeout=1)
     try:
         await _assert_down_then_recovers(store, proxy.stop, proxy.start, caplog)
     finally:

@@ -23,11 +23,3 @@ def scope_of(conn: Connection) -> Scope:
     if not isinstance(scope, MutableMapping) or "type" not in scope:
         raise TypeError(f"expected a request object or an ASGI scope, got {type(conn).__name__}")
     return scope
-
-
-def header_value(scope: Scope, name: bytes) -> bytes | None:
-    """First value of header `name` (lower-case bytes) in `scope`, or None."""
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return None

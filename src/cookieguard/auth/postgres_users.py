@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cookieguard.auth.users import User, plausible_username, validate_username
 from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
+from cookieguard.stores._names import check_table_name
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -30,7 +30,6 @@ __all__ = ["PostgresUserStore"]
 logger = logging.getLogger("cookieguard.auth")
 
 T = TypeVar("T")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 _MAX_ID = 2**63 - 1
 
 
@@ -66,8 +65,7 @@ class PostgresUserStore:
             raise ConfigError(
                 "PostgresUserStore needs psycopg: pip install 'cookieguard[postgres]'"
             ) from exc
-        if not _IDENT.fullmatch(table):
-            raise ConfigError(f"table name {table!r} must be a plain SQL identifier")
+        check_table_name(table)
         self.dsn = dsn
         self.table = table
         self.max_connections = max_connections
@@ -204,15 +202,6 @@ class PostgresUserStore:
             return cursor.rowcount
 
         return bool(await self._run(op))
-
-    async def drop_table(self) -> None:
-        """Drop the users table (tests and teardown)."""
-
-        async def op(conn: AsyncConnection[Any]) -> None:
-            await conn.execute(f"DROP TABLE IF EXISTS {self.table}")
-
-        await self._run(op)
-        self._ready = False
 
     async def close(self) -> None:
         """Close the pool (a later call opens a new one)."""

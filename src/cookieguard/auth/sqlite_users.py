@@ -2,7 +2,8 @@
 
 The database runs in WAL mode, so readers never wait; writers (``cookieguard adduser`` in
 another process, a password upgrade) wait up to `timeout` seconds for the write lock. Queries
-run in a worker thread: user lookups happen at login, not on every request.
+run on the event loop through `SQLiteDatabase`, as the session store's do: the same open, the
+same non-blocking wait for a held lock (see `cookieguard.stores.sqlite_db`).
 """
 
 # SQL is built only from the validated table name; values are always bound.
@@ -10,26 +11,23 @@ run in a worker thread: user lookups happen at login, not on every request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from cookieguard.auth.users import User, plausible_username, validate_username
-from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
-from cookieguard.stores._sqlite_open import open_wal
+from cookieguard.errors import UserExists
+from cookieguard.stores._names import check_table_name
+from cookieguard.stores.sqlite_db import SQLiteDatabase
 
 __all__ = ["SQLiteUserStore"]
 
 logger = logging.getLogger("cookieguard.auth")
 
 T = TypeVar("T")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 
 
 class SQLiteUserStore:
@@ -49,18 +47,18 @@ class SQLiteUserStore:
         table: str = "cookieguard_users",
         timeout: float = 5.0,
     ) -> None:
-        if not _IDENT.fullmatch(table):
-            raise ConfigError(f"table name {table!r} must be a plain SQL identifier")
+        check_table_name(table)
         self.path = os.fspath(path)
         self.table = table
         self.timeout = timeout
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
         t = table
-        self._schema = (
+        schema = (
             f"CREATE TABLE IF NOT EXISTS {t} (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
             " created_at REAL NOT NULL)"
+        )
+        self._db = SQLiteDatabase(
+            self.path, schema=schema, lock_timeout=timeout, label="sqlite users table"
         )
         self._by_id = f"SELECT id, username, password_hash FROM {t} WHERE id = ?"
         self._by_name = f"SELECT id, username, password_hash FROM {t} WHERE username = ?"
@@ -69,34 +67,8 @@ class SQLiteUserStore:
         self._page = f"SELECT id, password_hash FROM {t} WHERE id > ? ORDER BY id LIMIT ?"
         self._swap_pw = f"UPDATE {t} SET password_hash = ? WHERE id = ? AND password_hash = ?"
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = open_wal(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute(self._schema)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
-        return self._conn
-
-    def _call(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            try:
-                return op(self._connection())
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                logger.error("sqlite users table %s unavailable: %s", self.table, exc)
-                raise StoreUnavailable(f"users database unavailable: {exc}") from exc
-
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self._call, op)
+        return await self._db.run(op)
 
     @staticmethod
     def _user(row: tuple[int, str, str] | None) -> User | None:
@@ -156,11 +128,4 @@ class SQLiteUserStore:
 
     async def close(self) -> None:
         """Close the connection (it reopens on the next call)."""
-
-        def op() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await asyncio.to_thread(op)
+        self._db.close()

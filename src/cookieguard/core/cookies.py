@@ -44,16 +44,6 @@ def parse_cookie_header(header: str | bytes) -> dict[str, str]:
     return cookies
 
 
-def cookie_value_from_headers(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
-    """The value of cookie `name` across every Cookie header of an ASGI scope, if present."""
-    for key, raw in headers:
-        if key == b"cookie":
-            value = parse_cookie_header(raw).get(name)
-            if value is not None:
-                return value
-    return None
-
-
 def find_cookie(headers: Iterable[tuple[bytes, bytes]], needle: bytes) -> str | None:
     """The value of the cookie whose ``name=`` is `needle`, from an ASGI header list.
 

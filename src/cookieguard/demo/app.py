@@ -22,7 +22,6 @@ app keeps the default and shows the generic page.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,30 +31,35 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
-from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.headers import SecurityHeadersMiddleware
-from cookieguard.asgi.limits import BodyLimitMiddleware
-from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import ASGIApp
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.sqlite_users import SQLiteUserStore
-from cookieguard.auth.throttle import LoginThrottle
-from cookieguard.auth.users import UserStore
-from cookieguard.config import THIRTY_DAYS, CSRFConfig, SessionConfig
-from cookieguard.core.signing import KeyRing
+from cookieguard import (
+    AuthConfig,
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    CSRFConfig,
+    CSRFMiddleware,
+    KeyRing,
+    LoginThrottle,
+    SecurityHeadersMiddleware,
+    SessionConfig,
+    SessionMiddleware,
+    SessionStore,
+    SQLiteUserStore,
+    StoreUnavailable,
+    UserStore,
+)
+from cookieguard.config import THIRTY_DAYS
 from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
 from cookieguard.demo.pages import Pages
-from cookieguard.demo.routing import PathTableRouter
-from cookieguard.errors import StoreUnavailable
+from cookieguard.integrations.jinja2 import install_csrf
 from cookieguard.integrations.starlette import requires_login
-from cookieguard.stores.base import SessionStore
 from cookieguard.stores.purge import Purger
 
 HERE = Path(__file__).parent
 STYLE = (HERE / "static" / "style.css").read_bytes()
-UNAVAILABLE_TEXT = "A storage backend is unavailable; retry shortly.\n"
 API_PREFIXES = ("/api/",)
 
 logger = logging.getLogger("cookieguard.demo")
@@ -66,25 +70,23 @@ BODY_LIMITS = {"/records": MAX_BODY, "/api/records": MAX_BODY}
 """Routes that take a record (10,000 characters, however encoded) get room for one."""
 
 
+def _templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        auto_reload=False,  # compiled once: no stat() of the template files per render
+    )
+    install_csrf(env)  # {{ csrf_input(request) }} in every form
+    return Jinja2Templates(env=env)
+
+
 async def _home(request: Request) -> Response:
     return RedirectResponse("/records", status_code=303)
 
 
 async def _style(request: Request) -> Response:
     return Response(STYLE, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
-
-
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    # The session middleware answers 503 itself when a session cannot be loaded or saved;
-    # this covers the store calls endpoints make (login throttle, users, session lists) and
-    # the records database staying locked by another process beyond its timeout.
-    logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
-    headers = {"retry-after": "5", "cache-control": "no-store"}
-    if request.url.path.startswith(API_PREFIXES):
-        response = json_error("storage unavailable, retry shortly", 503)
-        response.headers.update(headers)
-        return response
-    return Response(UNAVAILABLE_TEXT, status_code=503, media_type="text/plain", headers=headers)
 
 
 async def _client_left(request: Request, exc: Exception) -> Response:
@@ -113,55 +115,55 @@ def create_app(
             counters (a background task while the site runs; none for Redis).
     """
     users = users if users is not None else SQLiteUserStore(db.path)
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        auto_reload=False,
-    )
-    pages = Pages(env, db, users, LoginThrottle(store))
+    templates = _templates()
+    pages = Pages(templates, db, users, LoginThrottle(store))
     api = RecordsAPI(db)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # The session middleware answers 503 itself when a session cannot be loaded or
+        # saved; this covers the store calls endpoints make (login throttle, users, session
+        # lists) and the records database staying locked by another process too long.
+        logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
+        headers = {"retry-after": "5", "cache-control": "no-store"}
+        if request.url.path.startswith(API_PREFIXES):
+            response: Response = json_error("storage unavailable, retry shortly", 503)
+            response.headers.update(headers)
+            return response
+        context = {"username": None}
+        return templates.TemplateResponse(
+            request, "unavailable.html", context, status_code=503, headers=headers
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db.serve()
-        purger = Purger(store, interval=purge_interval)
-        purger.start()
         try:
-            yield
+            async with Purger(store, interval=purge_interval):
+                yield
         finally:
-            await purger.stop()
             await store.close()
             close_users = getattr(users, "close", None)
             if close_users is not None:
                 await close_users()
             db.close()
 
-    # Looked up by path (PathTableRouter); Starlette's own order still puts the hot ones first.
-    routes = [
-        Route("/api/records", requires_login(api.list), methods=["GET"]),
-        Route("/records", requires_login(pages.records), methods=["GET"]),
-        Route("/api/records", requires_login(api.add), methods=["POST"]),
-        Route("/records", requires_login(pages.add_record), methods=["POST"]),
-        Route("/login", pages.login_page, methods=["GET"]),
-        Route("/login", pages.login_submit, methods=["POST"]),
-        Route("/logout", pages.logout, methods=["POST"]),
-        Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
-        Route("/sessions/revoke", requires_login(pages.revoke), methods=["POST"]),
-        Route("/sessions/revoke-others", requires_login(pages.revoke_others), methods=["POST"]),
-        Route("/static/style.css", _style, methods=["GET"]),
-        Route("/", _home, methods=["GET"]),
-    ]
     site = Starlette(
-        routes=routes,
+        routes=[
+            Route("/", _home, methods=["GET"]),
+            Route("/login", pages.login_page, methods=["GET"]),
+            Route("/login", pages.login_submit, methods=["POST"]),
+            Route("/logout", pages.logout, methods=["POST"]),
+            Route("/records", requires_login(pages.records), methods=["GET"]),
+            Route("/records", requires_login(pages.add_record), methods=["POST"]),
+            Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
+            Route("/sessions/revoke", requires_login(pages.revoke), methods=["POST"]),
+            Route("/sessions/revoke-others", requires_login(pages.revoke_others), methods=["POST"]),
+            Route("/api/records", requires_login(api.list), methods=["GET"]),
+            Route("/api/records", requires_login(api.add), methods=["POST"]),
+            Route("/static/style.css", _style, methods=["GET"]),
+        ],
         lifespan=lifespan,
-        exception_handlers={
-            StoreUnavailable: _unavailable,
-            sqlite3.OperationalError: _unavailable,
-            ClientDisconnect: _client_left,
-        },
+        exception_handlers={StoreUnavailable: unavailable, ClientDisconnect: _client_left},
     )
-    site.router = PathTableRouter(routes, lifespan=lifespan)
     # A password changed in the users table by other means logs its sessions out within
     # five minutes (the re-check interval); every session ends 30 days after login at the
     # latest, however often it is used. Both are the defaults, spelled out here.

@@ -1,8 +1,9 @@
 """The demo's HTML pages: login, records, my sessions, logout.
 
-Each endpoint does the least a real app would: who the user is comes from the session
-(`get_user_id`, no user query), records come from one prepared SQLite statement, and
-templates were compiled once at start-up.
+Plain Starlette endpoints rendering Jinja2 templates (`Jinja2Templates`), as any app would
+write them: who the user is comes from the session (`get_user_id`, no user query), every
+form carries a CSRF token from cookieguard's `csrf_input(request)` template helper, and
+forms are read with `request.form(...)` within bounds (`read_form`).
 """
 
 from __future__ import annotations
@@ -11,33 +12,35 @@ import logging
 import time
 from typing import Any
 
-from jinja2 import Environment, Template
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
 
-from cookieguard.asgi.csrf import get_csrf_token
-from cookieguard.auth.login import authenticate, get_user_id, login, logout
-from cookieguard.auth.sessions import list_sessions, revoke_other_sessions, revoke_session
-from cookieguard.auth.throttle import LoginThrottle, client_address
-from cookieguard.auth.users import UserStore
-from cookieguard.core.redirects import is_safe_redirect, safe_next
+from cookieguard import (
+    LoginThrottle,
+    LoginThrottled,
+    UserStore,
+    authenticate,
+    client_address,
+    get_user_id,
+    is_safe_redirect,
+    list_sessions,
+    login,
+    logout,
+    revoke_other_sessions,
+    revoke_session,
+    safe_next,
+)
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
+from cookieguard.demo.api import current_user_id
 from cookieguard.demo.db import DemoDatabase, validate_record_text
-from cookieguard.errors import LoginThrottled
 
 logger = logging.getLogger("cookieguard.demo")
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
-
-
-def _user_id(request: Request) -> str:
-    # Endpoints below are wrapped in `requires_login`: anonymous requests never get here.
-    user_id = get_user_id(request)
-    assert user_id is not None
-    return user_id
 
 
 MAX_FORM_FIELDS = 16
@@ -89,25 +92,28 @@ class Pages:
 
     def __init__(
         self,
-        env: Environment,
+        templates: Jinja2Templates,
         db: DemoDatabase,
         users: UserStore,
         throttle: LoginThrottle,
     ) -> None:
+        self.templates = templates
         self.db = db
         self.users = users
         self.throttle = throttle
-        self.login_template: Template = env.get_template("login.html")
-        self.records_template: Template = env.get_template("records.html")
-        self.sessions_template: Template = env.get_template("sessions.html")
 
     def _page(
-        self, request: Request, template: Template, context: dict[str, Any], status: int = 200
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        # One masked token per page, shared by all its forms: made here rather than by a
-        # template call, so rendering needs no `request` in its context.
-        context["csrf_token"] = get_csrf_token(request)
-        return HTMLResponse(template.render(context), status_code=status)
+        # The templates put `csrf_input(request)` in every form (cookieguard's Jinja2 helper).
+        return self.templates.TemplateResponse(
+            request, name, context, status_code=status, headers=headers
+        )
 
     # -- login / logout --------------------------------------------------------------
 
@@ -122,33 +128,17 @@ class Pages:
         headers: dict[str, str] | None = None,
     ) -> Response:
         # The login form never reads the session: anonymous visitors cost no session work.
-        response = self._page(
-            request,
-            self.login_template,
-            {
-                "username": None,
-                "next": next_url if is_safe_redirect(next_url) else "",
-                "error": error,
-                "entered_username": entered,
-            },
-            status,
-        )
-        if headers:
-            response.headers.update(headers)
-        return response
-
-    async def login_page(self, request: Request) -> Response:
-        """GET /login: the form (also when logged in: logging in again switches account)."""
-        # `_login_form` without an error, unrolled: every first visit lands here.
-        next_url = request.query_params.get("next", "")
         context = {
             "username": None,
             "next": next_url if is_safe_redirect(next_url) else "",
-            "error": None,
-            "entered_username": "",
-            "csrf_token": get_csrf_token(request),
+            "error": error,
+            "entered_username": entered,
         }
-        return HTMLResponse(self.login_template.render(context))
+        return self._page(request, "login.html", context, status, headers)
+
+    async def login_page(self, request: Request) -> Response:
+        """GET /login: the form (also when logged in: logging in again switches account)."""
+        return self._login_form(request, next_url=request.query_params.get("next", ""))
 
     async def login_submit(self, request: Request) -> Response:
         """POST /login: throttle, check the password, start a fresh session, redirect."""
@@ -194,7 +184,7 @@ class Pages:
     ) -> Response:
         return self._page(
             request,
-            self.records_template,
+            "records.html",
             {
                 "username": request.session.get(USERNAME_KEY),
                 "records": await self.db.records(user_id),
@@ -206,12 +196,12 @@ class Pages:
 
     async def records(self, request: Request) -> Response:
         """GET /records: the user's records and the add form."""
-        user_id = _user_id(request)
+        user_id = current_user_id(request)
         return await self._records_page(request, user_id)
 
     async def add_record(self, request: Request) -> Response:
         """POST /records: add one record (the CSRF middleware already checked the token)."""
-        user_id = _user_id(request)
+        user_id = current_user_id(request)
         text = form_text(await read_form(request), "text")
         problem = validate_record_text(text)
         if problem is not None:
@@ -239,7 +229,7 @@ class Pages:
         message = f"Signed out {ended} other session(s)." if ended.isdigit() else None
         return self._page(
             request,
-            self.sessions_template,
+            "sessions.html",
             {
                 "username": request.session.get(USERNAME_KEY),
                 "sessions": rows,

@@ -15,10 +15,9 @@ import socket
 import sqlite3
 import time
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
 
-from cookieguard.errors import ConfigError, StoreUnavailable
-from cookieguard.stores.base import SessionStore
+from cookieguard import ConfigError, SessionStore, SQLiteStore, StoreUnavailable
+from cookieguard.stores import open_store, redact_url
 
 SECRET_KEY_ENV = "COOKIEGUARD_SECRET_KEY"  # noqa: S105 -- the variable name, not a key
 DEMO_USERNAME = "demo"
@@ -29,23 +28,8 @@ class ServeError(Exception):
     """Why the demo cannot start, in one line."""
 
 
-def redact_url(url: str) -> str:
-    """`url` without its password, fit for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
-
-
 def open_session_store(db_path: str, store_url: str | None) -> SessionStore:
     """The store named by `store_url`, or sessions in the demo's own database file."""
-    from cookieguard.stores import open_store
-    from cookieguard.stores.sqlite import SQLiteStore
-
     if store_url is None:
         return SQLiteStore(db_path)
     try:

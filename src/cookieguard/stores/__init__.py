@@ -5,14 +5,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from cookieguard.errors import ConfigError
 from cookieguard.stores.base import SessionStore
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "redact_url"]
 
+_PASSWORD_PARAM = re.compile(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&\s]*)", re.IGNORECASE)
 _URL_FORMS = (
     "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
     "redis://HOST:PORT/DB, rediss://..., redis+cluster://HOST:PORT (any node), "
@@ -71,19 +73,25 @@ def open_store(url: str, **options: Any) -> SessionStore:
             ) from None
         return PostgresStore(url, **options)
     raise ConfigError(
-        f"unsupported session store URL {_redact(url)!r}; expected one of: {_URL_FORMS}"
+        f"unsupported session store URL {redact_url(url)!r}; expected one of: {_URL_FORMS}"
     )
 
 
-def _redact(url: str) -> str:
-    """The URL without any password, for error messages (nothing of a non-URL)."""
-    if "://" not in url:
-        return "<not a URL>"  # a libpq keyword string may hold password=...
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by ``***``, fit for logs, errors and start-up lines.
+
+    Covers the password of the user-info part (``redis://:pw@host``, ``postgresql://u:pw@h``)
+    and a libpq-style ``password=`` parameter in the query string or a key/value connection
+    string. A URL that cannot be parsed is not shown at all.
+    """
+    url = _PASSWORD_PARAM.sub(r"\1***", url)
     try:
         parts = urlsplit(url)
-        if parts.password is not None:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return parts._replace(netloc=netloc).geturl()
+        password = parts.password
     except ValueError:
         return "<unparseable URL>"
-    return url
+    if password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))

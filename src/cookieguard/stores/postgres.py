@@ -8,19 +8,19 @@ servers starting together do not trip over each other. psycopg opens the connect
 statements go through `_pgwire`, which costs a fraction of psycopg's cursor on every request.
 """
 
-# SQL is built only from the validated table name (see _IDENT); values are always bound.
+# SQL is built only from the validated table name (see check_table_name); values are always bound.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import logging
-import re
 import zlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, dumps
+from cookieguard.stores._names import check_table_name
 from cookieguard.stores._reasons import scrub, text_reason
 from cookieguard.stores._urls import check_postgres_dsn
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
@@ -36,7 +36,6 @@ __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("cookieguard.stores")
 
-_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NO_LIMIT = (1 << 31) - 1  # a `hit` without a limit (the count column is an integer)
 
 
@@ -47,7 +46,6 @@ class PostgresStore:
         dsn: A libpq connection string or ``postgresql://`` URL.
         table: Name of the sessions table (lower-case identifier); the counters table gets a
             ``_counters`` suffix. Both are created if missing.
-        min_size: Accepted for compatibility: connections open on demand and stay open.
         max_size: Most connections open at once for listing, purging and counters (per event
             loop); the per-request statements share one more, pipelined.
         timeout: Seconds to connect, or to wait for a free connection, before
@@ -62,21 +60,18 @@ class PostgresStore:
         dsn: str,
         *,
         table: str = "cookieguard_sessions",
-        min_size: int = 1,
         max_size: int = 10,
         timeout: float = 3.0,
         query_timeout: float = 10.0,
     ) -> None:
         if psycopg is None:
             raise ConfigError("PostgresStore needs psycopg: pip install cookieguard[postgres]")
-        if not _IDENT.fullmatch(table):
-            raise ConfigError(f"table name {table!r} must be a lower-case SQL identifier")
+        check_table_name(table)
         self._password = check_postgres_dsn(dsn)
         if max_size < 1 or timeout <= 0 or query_timeout <= 0:
             raise ConfigError("PostgresStore needs max_size >= 1 and positive timeouts")
         self._dsn = dsn
         self.table = table
-        self.min_size = min_size
         # Floats print exactly (shortest round-trip form) whatever the server's default.
         self._pool = WirePool(
             dsn,

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores._json import decode, encode_value
+from cookieguard.stores._names import check_key_prefix
 from cookieguard.stores._reasons import scrub, text_reason
 from cookieguard.stores._urls import check_redis_url
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
@@ -149,8 +150,7 @@ class RedisStore:
     ) -> None:
         if aioredis is None:
             raise ConfigError("RedisStore needs redis-py: pip install cookieguard[redis]")
-        if "{" in prefix or "}" in prefix:
-            raise ConfigError("redis key prefix must not contain '{' or '}' (hash tags)")
+        check_key_prefix(prefix)
         parsed = check_redis_url(url, cluster=cluster)
         scheme = urlsplit(url).scheme.lower()
         self._password: str | None = parsed.get("password")

@@ -1,13 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, shareable by several processes.
 
-Why the queries run on the event-loop thread: a primary-key lookup or a one-row UPDATE on a
-WAL database takes a few microseconds, while handing it to a worker thread and back costs tens
-of microseconds (measured in bench/bench_stores.py). So point queries run inline, with SQLite's
-own busy handler off (`busy_timeout=0`): when another process holds the write lock, the store
-backs off with `asyncio.sleep` and retries, so the loop is never put to sleep inside SQLite.
-Readers never wait in WAL mode. The slow jobs run in a worker thread on a second connection:
-`purge_expired` (in short batches) and WAL checkpoints, which SQLite would otherwise run
-inside a commit on the loop every 1000 pages.
+Point queries run inline on the event-loop thread through `SQLiteDatabase` (see
+`cookieguard.stores.sqlite_db` for why, and how a held write lock is waited for without
+putting the loop to sleep); the hot ones try the open connection directly first. The slow
+jobs run in a worker thread on a second connection: `purge_expired` (in short batches) and
+WAL checkpoints, which SQLite would otherwise run inside a commit on the loop every 1000 pages.
 
 Deltas are one UPDATE with `json_remove`/`json_set`, atomic across processes; a session key
 that SQLite's JSON paths cannot express (one containing a quote, backslash or control
@@ -22,15 +19,15 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
-from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.errors import StoreUnavailable
 from cookieguard.stores._json import decode, dumps, encode_value
-from cookieguard.stores._sqlite_open import is_busy, open_wal
+from cookieguard.stores._names import check_table_name
 from cookieguard.stores._sqlite_sql import Statements
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
+from cookieguard.stores.sqlite_db import SQLiteDatabase
 
 __all__ = ["SQLiteStore"]
 
@@ -38,7 +35,6 @@ logger = logging.getLogger("cookieguard.stores")
 
 T = TypeVar("T")
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 # Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
 _UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
 _NO_LIMIT = 1 << 62  # a `hit` without a limit
@@ -80,94 +76,37 @@ class SQLiteStore:
         lock_timeout: float = 5.0,
         checkpoint_every: int = 1000,
     ) -> None:
-        if not _IDENT.fullmatch(table):
-            raise ConfigError(f"table name {table!r} must be a plain SQL identifier")
+        check_table_name(table)
         self.path = os.fspath(path)
         self.table = table
-        self.lock_timeout = lock_timeout
         self.checkpoint_every = checkpoint_every
         self._writes = 0
         self._checkpoint: asyncio.Task[None] | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._sql = Statements(table)
+        self._db = SQLiteDatabase(
+            self.path,
+            schema=self._sql.schema,
+            lock_timeout=lock_timeout,
+            label="sqlite store",
+            autocheckpoint=False,  # see _wrote()
+        )
         self._purge_conn: sqlite3.Connection | None = None
         self._purge_lock = threading.Lock()
-        self._sql = Statements(table)
         self._update_sqls: dict[tuple[int, int], str] = {}  # by (deleted, changed) counts
 
     # -- connection handling -------------------------------------------------------------
 
-    def _open(self, busy_ms: int, *, autocheckpoint: bool = True) -> sqlite3.Connection:
-        conn = open_wal(
-            self.path,
-            timeout=self.lock_timeout,
-            isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
-            check_same_thread=False,
-            cached_statements=256,
-        )
-        try:
-            # NORMAL in WAL mode: a commit is an append without fsync; the database stays
-            # consistent on power loss, losing at most the last few saves.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(f"BEGIN IMMEDIATE;{self._sql.schema}COMMIT;")
-            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
-            if not autocheckpoint and self.path != ":memory:":
-                conn.execute("PRAGMA wal_autocheckpoint=0")  # see _wrote()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds to keep retrying while other processes hold the write lock."""
+        return self._db.lock_timeout
 
-    async def _connect(self) -> sqlite3.Connection:
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._conn is None:
-                try:
-                    self._conn = await asyncio.to_thread(self._open, 0, autocheckpoint=False)
-                except sqlite3.Error as exc:
-                    raise self._unavailable(exc) from None
-            return self._conn
-
-    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
-        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
-        logger.warning("sqlite store unavailable (%s): %s", name, exc)
-        return StoreUnavailable(f"sqlite store unavailable: {str(exc)[:200]} ({name})")
-
-    def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                logger.debug("closing a failed sqlite connection failed", exc_info=True)
+    @lock_timeout.setter
+    def lock_timeout(self, seconds: float) -> None:
+        self._db.lock_timeout = seconds
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `op` inline; on a held write lock, back off without blocking the loop."""
-        deadline = 0.0
-        delay = 0.0005
-        while True:
-            conn = self._conn or await self._connect()
-            try:
-                return op(conn)
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    try:
-                        conn.rollback()
-                    except sqlite3.Error:
-                        self._discard()
-                if not is_busy(exc):
-                    self._discard()
-                    raise self._unavailable(exc) from None
-                now = time.monotonic()
-                if not deadline:
-                    deadline = now + self.lock_timeout
-                elif now >= deadline:
-                    raise self._unavailable(exc) from None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        return await self._db.run(op)
 
     def _wrote(self) -> None:
         """Count a write; every `checkpoint_every` writes, checkpoint in a worker thread."""
@@ -198,7 +137,7 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._checkpoint is not None:
             await self._checkpoint
-        self._discard()
+        self._db.close()
         with self._purge_lock:
             conn, self._purge_conn = self._purge_conn, None
             if conn is not None:
@@ -208,7 +147,7 @@ class SQLiteStore:
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
         sql, params = self._sql.load, (key_hash, now)
-        conn = self._conn
+        conn = self._db.conn
         try:  # the common case, without the retry machinery
             row = conn.execute(sql, params).fetchone() if conn else None
         except sqlite3.Error:
@@ -280,7 +219,7 @@ class SQLiteStore:
         shape = (len(delete_keys), len(set_items))
         if (sql := self._update_sqls.get(shape)) is None:
             sql = self._update_sqls[shape] = self._sql.update(*shape)
-        conn = self._conn
+        conn = self._db.conn
         try:  # the common case, without the retry machinery
             count = conn.execute(sql, params).rowcount if conn else -1
         except sqlite3.Error:
@@ -358,7 +297,7 @@ class SQLiteStore:
         def job() -> Any:
             with self._purge_lock:
                 if self._purge_conn is None:
-                    self._purge_conn = self._open(int(self.lock_timeout * 1000))
+                    self._purge_conn = self._db.open()
                 try:
                     cur = self._purge_conn.execute(sql, params)
                     return cur.fetchone() if sql.startswith("PRAGMA") else cur.rowcount
@@ -370,7 +309,7 @@ class SQLiteStore:
         try:
             return await asyncio.to_thread(job)
         except sqlite3.Error as exc:
-            raise self._unavailable(exc) from None
+            raise self._db.unavailable(exc) from None
 
     # -- counters -------------------------------------------------------------------------
 

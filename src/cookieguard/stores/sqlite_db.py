@@ -1,0 +1,310 @@
+"""One SQLite file shared by several processes, used from asyncio without blocking the loop.
+
+Every SQLite table of the library (`SQLiteStore`'s sessions and counters, `SQLiteUserStore`'s
+users) and an application's own tables beside them (the demo's records) go through
+`SQLiteDatabase`: one way to open a file, one way to wait for another process's write lock.
+
+Statements run on the event-loop thread. A primary-key lookup or a one-row write on a WAL
+database takes a few microseconds; handing it to a worker thread and back costs tens of
+microseconds more (bench/bench_stores.py measures both), which would be most of a request's
+cost with the session store. So SQLite's own busy handler is off on the loop's connection
+(it would put the whole loop to sleep): a statement that meets another process's write lock
+is retried after an `asyncio.sleep`, with backoff, for up to `lock_timeout` seconds, and then
+fails with `StoreUnavailable`. Readers never wait in WAL mode. Only opening the file (which
+may wait for the lock while it creates the tables) runs in a worker thread, once.
+
+Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY for that
+switch at once rather than through the busy handler. Several servers starting on one new file
+would then fail at random; `open_wal` retries the switch, bounded by the caller's timeout.
+
+The files hold session data, password hashes and (the demo's) secret key, so a new database
+file is created here, owner-only (0600), before SQLite opens it: SQLite itself would create
+it 0644 under the usual umask 022, readable by every local user. `os.open` with `O_EXCL`
+creates it atomically with that mode, so there is no moment at which it is readable by others
+and no process-wide umask to change (which would race with other threads). SQLite gives the
+-wal, -shm and -journal files it creates later the main file's permission bits, so they are
+0600 too. An existing file keeps its mode: the library did not create it, and its owner may
+share it on purpose (a group running ``cookieguard adduser``, a backup agent); a file that
+every local user can read gets one warning in the log instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from cookieguard.errors import StoreUnavailable
+
+__all__ = ["PRIVATE_MODE", "SQLiteDatabase", "create_private", "is_busy", "open_wal"]
+
+T = TypeVar("T")
+
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+PRIVATE_MODE = 0o600
+"""Permission bits of a database file this library creates (and so of its -wal and -shm)."""
+
+logger = logging.getLogger("cookieguard.stores")
+_warned: set[str] = set()
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """True when `exc` means another connection holds a lock (worth retrying)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
+
+
+def create_private(path: str) -> bool:
+    """Create `path` as an empty owner-only (0600) file unless it exists; True if created.
+
+    The fast path costs one failing `open` system call per new connection, which happen at
+    start-up and after a lost connection, never per request.
+
+    In-memory and temporary databases (``":memory:"``, ``""``) and ``file:`` URIs are left to
+    SQLite. When the file cannot be created (a missing directory, no permission), nothing is
+    raised here: SQLite then fails to open it with its own `sqlite3.Error`, as callers expect.
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return False
+    try:
+        fd = os.open(path, _CREATE_FLAGS, PRIVATE_MODE)
+    except FileExistsError:
+        return False
+    except OSError:
+        return False
+    try:
+        # The umask can only have taken bits away; set exactly 0600 so that SQLite can write.
+        os.fchmod(fd, PRIVATE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _warn_if_public(path: str) -> None:
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # SQLite reports what is wrong with the path
+    if stat.S_ISREG(mode) and mode & stat.S_IRWXO and path not in _warned:
+        _warned.add(path)
+        logger.warning(
+            "database file %s is open to every local user (mode %s) and holds session data; "
+            "restrict it with: chmod 600 %s",
+            path,
+            oct(stat.S_IMODE(mode)),
+            path,
+        )
+
+
+def open_wal(path: str, *, timeout: float, **connect_options: Any) -> sqlite3.Connection:
+    """`sqlite3.connect(path, timeout=...)`, then WAL mode, retrying while the file is busy.
+
+    A file that does not exist yet is created 0600 first (see the module docstring).
+
+    Raises:
+        sqlite3.Error: the file cannot be opened, is not a database, or stayed locked for
+            longer than `timeout` seconds.
+    """
+    created = create_private(path)
+    conn: sqlite3.Connection = sqlite3.connect(path, timeout=timeout, **connect_options)
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            if not created and path not in _warned:
+                _warn_if_public(path)  # only once it proved to be a database
+            return conn
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                conn.close()
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        time.sleep(delay)  # start-up only: no event loop is serving yet on this connection
+        delay = min(delay * 2, 0.05)
+
+
+class SQLiteDatabase:
+    """A lazily opened connection to one SQLite file, for statements run from the event loop.
+
+    Args:
+        path: The database file (created owner-only 0600 when missing; its directory must
+            exist), or ``":memory:"``.
+        schema: SQL script run once per new connection inside ``BEGIN IMMEDIATE`` (e.g.
+            ``CREATE TABLE IF NOT EXISTS ...``), so concurrent first starts agree.
+        lock_timeout: Seconds a statement keeps retrying while another process holds the
+            write lock; also how long opening waits for it.
+        label: How logs and `StoreUnavailable` name this database ("sqlite store").
+        autocheckpoint: False turns SQLite's automatic WAL checkpoints off on the loop's
+            connection (a caller that checkpoints in a worker thread instead).
+        cached_statements: Prepared statements kept per connection.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        schema: str = "",
+        lock_timeout: float = 5.0,
+        label: str = "sqlite database",
+        autocheckpoint: bool = True,
+        cached_statements: int = 256,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.schema = schema
+        self.lock_timeout = lock_timeout
+        self.label = label
+        self.autocheckpoint = autocheckpoint
+        self.cached_statements = cached_statements
+        self.conn: sqlite3.Connection | None = None
+        """The loop's open connection, or None: a fast path may use it directly and fall
+        back to `run` on any `sqlite3.Error`."""
+        self._connecting: asyncio.Lock | None = None
+
+    def open(self, *, busy_ms: int | None = None) -> sqlite3.Connection:
+        """A new connection, blocking: WAL, synchronous=NORMAL, `schema` applied.
+
+        For start-up code and worker threads; `busy_ms` is its SQLite busy timeout
+        (default: `lock_timeout`). The caller owns and closes it.
+
+        Raises:
+            sqlite3.Error: the file cannot be opened or created, is not a database, or
+                stayed locked longer than `lock_timeout`.
+        """
+        conn = open_wal(
+            self.path,
+            timeout=self.lock_timeout,
+            isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
+            check_same_thread=False,
+            cached_statements=self.cached_statements,
+        )
+        try:
+            # NORMAL in WAL mode: a commit is an append without fsync; the database stays
+            # consistent on power loss, losing at most the last few commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.schema:
+                conn.executescript(f"BEGIN IMMEDIATE;{self.schema};COMMIT;")
+            busy = int(self.lock_timeout * 1000) if busy_ms is None else busy_ms
+            conn.execute(f"PRAGMA busy_timeout={busy}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def connect(self) -> sqlite3.Connection:
+        """The loop's connection, opened (in a worker thread) on first use."""
+        if self.conn is not None:
+            return self.conn
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self.conn is None:
+                try:
+                    conn = await asyncio.to_thread(self.open, busy_ms=0)
+                    if not self.autocheckpoint and self.path != ":memory:":
+                        conn.execute("PRAGMA wal_autocheckpoint=0")
+                except sqlite3.Error as exc:
+                    raise self.unavailable(exc) from None
+                self.conn = conn
+            return self.conn
+
+    def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        """Log `exc` once and make the `StoreUnavailable` to raise (no SQL or data in it)."""
+        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        logger.warning("%s unavailable (%s): %s", self.label, name, exc)
+        return StoreUnavailable(f"{self.label} unavailable: {str(exc)[:200]} ({name})")
+
+    def discard(self) -> None:
+        """Close the loop's connection after a failure; the next call reopens it."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                logger.debug("closing a failed sqlite connection failed", exc_info=True)
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `op` on the loop's connection; on a held write lock, back off and retry.
+
+        `sqlite3.IntegrityError` (a constraint the caller asked for) is raised as it is; an
+        open transaction is rolled back on any error.
+
+        Raises:
+            StoreUnavailable: any other SQLite error (the connection is reopened next time),
+                or the lock was still held after `lock_timeout` seconds.
+        """
+        deadline = 0.0
+        delay = 0.0005
+        while True:
+            conn = self.conn or await self.connect()
+            try:
+                return op(conn)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        self.discard()
+                if not is_busy(exc):
+                    self.discard()
+                    raise self.unavailable(exc) from None
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.lock_timeout
+                elif now >= deadline:
+                    raise self.unavailable(exc) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement, e.g. an INSERT (the cursor has `lastrowid` and `rowcount`).
+
+        Raises:
+            StoreUnavailable: as `run`; `sqlite3.IntegrityError` as it is.
+        """
+        conn = self.conn
+        if conn is not None:
+            try:  # the common case: an open connection and no lock held
+                return conn.execute(sql, params)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error:
+                pass  # `run` retries, reconnects or reports it
+        return await self.run(lambda c: c.execute(sql, params))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Every row of one query."""
+        conn = self.conn
+        if conn is not None:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error:
+                pass
+        return await self.run(lambda c: c.execute(sql, params).fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one query, or None."""
+        conn = self.conn
+        if conn is not None:
+            try:
+                return conn.execute(sql, params).fetchone()
+            except sqlite3.Error:
+                pass
+        return await self.run(lambda c: c.execute(sql, params).fetchone())
+
+    def close(self) -> None:
+        """Close the loop's connection (a later call reopens it)."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()

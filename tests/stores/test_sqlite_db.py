@@ -1,0 +1,99 @@
+"""`SQLiteDatabase`, the one way the library (and the demo) opens and uses an SQLite file.
+
+Statements run on the event loop; a write lock held by another process is waited for with
+`asyncio.sleep`, so neither the loop nor a worker thread sleeps inside SQLite. The users table
+goes through it too, so a burst of writers meeting a held lock ties up no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.errors import StoreUnavailable
+from cookieguard.stores.sqlite_db import SQLiteDatabase
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"
+
+
+async def test_creates_an_owner_only_file_with_its_schema_and_runs_statements(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.db"
+    db = SQLiteDatabase(path, schema=SCHEMA)
+    cursor = await db.execute("INSERT INTO t (v) VALUES (?)", ("one",))
+    assert cursor.lastrowid == 1
+    assert await db.fetchall("SELECT id, v FROM t") == [(1, "one")]
+    assert await db.fetchone("SELECT v FROM t WHERE id = ?", (2,)) is None
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(sqlite3.IntegrityError):  # the caller's constraint, passed through
+        await db.execute("INSERT INTO t (v) VALUES (?)", ("one",))
+    db.close()
+
+
+async def test_a_held_lock_is_waited_for_on_the_loop_then_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    db = SQLiteDatabase(path, schema=SCHEMA, lock_timeout=0.3, label="app db")
+    await db.execute("INSERT INTO t (v) VALUES ('a')")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(ticker())
+    try:
+        with pytest.raises(
+            StoreUnavailable, match=r"app db unavailable: database is locked \(SQLITE_BUSY\)"
+        ):
+            await db.execute("INSERT INTO t (v) VALUES ('b')")
+        assert ticks >= 3  # the loop ran while the statement waited
+        assert await db.fetchall("SELECT v FROM t") == [("a",)]  # readers never wait
+        other.execute("COMMIT")
+        await db.execute("INSERT INTO t (v) VALUES ('b')")  # recovered by itself
+    finally:
+        beat.cancel()
+        other.close()
+        db.close()
+
+
+async def test_a_missing_directory_is_unavailable_until_it_exists(tmp_path: Path) -> None:
+    db = SQLiteDatabase(tmp_path / "later" / "app.db", schema=SCHEMA, label="app db")
+    with pytest.raises(StoreUnavailable, match="app db unavailable"):
+        await db.fetchall("SELECT * FROM t")
+    (tmp_path / "later").mkdir()
+    assert await db.fetchall("SELECT * FROM t") == []
+    db.close()
+
+
+async def test_users_waiting_for_a_held_lock_tie_up_no_worker_thread(tmp_path: Path) -> None:
+    # Each of these writers meets another process's write lock. Were they waiting in worker
+    # threads (SQLite's busy handler), they would fill the default executor (at most 32
+    # threads) and every other `to_thread` call of the app would queue behind the lock.
+    path = tmp_path / "users.db"
+    users = SQLiteUserStore(path, timeout=30)
+    await users.create_user("first", "h")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    writers = [asyncio.create_task(users.create_user(f"user{i}", "h")) for i in range(40)]
+    try:
+        await asyncio.sleep(0.2)  # every writer is waiting for the lock now
+        await asyncio.wait_for(asyncio.to_thread(lambda: None), timeout=10)
+        assert other.in_transaction  # the probe ran while the lock was still held
+        assert not any(w.done() for w in writers)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    created = await asyncio.gather(*writers)
+    assert len({u.id for u in created}) == 40
+    await users.close()

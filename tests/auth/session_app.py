@@ -21,7 +21,7 @@ from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
-from cookieguard.stores.cookie import CookieStore
+from cookieguard.backends import SignedCookieBackend
 
 KEYRING = KeyRing("session-app-secret-key-0123456789")
 T0 = 1_800_000_000.0
@@ -79,7 +79,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def site(
-    store: SessionStore | CookieStore,
+    store: SessionStore | SignedCookieBackend,
     users: UserStore,
     clock: Clock,
     *,

@@ -35,7 +35,6 @@ from cookieguard.core.auth import (
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError
-from cookieguard.stores.base import SessionStore
 
 __all__ = [
     "authenticate",
@@ -188,7 +187,7 @@ async def logout(conn: Connection) -> None:
 
     The record is deleted from the store before this returns (and so leaves the user's
     "my sessions" list), so the old cookie is dead even if the handler then fails, answers
-    5xx or sends nothing. With signed-cookie sessions (`CookieStore`) there is no record:
+    5xx or sends nothing. With signed-cookie sessions (`SignedCookieBackend`) there is no record:
     only the deletion cookie of a successful response ends the session. Safe to call for
     anonymous requests.
 
@@ -283,7 +282,7 @@ async def change_password(
     session = get_session(conn)
     own = get_user_id(conn) == user.id
     store = get_session_store(conn)
-    if isinstance(store, SessionStore):
+    if store is not None:
         keep = session.key_hash if own and session.is_stored else None
         ended = await store.delete_user(user.id, keep=keep)
         logger.info("password of user %s changed; %d other sessions ended", user.id, ended)

@@ -16,11 +16,11 @@ from tests.stores.conftest import free_port
 
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.session import SessionMiddleware
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.tokens import new_session_id
 from cookieguard.errors import ConfigError
 from cookieguard.stores import open_store
-from cookieguard.backends import SignedCookieBackend
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"

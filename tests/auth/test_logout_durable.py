@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
-from cookieguard.backends import SignedCookieBackend
 from cookieguard.stores.memory import MemoryStore
 from tests.stores.conftest import store  # noqa: F401
 

@@ -149,7 +149,9 @@ def test_restore_agrees_with_init() -> None:
         now=T0,
     )
     fresh = Session(now=T0, cookie_present=True)
-    expected = {slot: getattr(fresh, slot) for slot in Session.__slots__}
+    slots = [slot for cls in Session.__mro__ for slot in getattr(cls, "__slots__", ())]
+    assert len(slots) == 15
+    expected = {slot: getattr(fresh, slot) for slot in slots}
     expected.update(
         _id=sid,
         _stored=True,
@@ -159,5 +161,5 @@ def test_restore_agrees_with_init() -> None:
         _expires_at=T0 + 50,
         _expiry=60,
     )
-    assert {slot: getattr(restored, slot) for slot in Session.__slots__} == expected
+    assert {slot: getattr(restored, slot) for slot in slots} == expected
     assert dict.copy(restored) == {"a": 1}

@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi import Request
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.backends import SignedCookieBackend
 from tests.stores.conftest import REDIS_URL, require_server
 
 from .conftest import Loader, browser, set_cookie, token_in

@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
+from cookieguard.backends.signed import _PURPOSE, MAX_COOKIE_SIZE, SignedCookieBackend
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing, Signer
-from cookieguard.backends.signed import _PURPOSE, MAX_COOKIE_SIZE, SignedCookieBackend
 
 T0 = 1_700_000_000.0
 KEY = "first-secret-key-0123456789"

@@ -12,35 +12,25 @@ mint, adopt or drop an id on their own. That keeps fixation defences in one revi
 * `flush()` (and `clear()`) drop the id and the data; the old record is deleted and the
   cookie cleared.
 
-Change tracking: every mutating dict method (``[]=``, ``del``, `pop`, `popitem`,
-`setdefault`, `update`, ``|=``) records the keys it changed, so a save writes only that delta
-and two racing requests that touch different keys both land. A nested value changed in place
+Change tracking lives in `core.session_dict.TrackedDict`: every mutating dict method records
+the keys it changed, so a save writes only that delta. A nested value changed in place
 (``session["cart"].append(x)``) is invisible to the dict: call ``session.mark_changed("cart")``
-afterwards (or ``mark_changed()`` for every key). Reads set `accessed` (the response then
-varies on Cookie); `peek` reads without that.
-
-Values must be JSON-serialisable. They are checked at assignment, so the `TypeError` points at
-the line that stored the bad value instead of surfacing at response time.
+afterwards (or ``mark_changed()`` for every key).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
 
+from cookieguard.core.session_dict import EXPIRY_KEY, TrackedDict
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, ExpiryPolicy, SaveOutcome
 from cookieguard.core.session_plan import plan_changes as _plan_changes
 from cookieguard.core.tokens import SESSION_ID_ALPHABET, hash_session_id, new_session_id
 
 __all__ = ["EXPIRY_KEY", "Session", "is_well_formed_session_id"]
 
-EXPIRY_KEY: Final = "_session_expiry"
-"""Data key under which a per-session `set_expiry` value is stored (hidden from the dict)."""
-
 _ID_CHARS = frozenset(SESSION_ID_ALPHABET)
-_validate_json = json.JSONEncoder(allow_nan=False, check_circular=True).encode
-_get, _set, _del, _has, _len = dict.get, dict.__setitem__, dict.__delitem__, dict.__contains__, len
 
 
 def is_well_formed_session_id(value: str) -> bool:
@@ -48,7 +38,7 @@ def is_well_formed_session_id(value: str) -> bool:
     return len(value) == 32 and _ID_CHARS.issuperset(value)
 
 
-class Session(dict[str, Any]):
+class Session(TrackedDict):
     """A session's data as a `dict`, with the bookkeeping needed to save it safely.
 
     `json.dumps`, ``isinstance(session, dict)`` and every dict method work as on a dict;
@@ -62,19 +52,16 @@ class Session(dict[str, Any]):
     __slots__ = (
         "_cookie_present",
         "_created_at",
-        "_delta",
         "_expires_at",
         "_expiry",
         "_expiry_changed",
         "_hash",
         "_id",
         "_last_seen",
-        "_modified",
         "_replaces",
         "_started",
         "_stored",
         "_user_id",
-        "accessed",
     )
 
     def __init__(self, *, now: float, cookie_present: bool = False) -> None:
@@ -99,7 +86,6 @@ class Session(dict[str, Any]):
         self._cookie_present = cookie_present
         self._modified = False
         self.accessed = False
-        """The data was read or written: the response depends on the cookie."""
 
     @classmethod
     def restore(
@@ -225,141 +211,11 @@ class Session(dict[str, Any]):
         """Key hash of the stored record the next save deletes (after `flush` or `cycle_key`)."""
         return self._replaces
 
-    # -- reads (they mark the session accessed) ----------------------------------------------
-
-    def __getitem__(self, key: str) -> Any:
-        self.accessed = True
-        return dict.__getitem__(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.accessed = True
-        return _get(self, key, default)
-
-    peek = dict.get
-    """``peek(key, default=None)``: read without marking the session accessed.
-
-    For middleware that inspects every request's session (`AuthMiddleware` reads the user id
-    and the last auth check): the response only varies on Cookie when the app, or a decision
-    taken on what was read, actually used the session."""
-
-    def __contains__(self, key: object) -> bool:
-        self.accessed = True
-        return _has(self, key)
-
-    def __iter__(self) -> Iterator[str]:
-        self.accessed = True
-        return dict.__iter__(self)
-
-    def __reversed__(self) -> Iterator[str]:
-        self.accessed = True
-        return dict.__reversed__(self)
-
-    def __len__(self) -> int:
-        self.accessed = True
-        return dict.__len__(self)
-
-    def keys(self) -> Any:
-        self.accessed = True
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self.accessed = True
-        return dict.values(self)
-
-    def items(self) -> Any:  # json.dumps of a dict subclass goes through items()
-        self.accessed = True
-        return dict.items(self)
-
-    def copy(self) -> dict[str, Any]:
-        """A plain `dict` of the data (not a session: it saves nothing)."""
-        self.accessed = True
-        return dict.copy(self)
-
-    def __or__(self, other: Any) -> Any:
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        self.accessed = True
-        merged = dict.copy(self)
-        merged.update(other)
-        return merged
-
-    def __ror__(self, other: Any) -> Any:
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        self.accessed = True
-        merged = dict(other)
-        merged.update(dict.items(self))
-        return merged
-
-    def __eq__(self, other: object) -> bool:
-        self.accessed = True
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None
-
-    def __reduce__(self) -> Any:  # copy.copy() and pickle give the plain data, as copy() does
-        return (dict, (dict.copy(self),))
-
-    @classmethod
-    def fromkeys(cls, iterable: Iterable[Any], value: Any = None, /) -> Any:
-        """A plain `dict` (a session cannot be made from nothing)."""
-        return dict.fromkeys(iterable, value)
+    # -- the dict (reads and writes are tracked by TrackedDict) ------------------------------
 
     def __repr__(self) -> str:  # no values: sessions hold tokens
         shown = self.key_hash[:12] if self.key_hash else None
         return f"<Session key_hash={shown} keys={sorted(dict.keys(self))}>"
-
-    # -- writes (each records the keys it changed) -------------------------------------------
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        _check_item(key, value)
-        _set(self, key, value)
-        self._record(key, True)
-
-    def __delitem__(self, key: str) -> None:
-        self.accessed = True
-        _del(self, key)
-        self._record(key, False)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        self.accessed = True
-        if _has(self, key):
-            value = dict.pop(self, key)
-            self._record(key, False)
-            return value
-        if default:
-            return default[0]
-        raise KeyError(key)
-
-    def popitem(self) -> tuple[str, Any]:
-        """Remove and return the last item inserted, as `dict.popitem` does."""
-        self.accessed = True
-        key, value = dict.popitem(self)
-        self._record(key, False)
-        return key, value
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        self.accessed = True
-        if _has(self, key):
-            return dict.__getitem__(self, key)
-        self[key] = default
-        return default
-
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:
-        """As `dict.update`; every value is checked before any is stored."""
-        staged = dict(other, **kwargs)
-        for key, value in staged.items():
-            _check_item(key, value)
-        for key, value in staged.items():
-            _set(self, key, value)
-            self._record(key, True)
-
-    def __ior__(self, other: Any) -> Session:  # type: ignore[override]
-        self.update(other)
-        return self
 
     def clear(self) -> None:
         """End the session, as `flush()` does: a stored record is deleted, the cookie expired.
@@ -370,25 +226,11 @@ class Session(dict[str, Any]):
         self.flush()
 
     def _record(self, key: str, is_set: bool) -> None:
-        if self._delta is None:
-            self._delta = {}
-        self._delta[key] = is_set
-        self.accessed = self._modified = True
-        if self._id is None:
+        TrackedDict._record(self, key, is_set)
+        if self._id is None:  # data is first written: the session gets its id
             self._id = new_session_id()
 
     # -- explicit changes --------------------------------------------------------------------
-
-    def mark_accessed(self) -> None:
-        """Record a read the dict could not see."""
-        self.accessed = True
-
-    def mark_changed(self, key: str | None = None) -> None:
-        """Save `key` (or every key) although it was mutated in place, e.g. a list appended to."""
-        keys = list(dict.keys(self)) if key is None else [key]
-        for name in keys:
-            _check_item(name, dict.__getitem__(self, name))  # KeyError for an absent key
-            self._record(name, True)
 
     def cycle_key(self) -> None:
         """Give the session a new id, keeping its data; the old record is deleted on save.
@@ -474,13 +316,7 @@ class Session(dict[str, Any]):
 
     def changes(self) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The delta since load: (keys to set with their values, keys to delete)."""
-        set_items: dict[str, Any] = {}
-        deleted: list[str] = []
-        for key, is_set in (self._delta or {}).items():
-            if is_set:
-                set_items[key] = dict.__getitem__(self, key)
-            else:
-                deleted.append(key)
+        set_items, deleted = self._changed()
         if self._expiry_changed:
             if self._expiry is None:
                 deleted.append(EXPIRY_KEY)
@@ -508,17 +344,3 @@ class Session(dict[str, Any]):
         ):
             return NOTHING_VARY if self.accessed else NOTHING
         return _plan_changes(self, policy, now, self.accessed)
-
-
-def _check_item(key: object, value: Any) -> None:
-    if not isinstance(key, str):
-        raise TypeError(f"session keys must be str, not {type(key).__name__}")
-    if key == EXPIRY_KEY:
-        raise KeyError(f"{EXPIRY_KEY!r} is reserved; use set_expiry()")
-    try:
-        _validate_json(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"session values must be JSON-serialisable; {key!r} holds a {type(value).__name__}"
-            f" ({exc})"
-        ) from None

@@ -38,20 +38,20 @@ def stored(data: Mapping[str, Any] | None = None, **kw: Any) -> Session:
 
 
 def test_new_session_without_writes_plans_nothing_and_has_no_id() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     assert session.session_id is None and session.key_hash is None
     assert session.plan_save(CONFIG, T0) is NOTHING
 
 
 def test_reading_a_new_session_varies_but_creates_nothing() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     assert session.get("x") is None
     assert session.plan_save(CONFIG, T0) is NOTHING_VARY
     assert session.session_id is None
 
 
 def test_first_write_mints_an_id_and_plans_a_create() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session["cart"] = [1, 2]
     sid = session.session_id
     assert sid is not None and is_well_formed_session_id(sid)
@@ -71,7 +71,7 @@ def test_first_write_mints_an_id_and_plans_a_create() -> None:
 
 
 def test_a_new_session_reports_its_times_before_the_first_save() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session["a"] = 1
     assert (session.created_at, session.last_seen, session.expires_at) == (T0, T0, None)
 
@@ -152,7 +152,7 @@ def test_clear_ends_a_stored_session_as_flush_does() -> None:
 
 
 def test_clear_of_an_unsaved_session_saves_nothing() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session["a"] = 1
     session.clear()
     assert session.plan_save(CONFIG, T0) is NOTHING_VARY
@@ -169,7 +169,7 @@ def test_writing_after_flush_creates_a_fresh_session_replacing_the_old() -> None
 
 
 def test_flush_of_a_dead_cookie_clears_it_without_store_work() -> None:
-    session = Session(now=T0, cookie_present=True)
+    session = Session(T0, cookie_present=True)
     session.flush()
     assert session.plan_save(CONFIG, T0) == Nothing(EXPIRE_COOKIE, vary=True)
 
@@ -185,7 +185,7 @@ def test_set_user_on_a_stored_session_renews_the_id() -> None:
 
 
 def test_login_flow_cycle_then_set_user_on_an_anonymous_visit() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session.cycle_key()
     session.set_user("7")
     plan = session.plan_save(CONFIG, T0)
@@ -200,7 +200,7 @@ def test_set_user_same_user_is_a_no_op() -> None:
 
 
 def test_set_expiry_zero_is_a_browser_session_cookie() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session["x"] = 1
     session.set_expiry(0)
     plan = session.plan_save(CONFIG, T0)
@@ -223,7 +223,7 @@ def test_set_expiry_is_persisted_and_restored_hidden_from_the_mapping() -> None:
 
 
 def test_browser_session_config_omits_max_age() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     session["x"] = 1
     plan = session.plan_save(SessionConfig(browser_session=True), T0)
     assert isinstance(plan, Create) and plan.cookie == SendCookie(None)
@@ -237,14 +237,14 @@ def test_nothing_is_saved_for_a_5xx_response() -> None:
 
 @pytest.mark.parametrize("value", [object(), {1, 2}, b"bytes", float("nan"), {"k": object()}])
 def test_non_json_values_are_refused_at_assignment(value: Any) -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     with pytest.raises(TypeError, match="JSON-serialisable"):
         session["bad"] = value
     assert "bad" not in session and not session.modified
 
 
 def test_keys_must_be_str_and_the_expiry_key_is_reserved() -> None:
-    session = Session(now=T0)
+    session = Session(T0)
     with pytest.raises(TypeError):
         session[1] = "x"  # type: ignore[index]
     with pytest.raises(KeyError):

@@ -148,7 +148,7 @@ def test_restore_agrees_with_init() -> None:
         expires_at=T0 + 50,
         now=T0,
     )
-    fresh = Session(now=T0, cookie_present=True)
+    fresh = Session(T0, cookie_present=True)
     slots = [slot for cls in Session.__mro__ for slot in getattr(cls, "__slots__", ())]
     assert len(slots) == 15
     expected = {slot: getattr(fresh, slot) for slot in slots}

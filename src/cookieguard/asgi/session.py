@@ -77,7 +77,8 @@ class SessionMiddleware:
         store: a `SessionStore` (memory, SQLite, PostgreSQL, Redis), or a `SessionBackend`
             such as `SignedCookieBackend`.
         config: cookie and expiry settings; defaults to `SessionConfig()`.
-        clock: returns epoch seconds; inject one in tests to exercise expiry.
+        clock: returns epoch seconds, read once per request (the load and the save use the
+            same time); inject one in tests to exercise expiry.
 
     Example:
         ```python
@@ -112,9 +113,10 @@ class SessionMiddleware:
         scope[BACKEND_SCOPE_KEY] = self.backend
         scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
         value = find_cookie(scope.get("headers", ()), self._cookie_needle)
+        # One clock reading per request: the load and the save are judged at the same time.
         now = self.clock()
         if not value:
-            session = Session(now=now)
+            session = Session(now)
         else:
             try:
                 found = await self.backend.load(value, now=now)
@@ -127,7 +129,7 @@ class SessionMiddleware:
                     "session cookie %s not adopted: unknown, expired or forged",
                     hash_session_id(value)[:12],
                 )
-                session = Session(now=now, cookie_present=True)
+                session = Session(now, cookie_present=True)
             else:
                 session = found
         scope[SCOPE_KEY] = session
@@ -147,7 +149,7 @@ class SessionMiddleware:
             started = True
             if message["type"] == "http.response.start" and not session.untouched:
                 try:
-                    outcome = session.plan_save(self.config, self.clock(), status=message["status"])
+                    outcome = session.plan_save(self.config, now, status=message["status"])
                     if outcome is NOTHING_VARY:  # read-only (most logged-in requests)
                         message = _with_vary_cookie(message)
                     elif outcome is not NOTHING:

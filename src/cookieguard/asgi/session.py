@@ -95,6 +95,8 @@ class SessionMiddleware:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
+        self.store = store
+        """What was passed in (the app closes it at shutdown)."""
         self.backend = backend_for(store)
         self.config = config or SessionConfig()
         self.clock = clock

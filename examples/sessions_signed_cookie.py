@@ -1,10 +1,10 @@
 from fastapi import FastAPI
 
 from cookieguard.asgi.session import SessionMiddleware
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.signing import KeyRing
-from cookieguard.stores.cookie import CookieStore
 
 api = FastAPI()  # your app, with routes as in sessions_fastapi.py
 
-store = CookieStore(KeyRing("new-secret-key-...", fallbacks=["old-secret-key-..."]))
-app = SessionMiddleware(api, store)
+backend = SignedCookieBackend(KeyRing("new-secret-key-...", fallbacks=["old-secret-key-..."]))
+app = SessionMiddleware(api, backend)

@@ -41,6 +41,7 @@ from cookieguard.auth import (
     revoke_other_sessions,
     revoke_session,
 )
+from cookieguard.backends import SessionBackend, SignedCookieBackend, StoreBackend
 from cookieguard.config import CookieConfig, CSRFConfig, SessionConfig
 from cookieguard.core.redirects import is_safe_redirect, safe_next
 from cookieguard.core.session import Session
@@ -58,7 +59,6 @@ from cookieguard.errors import (
 )
 from cookieguard.stores import open_store
 from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
-from cookieguard.stores.cookie import CookieStore
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.stores.sqlite import SQLiteStore
 
@@ -95,7 +95,6 @@ __all__ = [
     "CSRFMiddleware",
     "ConfigError",
     "CookieConfig",
-    "CookieStore",
     "CookieguardError",
     "CounterStore",
     "KeyRing",
@@ -111,6 +110,7 @@ __all__ = [
     "SQLiteUserStore",
     "SecurityHeadersMiddleware",
     "Session",
+    "SessionBackend",
     "SessionConfig",
     "SessionEntry",
     "SessionError",
@@ -119,6 +119,8 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "SessionTooLarge",
+    "SignedCookieBackend",
+    "StoreBackend",
     "StoreUnavailable",
     "ThrottlePolicy",
     "User",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
 from cookieguard.core.cookies import CookieSpec, SameSite
@@ -36,12 +38,18 @@ class CookieConfig:
     """SameSite attribute; None omits it."""
     host_prefix: bool = False
     """Use the ``__Host-`` prefix (Secure, Path=/, no Domain): immune to subdomain planting."""
+    partitioned: bool = False
+    """CHIPS (``Partitioned``): a separate cookie per top-level site, for an app embedded in
+    other sites' frames. Needs ``secure=True`` (or `host_prefix`): browsers refuse a
+    Partitioned cookie without Secure, so the config refuses it too."""
 
     def __post_init__(self) -> None:
         if self.host_prefix and (self.domain is not None or self.path != "/"):
             raise ConfigError("host_prefix cookies must have path='/' and no domain")
         if self.host_prefix and self.secure is False:
             raise ConfigError("host_prefix cookies are always Secure")
+        if self.partitioned and not (self.secure or self.host_prefix):
+            raise ConfigError("partitioned cookies need secure=True (browsers require Secure)")
         if not self.path.startswith("/"):
             raise ConfigError("cookie path must start with '/'")
         # Validate the name and attribute combination once, for both schemes.
@@ -63,9 +71,64 @@ class CookieConfig:
                 secure=secure,
                 httponly=self.httponly,
                 samesite=self.samesite,
+                partitioned=self.partitioned,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+
+
+class Seconds:
+    """A lifetime field: takes whole seconds (int) or a `timedelta`, reads as int seconds.
+
+    The config's `__post_init__` turns a `timedelta` into int seconds (`_normalise`) and
+    checks the range, so code reading a config (and type checkers) only ever see ints. At
+    run time this is a non-data descriptor: the instance's own value shadows it, and reading
+    ``config.idle_timeout`` costs a plain attribute lookup (the planner reads it per request).
+    """
+
+    __slots__ = ("default",)
+
+    def __init__(self, default: int | None) -> None:
+        self.default = default
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> int | None: ...
+    @overload
+    def __get__(self, obj: object, owner: Any) -> int | None: ...
+    def __get__(self, obj: object | None, owner: Any) -> int | None:
+        return self.default  # only reached on the class: dataclasses take it as the default
+
+    if TYPE_CHECKING:  # what the generated __init__ accepts; at run time none is needed
+
+        def __set__(self, obj: object, value: int | timedelta | None) -> None: ...
+
+
+class RequiredSeconds(Seconds):
+    """A `Seconds` field that cannot be None."""
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __get__(self, obj: None, owner: Any) -> int: ...
+        @overload
+        def __get__(self, obj: object, owner: Any) -> int: ...
+        def __get__(self, obj: object | None, owner: Any) -> int: ...
+        def __set__(self, obj: object, value: int | timedelta) -> None:  # type: ignore[override]
+            ...
+
+
+def _normalise(config: object, name: str, *, optional: bool) -> int | None:
+    """Replace a `timedelta` field of a frozen `config` by its int seconds; the value."""
+    value = config.__dict__[name]
+    if isinstance(value, timedelta):
+        whole = value // timedelta(seconds=1)
+        if timedelta(seconds=whole) != value:
+            raise ConfigError(f"{name} must be a whole number of seconds, not {value!r}")
+        object.__setattr__(config, name, whole)
+        return whole
+    if (value is None and optional) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{name} takes int seconds or a timedelta, not {type(value).__name__}")
 
 
 def _api_prefixes(prefixes: Sequence[str]) -> tuple[str, ...]:
@@ -96,8 +159,8 @@ class CSRFConfig:
         default_factory=lambda: CookieConfig(name="csrftoken", httponly=False)
     )
     """The cookie holding the bare secret; readable by JavaScript so SPAs can send the header."""
-    cookie_max_age: int | None = ONE_YEAR
-    """Lifetime of the CSRF cookie in seconds; None makes it a browser-session cookie."""
+    cookie_max_age: Seconds = Seconds(ONE_YEAR)
+    """Lifetime of the CSRF cookie (seconds or a `timedelta`); None: a browser-session cookie."""
     header_name: str = "X-CSRFToken"
     """Request header that may carry the token."""
     form_field: str = "csrfmiddlewaretoken"
@@ -133,7 +196,8 @@ class CSRFConfig:
         object.__setattr__(self, "exempt_paths", tuple(self.exempt_paths))
         if self.max_body_size < 1024:
             raise ConfigError("max_body_size must be at least 1024 bytes")
-        if self.cookie_max_age is not None and self.cookie_max_age <= 0:
+        max_age = _normalise(self, "cookie_max_age", optional=True)
+        if max_age is not None and max_age <= 0:
             raise ConfigError("cookie_max_age must be positive or None")
         if not self.header_name or not self.form_field:
             raise ConfigError("header_name and form_field must not be empty")
@@ -145,17 +209,19 @@ class SessionConfig:
 
     cookie: CookieConfig = field(default_factory=lambda: CookieConfig(name="sessionid"))
     """The session cookie: HttpOnly and SameSite=Lax by default."""
-    idle_timeout: int = TWO_WEEKS
-    """Seconds of inactivity after which a session ends (sliding expiry)."""
-    absolute_timeout: int | None = THIRTY_DAYS
-    """Seconds after login (or creation) after which a session ends however active it is.
+    idle_timeout: RequiredSeconds = RequiredSeconds(TWO_WEEKS)
+    """Inactivity (seconds or a `timedelta`) after which a session ends (sliding expiry)."""
+    absolute_timeout: Seconds = Seconds(THIRTY_DAYS)
+    """Time (seconds or a `timedelta`) after login (or creation) after which a session ends,
+    however active it is.
 
     Thirty days by default, so a stolen cookie that is used now and then still dies (ASVS 5
     V7.3.2 asks for an absolute limit). None removes the limit: a session used at least once
     per `idle_timeout` then lives forever.
     """
-    touch_interval: int = 60
-    """Idle expiry is refreshed in the store at most this often for unmodified sessions."""
+    touch_interval: RequiredSeconds = RequiredSeconds(60)
+    """How often (at most) a read-only session's idle expiry is refreshed in the store
+    (seconds or a `timedelta`)."""
     browser_session: bool = False
     """Send the cookie without Max-Age (ends with the browser); server expiry still applies."""
     api_prefixes: Sequence[str] = ()
@@ -165,9 +231,12 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_prefixes", _api_prefixes(self.api_prefixes))
-        if self.idle_timeout <= 0:
+        idle = _normalise(self, "idle_timeout", optional=False)
+        absolute = _normalise(self, "absolute_timeout", optional=True)
+        touch = _normalise(self, "touch_interval", optional=False)
+        if idle is None or idle <= 0:
             raise ConfigError("idle_timeout must be positive")
-        if self.absolute_timeout is not None and self.absolute_timeout <= 0:
+        if absolute is not None and absolute <= 0:
             raise ConfigError("absolute_timeout must be positive or None")
-        if self.touch_interval < 0:
+        if touch is None or touch < 0:
             raise ConfigError("touch_interval must not be negative")

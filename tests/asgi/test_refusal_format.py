@@ -16,11 +16,11 @@ from tests.stores.conftest import free_port
 
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.session import SessionMiddleware
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.tokens import new_session_id
 from cookieguard.errors import ConfigError
 from cookieguard.stores import open_store
-from cookieguard.stores.cookie import CookieStore
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
@@ -111,7 +111,9 @@ async def test_session_503_with_an_unreachable_store() -> None:
 async def test_session_507_too_large() -> None:
     routes = [Route("/api/fill", fill), Route("/fill", fill)]
     app = SessionMiddleware(
-        Starlette(routes=routes), CookieStore("k" * 32), SessionConfig(api_prefixes=("/api/",))
+        Starlette(routes=routes),
+        SignedCookieBackend("k" * 32),
+        SessionConfig(api_prefixes=("/api/",)),
     )
     async with _client(app) as c:
         r = await c.get("/api/fill")

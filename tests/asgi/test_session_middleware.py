@@ -197,7 +197,7 @@ async def test_cookie_attributes_on_http() -> None:
     assert parts[0].startswith("sessionid=")
     assert "Max-Age=1209600" in parts and "Path=/" in parts
     assert "HttpOnly" in parts and "SameSite=Lax" in parts and "Secure" not in parts
-    assert any(p.startswith("expires=") for p in parts)
+    assert any(p.startswith("Expires=") for p in parts)
     assert response.headers["vary"] == "Cookie"
     assert response.headers["cache-control"] == "no-store"
 

@@ -17,11 +17,11 @@ from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.asgi.types import Receive, Scope, Send
 from cookieguard.auth import AuthConfig, AuthMiddleware, get_user, get_user_id, login, logout
 from cookieguard.auth.users import UserStore
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
-from cookieguard.stores.cookie import CookieStore
 
 KEYRING = KeyRing("session-app-secret-key-0123456789")
 T0 = 1_800_000_000.0
@@ -79,7 +79,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def site(
-    store: SessionStore | CookieStore,
+    store: SessionStore | SignedCookieBackend,
     users: UserStore,
     clock: Clock,
     *,

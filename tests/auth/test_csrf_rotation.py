@@ -6,6 +6,7 @@ The driver here is not the ASGI middleware: it is any object with ``rotate()`` p
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -38,7 +39,7 @@ class DriverState:
 
 
 def request_with(state: object) -> dict[str, Any]:
-    return {"type": "http", "session": Session(), CSRF_STATE_KEY: state}
+    return {"type": "http", "session": Session(time.time()), CSRF_STATE_KEY: state}
 
 
 async def test_login_and_logout_rotate_any_drivers_secret() -> None:
@@ -51,7 +52,7 @@ async def test_login_and_logout_rotate_any_drivers_secret() -> None:
 
 
 async def test_without_a_csrf_driver_there_is_nothing_to_rotate() -> None:
-    request: dict[str, Any] = {"type": "http", "session": Session()}
+    request: dict[str, Any] = {"type": "http", "session": Session(time.time())}
     assert rotate_csrf_secret(request) is False
     await login(request, USER, keyring=KEYRING)  # an API-only app: no error
     assert CSRF_STATE_KEY not in request

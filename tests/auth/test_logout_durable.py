@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
-from cookieguard.stores.cookie import CookieStore
 from cookieguard.stores.memory import MemoryStore
 from tests.stores.conftest import store  # noqa: F401
 
@@ -124,8 +124,8 @@ async def test_logout_with_the_store_down_is_a_503_never_a_pretend_logout(
 
 async def test_signed_cookie_logout_clears_the_cookie(alice: SQLiteUserStore) -> None:
     # No server record to delete: the deletion cookie is what ends the session (see
-    # CookieStore's documented limits for copies taken earlier).
-    app = site(CookieStore("cookie-store-key-0123456789abcdef"), alice, Clock())
+    # SignedCookieBackend's documented limits for copies taken earlier).
+    app = site(SignedCookieBackend("cookie-store-key-0123456789abcdef"), alice, Clock())
     async with client(app) as http:
         await logged_in(http)
         bye = await http.post("/logout")

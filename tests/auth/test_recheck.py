@@ -247,7 +247,7 @@ async def test_login_refuses_an_inactive_user(users: Any) -> None:
     users.disabled = frozenset({"1"})
     inactive = await users.get_by_id("1")
     assert inactive is not None and inactive.is_active is False
-    scope: dict[str, Any] = {"type": "http", "session": Session()}
+    scope: dict[str, Any] = {"type": "http", "session": Session(0.0)}
     with pytest.raises(ValueError, match="inactive"):
         await login(scope, inactive, keyring=KEYRING)
     assert scope["session"].peek("_auth_user_id") is None

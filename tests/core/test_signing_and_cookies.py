@@ -59,7 +59,7 @@ def test_set_cookie_rendering() -> None:
     spec = CookieSpec("sessionid", secure=True)
     rendered = render_set_cookie(spec, "abc", max_age=60, now=0)
     assert rendered == (
-        "sessionid=abc; expires=Thu, 01 Jan 1970 00:01:00 GMT; Max-Age=60; Path=/; "
+        "sessionid=abc; Expires=Thu, 01 Jan 1970 00:01:00 GMT; Max-Age=60; Path=/; "
         "Secure; HttpOnly; SameSite=Lax"
     )
     assert render_set_cookie(spec, "abc", max_age=None) == (
@@ -84,4 +84,4 @@ def test_expires_dates_match_formatdate_across_second_boundaries() -> None:
     spec = CookieSpec("sessionid")
     for now in (0.0, 0.999, 1.0, 1_700_000_000.0, 1_700_000_000.5, 1_700_000_001.0, -0.5, 1.0):
         cookie = render_set_cookie(spec, "v", max_age=60, now=now)
-        assert f"expires={formatdate(now + 60, usegmt=True)};" in cookie, now
+        assert f"Expires={formatdate(now + 60, usegmt=True)};" in cookie, now

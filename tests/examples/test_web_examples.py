@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi import Request
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
+from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.stores.cookie import CookieStore
 from tests.stores.conftest import REDIS_URL, require_server
 
 from .conftest import Loader, browser, set_cookie, token_in
@@ -116,7 +116,7 @@ async def test_signed_cookie_example(load: Loader) -> None:
         http.cookies.set("sessionid", value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
         assert (await http.post("/visit")).json() == {"visits": 1}  # forged: a new session
     # A cookie signed with the old key, before the rotation, still works after it.
-    before = SessionMiddleware(example.api, CookieStore(KeyRing("old-secret-key-...")))
+    before = SessionMiddleware(example.api, SignedCookieBackend(KeyRing("old-secret-key-...")))
     async with browser(before) as old:
         await old.post("/visit")
         old_cookie = old.cookies["sessionid"]

@@ -22,97 +22,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
+from cookieguard.backends.base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
-from cookieguard.core.cookies import find_cookie, render_deletion, render_set_cookie
-from cookieguard.core.session import SavePlan, Session, is_well_formed_session_id
+from cookieguard.core.cookies import find_cookie
+from cookieguard.core.session import Session
+from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import SessionTooLarge, StoreUnavailable
-from cookieguard.stores.base import KeyCollision, SessionRecord, SessionStore
-from cookieguard.stores.cookie import CookieStore
+from cookieguard.stores.base import SessionStore
 
-__all__ = ["SessionBackend", "SessionMiddleware", "get_session", "get_session_store"]
+__all__ = ["SessionMiddleware", "get_session", "get_session_backend", "get_session_store"]
 
 logger = logging.getLogger("cookieguard.sessions")
 
 SCOPE_KEY = "session"
-STORE_SCOPE_KEY = "cookieguard.session_store"
+BACKEND_SCOPE_KEY = "cookieguard.session_backend"
 COOKIE_DOMAIN_SCOPE_KEY = "cookieguard.session_cookie_domain"
 """The session cookie's Domain (or None), for ``CSRFConfig(use_session=True)``'s Referer check."""
 USER_AGENT_LIMIT = 256
-_KEY_COLLISION_RETRIES = 3
-
-
-class SessionBackend(Protocol):
-    """The seam between the middleware and where sessions live (server store or cookie)."""
-
-    async def open(self, cookie_value: str, *, now: float) -> Session | None:
-        """The session behind `cookie_value`, or None if it is unknown, expired or forged."""
-        ...
-
-    async def commit(
-        self, session: Session, plan: SavePlan, *, user_agent: str | None, cookie_name: str
-    ) -> str | None:
-        """Carry out `plan`. Returns the cookie value to send, or None if the session is gone."""
-        ...
-
-
-class _ServerBackend:
-    """Adapts a `SessionStore`: the cookie carries the id, the store keeps SHA-256 of it."""
-
-    __slots__ = ("store",)
-
-    def __init__(self, store: SessionStore) -> None:
-        self.store = store
-
-    async def open(self, cookie_value: str, *, now: float) -> Session | None:
-        if not is_well_formed_session_id(cookie_value):
-            return None  # garbage never costs a round trip
-        key_hash = hash_session_id(cookie_value)
-        record = await self.store.load(key_hash, now=now)
-        if record is None:
-            return None
-        return Session.restore(
-            cookie_value,
-            record.data,
-            user_id=record.user_id,
-            created_at=record.created_at,
-            last_seen=record.last_seen,
-            expires_at=record.expires_at,
-            key_hash=key_hash,
-        )
-
-    async def commit(
-        self, session: Session, plan: SavePlan, *, user_agent: str | None, cookie_name: str
-    ) -> str | None:
-        key = plan.key_hash
-        assert key is not None
-        if plan.action == "create":
-            record = SessionRecord(
-                data=dict(plan.set_items),
-                user_id=plan.user_id,
-                created_at=plan.created_at,
-                last_seen=plan.last_seen,
-                expires_at=plan.expires_at,
-                user_agent=user_agent,
-            )
-            await self.store.create(key, record, replaces=plan.replaces)
-            return session.session_id
-        if plan.action == "delete":
-            await self.store.delete(key)
-            return None
-        alive = await self.store.update(
-            key,
-            set_items=plan.set_items,
-            delete_keys=plan.delete_keys,
-            last_seen=plan.last_seen,
-            expires_at=plan.expires_at,
-            now=plan.now,
-        )
-        return session.session_id if alive else None
 
 
 def _with_vary_cookie(message: Message) -> Message:
@@ -143,9 +74,11 @@ class SessionMiddleware:
 
     Args:
         app: the ASGI application to wrap (put `CSRFMiddleware` inside, not outside).
-        store: a `SessionStore` (memory, SQLite, PostgreSQL, Redis) or a `CookieStore`.
+        store: a `SessionStore` (memory, SQLite, PostgreSQL, Redis), or a `SessionBackend`
+            such as `SignedCookieBackend`.
         config: cookie and expiry settings; defaults to `SessionConfig()`.
-        clock: returns epoch seconds; inject one in tests to exercise expiry.
+        clock: returns epoch seconds, read once per request (the load and the save use the
+            same time); inject one in tests to exercise expiry.
 
     Example:
         ```python
@@ -156,27 +89,18 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        store: SessionStore | CookieStore,
+        store: SessionStore | SessionBackend,
         config: SessionConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.store = store
+        """What was passed in (the app closes it at shutdown)."""
+        self.backend = backend_for(store)
         self.config = config or SessionConfig()
         self.clock = clock
-        # Branch once here, never per request.
-        if isinstance(store, CookieStore):
-            self._backend: SessionBackend = store
-        elif isinstance(store, SessionStore):
-            self._backend = _ServerBackend(store)
-        else:
-            raise TypeError(
-                f"store must be a SessionStore (see cookieguard.stores.open_store) or a "
-                f"CookieStore, not {type(store).__name__}"
-            )
         cookie = self.config.cookie
-        self._cookie_name = cookie.wire_name
         self._cookie_domain = cookie.domain
         self._api = ApiPaths(self.config.api_prefixes)
         self._cookie_needle = cookie.wire_name.encode("latin-1") + b"="
@@ -188,14 +112,16 @@ class SessionMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        scope[STORE_SCOPE_KEY] = self.store
+        scope[BACKEND_SCOPE_KEY] = self.backend
         scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
         value = find_cookie(scope.get("headers", ()), self._cookie_needle)
+        # One clock reading per request: the load and the save are judged at the same time.
+        now = self.clock()
         if not value:
-            session = Session()
+            session = Session(now)
         else:
             try:
-                found = await self._backend.open(value, now=self.clock())
+                found = await self.backend.load(value, now=now)
             except Exception as exc:  # any store failure: fail closed, never anonymous
                 self._log_store_error("load", exc)
                 await _unavailable(scope, send, self._api)
@@ -205,7 +131,7 @@ class SessionMiddleware:
                     "session cookie %s not adopted: unknown, expired or forged",
                     hash_session_id(value)[:12],
                 )
-                session = Session(cookie_present=True)
+                session = Session(now, cookie_present=True)
             else:
                 session = found
         scope[SCOPE_KEY] = session
@@ -225,15 +151,11 @@ class SessionMiddleware:
             started = True
             if message["type"] == "http.response.start" and not session.untouched:
                 try:
-                    now = self.clock()
-                    plan = session.plan_save(self.config, now, status=message["status"])
-                    if plan.action == "none" and plan.cookie == "keep":
-                        # Read-only, nothing to touch yet (most logged-in requests): at most
-                        # a Vary, and no coroutine for it.
-                        if plan.vary:
-                            message = _with_vary_cookie(message)
-                    else:
-                        message = await self._finish(scope, session, message, plan, now)
+                    outcome = session.plan_save(self.config, now, status=message["status"])
+                    if outcome is NOTHING_VARY:  # read-only (most logged-in requests)
+                        message = _with_vary_cookie(message)
+                    elif outcome is not NOTHING:
+                        message = await self._finish(scope, session, message, outcome)
                 except SessionTooLarge as exc:
                     logger.error("session not saved: %s", exc)
                     replaced = True
@@ -255,60 +177,28 @@ class SessionMiddleware:
             await _unavailable(scope, send, self._api, code="store_unavailable")
 
     async def _finish(
-        self, scope: Scope, session: Session, message: Message, plan: SavePlan, now: float
+        self, scope: Scope, session: Session, message: Message, outcome: SaveOutcome
     ) -> Message:
-        """Carry out a plan that saves or changes the cookie; a copy of `message` with the
-        session's headers added.
+        """Have the backend carry `outcome` out; a copy of `message` with its headers added.
 
-        Untouched sessions (the anonymous fast path) and read-only ones never get here.
         The app's message is never modified: an app may send the same dict every time.
         """
-        headers = list(message.get("headers", ()))
         https = scope.get("scheme") in ("https", "wss")
-        spec = self._spec_https if https else self._spec_http
-        value: str | None = None
-        if plan.action == "touch":
-            try:
-                value = await self._commit(scope, session, plan)
-            except Exception as exc:  # a touch only slides expiry: never fail a read for it
-                logger.warning("session touch skipped: store error (%s)", type(exc).__name__)
-        elif plan.action != "none":
-            value = await self._commit(scope, session, plan)
-        if plan.action != "none":
-            if value is not None and plan.cookie == "set":
-                cookie = render_set_cookie(spec, value, max_age=plan.max_age, now=now)
-                headers.append((b"set-cookie", cookie.encode("latin-1")))
-                if not _has_header(headers, b"cache-control"):
-                    headers.append((b"cache-control", b"no-store"))
-            elif value is None and plan.action != "touch":
-                # Deleted meanwhile (logout in another tab), or flushed: clear the cookie.
-                # A failed touch sends nothing: the browser may already hold a newer cookie
-                # (a login in another tab cycled the id) that a deletion would destroy.
-                headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
-        elif plan.cookie == "delete":
-            headers.append((b"set-cookie", render_deletion(spec).encode("latin-1")))
-        if plan.vary and not _has_token(headers, b"vary", b"cookie"):
+        header = await self.backend.commit(
+            session,
+            outcome,
+            cookie=self._spec_https if https else self._spec_http,
+            user_agent=_user_agent(scope) if isinstance(outcome, Create) else None,
+        )
+        headers = list(message.get("headers", ()))
+        if header is not None:
+            headers.append((b"set-cookie", header.encode("latin-1")))
+            # A session cookie (or its deletion) must never be replayed by a shared cache.
+            if not _has_header(headers, b"cache-control"):
+                headers.append((b"cache-control", b"no-store"))
+        if outcome.vary and not _has_token(headers, b"vary", b"cookie"):
             headers.append((b"vary", b"Cookie"))
         return {**message, "headers": headers}
-
-    async def _commit(self, scope: Scope, session: Session, plan: SavePlan) -> str | None:
-        user_agent = _user_agent(scope) if plan.action == "create" else None
-        for _ in range(_KEY_COLLISION_RETRIES):
-            try:
-                value = await self._backend.commit(
-                    session, plan, user_agent=user_agent, cookie_name=self._cookie_name
-                )
-            except KeyCollision:
-                session.cycle_key()  # a 1-in-2**165 event: draw another id and plan again
-                plan = session.plan_save(self.config, plan.now)
-                continue
-            if value is None and plan.action in ("update", "touch"):
-                logger.info(
-                    "session %s ended during the request; not re-created",
-                    (plan.key_hash or "")[:12],
-                )
-            return value
-        raise StoreUnavailable("could not allocate a fresh session id")
 
     def _log_store_error(self, stage: str, exc: Exception, what: str = "session store") -> None:
         logger.error(
@@ -366,13 +256,23 @@ def get_session(conn: Connection) -> Session:
     return session
 
 
-def get_session_store(conn: Connection) -> SessionStore | CookieStore:
-    """The store behind the current request's session (for listing or revoking sessions).
+def get_session_backend(conn: Connection) -> SessionBackend:
+    """The backend behind the current request's session.
 
     Raises:
         RuntimeError: `SessionMiddleware` does not wrap this app.
     """
-    store: Any = scope_of(conn).get(STORE_SCOPE_KEY)
-    if store is None:
-        raise RuntimeError("no session store here: wrap the app in SessionMiddleware")
-    return store  # type: ignore[no-any-return]
+    backend: Any = scope_of(conn).get(BACKEND_SCOPE_KEY)
+    if backend is None:
+        raise RuntimeError("no session backend here: wrap the app in SessionMiddleware")
+    return backend  # type: ignore[no-any-return]
+
+
+def get_session_store(conn: Connection) -> SessionStore | None:
+    """The server-side store behind the current request's session (to list or revoke
+    sessions); None with signed-cookie sessions, which have no server state.
+
+    Raises:
+        RuntimeError: `SessionMiddleware` does not wrap this app.
+    """
+    return get_session_backend(conn).store

@@ -181,7 +181,7 @@ async def logout(conn: Connection) -> None:
 
     The record is deleted from the store before this returns (and so leaves the user's
     "my sessions" list), so the old cookie is dead even if the handler then fails, answers
-    5xx or sends nothing. With signed-cookie sessions (`CookieStore`) there is no record:
+    5xx or sends nothing. With signed-cookie sessions (`SignedCookieBackend`) there is no record:
     only the deletion cookie of a successful response ends the session. Safe to call for
     anonymous requests.
 
@@ -275,7 +275,7 @@ async def change_password(
         user_store,
         user,
         new_password,
-        session_store=store if isinstance(store, SessionStore) else None,
+        session_store=store,
         keep=session.key_hash if own and session.is_stored else None,
         hasher=hasher or config.hasher,
     )

@@ -24,7 +24,6 @@ from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig
 from cookieguard.auth.users import User, UserStore
 from cookieguard.core.auth import SESSION_AUTH_CHECKED, SESSION_AUTH_HASH, HashCheck
 from cookieguard.core.session import Session
-from cookieguard.stores.cookie import CookieStore
 
 __all__ = ["end_session", "recheck", "verify_session_user"]
 
@@ -47,8 +46,8 @@ async def end_session(conn: Connection, session: Session) -> None:
     if doomed is None:
         return
     store = get_session_store(conn)
-    if isinstance(store, CookieStore):
-        return  # no server state: the response's deletion cookie is all there is
+    if store is None:
+        return  # signed cookies: no server state, the response's deletion cookie is all
     await store.delete(doomed)
     session.deleted(doomed)
 

@@ -56,7 +56,7 @@ class SessionEntry:
 
 def _server_store(conn: Connection) -> SessionStore:
     store = get_session_store(conn)
-    if not isinstance(store, SessionStore):
+    if store is None:
         raise ConfigError("listing and revoking sessions needs a server-side session store")
     return store
 

@@ -84,6 +84,8 @@ class CookieSpec:
     secure: bool = False
     httponly: bool = True
     samesite: SameSite | None = "Lax"
+    partitioned: bool = False
+    """CHIPS: the browser keeps a separate cookie per top-level site (needs Secure)."""
 
     def __post_init__(self) -> None:
         if not self.name or any(c in _FORBIDDEN_VALUE_CHARS or c == "=" for c in self.name):
@@ -96,6 +98,8 @@ class CookieSpec:
             raise ValueError("__Secure- cookies need Secure")
         if self.samesite == "None" and not self.secure:
             raise ValueError("SameSite=None requires Secure")
+        if self.partitioned and not self.secure:
+            raise ValueError("Partitioned cookies need Secure (browsers drop them otherwise)")
 
 
 _last_date: tuple[int, str] = (-1, "")
@@ -123,13 +127,15 @@ def render_set_cookie(
     """A Set-Cookie header value. `max_age=None` makes a browser-session cookie.
 
     `now` (epoch seconds) adds an Expires attribute for old clients alongside Max-Age.
+    Attribute names are spelled as RFC 6265 and browsers write them (``Expires``,
+    ``Max-Age``, ``Domain``, ``Path``, ``Secure``, ``HttpOnly``, ``SameSite``, ``Partitioned``).
     """
     if not _FORBIDDEN_VALUE_CHARS.isdisjoint(value):
         raise ValueError("cookie value contains characters that need quoting")
     parts = [f"{spec.name}={value}"]
     if max_age is not None:
         if now is not None:
-            parts.append("expires=" + _http_date(now + max_age))
+            parts.append("Expires=" + _http_date(now + max_age))
         parts.append(f"Max-Age={max_age}")
     if spec.domain:
         parts.append(f"Domain={spec.domain}")
@@ -140,6 +146,8 @@ def render_set_cookie(
         parts.append("HttpOnly")
     if spec.samesite:
         parts.append(f"SameSite={spec.samesite}")
+    if spec.partitioned:
+        parts.append("Partitioned")
     return "; ".join(parts)
 
 

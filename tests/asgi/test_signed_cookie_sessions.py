@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
+from cookieguard.backends.signed import _PURPOSE, MAX_COOKIE_SIZE, SignedCookieBackend
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing, Signer
-from cookieguard.stores.cookie import _PURPOSE, MAX_COOKIE_SIZE, CookieStore
 
 T0 = 1_700_000_000.0
 KEY = "first-secret-key-0123456789"
@@ -69,7 +69,9 @@ APP = Starlette(
 )
 
 
-def client(store: CookieStore, clock: Clock | None = None, **config: Any) -> httpx.AsyncClient:
+def client(
+    store: SignedCookieBackend, clock: Clock | None = None, **config: Any
+) -> httpx.AsyncClient:
     app = SessionMiddleware(APP, store, SessionConfig(**config), clock=clock or Clock())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
@@ -81,7 +83,7 @@ def cookie_of(response: httpx.Response) -> str | None:
 
 
 async def test_round_trip_keeps_everything_in_the_cookie() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.post("/set?a=1&b=two")
         value = cookie_of(response)
         assert value is not None and "." in value
@@ -92,14 +94,14 @@ async def test_round_trip_keeps_everything_in_the_cookie() -> None:
 
 
 async def test_anonymous_visit_sets_no_cookie() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.get("/read")
         assert response.json() == {} and "set-cookie" not in response.headers
 
 
 @pytest.mark.parametrize("position", [0, 10, -2])
 async def test_tampered_cookie_is_not_adopted(position: int) -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         value = cookie_of(await http.post("/set?role=user"))
         assert value is not None
         index = position % len(value)
@@ -111,29 +113,31 @@ async def test_tampered_cookie_is_not_adopted(position: int) -> None:
 
 
 async def test_cookie_signed_with_another_key_is_not_adopted() -> None:
-    async with client(CookieStore("attacker-key-0123456789")) as http:
+    async with client(SignedCookieBackend("attacker-key-0123456789")) as http:
         value = cookie_of(await http.post("/set?role=admin"))
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.get("/read", headers={"cookie": f"sessionid={value}"})
         assert response.json() == {}
 
 
 async def test_key_rotation_newest_signs_old_still_verifies() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         old_value = cookie_of(await http.post("/set?a=1"))
-    rotated = CookieStore(KeyRing("second-secret-key-0123456789", [KEY]))
+    rotated = SignedCookieBackend(KeyRing("second-secret-key-0123456789", [KEY]))
     async with client(rotated) as http:
         http.cookies.set("sessionid", old_value or "")
         assert (await http.get("/read")).json() == {"a": "1"}
         new_value = cookie_of(await http.post("/set?b=2"))
     assert new_value and new_value != old_value
-    async with client(CookieStore(KEY)) as http:  # the old key alone cannot read the new cookie
+    async with client(
+        SignedCookieBackend(KEY)
+    ) as http:  # the old key alone cannot read the new cookie
         assert (await http.get("/read", headers={"cookie": f"sessionid={new_value}"})).json() == {}
 
 
 async def test_idle_and_absolute_expiry_are_enforced_by_the_server() -> None:
     clock = Clock()
-    store = CookieStore(KEY)
+    store = SignedCookieBackend(KEY)
     async with client(store, clock, idle_timeout=600) as http:
         value = cookie_of(await http.post("/set?a=1"))
     replay = {"cookie": f"sessionid={value}"}
@@ -155,7 +159,7 @@ async def test_idle_and_absolute_expiry_are_enforced_by_the_server() -> None:
 async def test_oversized_session_is_a_clear_error_not_a_dropped_cookie(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = CookieStore(KEY)
+    store = SignedCookieBackend(KEY)
     async with client(store) as http:
         await http.post("/set?a=1")
         random_text = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(3000))
@@ -173,7 +177,7 @@ async def test_oversized_session_is_a_clear_error_not_a_dropped_cookie(
 
 
 async def test_compressible_data_fits_and_every_cookie_stays_within_4096_bytes() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.post("/big?fill=ab&n=3000")  # 6000 chars, compresses well
         assert response.status_code == 200
         value = cookie_of(response)
@@ -182,19 +186,19 @@ async def test_compressible_data_fits_and_every_cookie_stays_within_4096_bytes()
 
 
 async def test_logout_clears_the_cookie_but_cannot_revoke_a_copy() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         value = cookie_of(await http.post("/set?user=alice"))
         response = await http.post("/flush")
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert (await http.get("/read")).json() == {}
     # Documented limitation: a copy taken before logout stays valid until it expires.
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         replay = await http.get("/read", headers={"cookie": f"sessionid={value}"})
         assert replay.json() == {"user": "alice"}
 
 
 async def test_browser_session_expiry_survives_the_round_trip() -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.post("/browser")
         assert "Max-Age" not in response.headers["set-cookie"]
         again = await http.post("/set?c=1")
@@ -213,7 +217,7 @@ async def test_browser_session_expiry_survives_the_round_trip() -> None:
     ],
 )
 async def test_bad_cookies_never_cause_a_5xx(cookie: bytes) -> None:
-    async with client(CookieStore(KEY)) as http:
+    async with client(SignedCookieBackend(KEY)) as http:
         response = await http.get("/read", headers={"cookie": cookie})
         assert response.status_code == 200 and response.json() == {}
 
@@ -223,10 +227,10 @@ async def test_bad_cookies_never_cause_a_5xx(cookie: bytes) -> None:
     [b"j{not json", b"jnull", b'j{"i":"short","d":{},"u":null,"c":0,"s":0,"e":9e99}', b"zxx", b"?"],
 )
 def test_well_signed_but_malformed_payloads_are_rejected(payload: bytes) -> None:
-    store = CookieStore(KEY)
+    store = SignedCookieBackend(KEY)
     value = Signer(KeyRing(KEY), _PURPOSE).sign(payload)
     assert store.decode(value, now=T0) is None
 
 
 def test_repr_hides_the_keys() -> None:
-    assert KEY not in repr(CookieStore(KEY))
+    assert KEY not in repr(SignedCookieBackend(KEY))

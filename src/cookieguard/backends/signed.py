@@ -15,7 +15,7 @@ What it cannot do, by construction:
 * **hide data**: it is signed, not encrypted; the user can read (not change) it.
 
 A session whose cookie would exceed 4096 bytes (name plus value, the limit browsers enforce
-by silently dropping the cookie) raises `SessionTooLarge` at save time; the middleware then
+by silently dropping the cookie) raises `SessionTooLarge` at commit time; the middleware then
 answers 507 Insufficient Storage and keeps the previous cookie, rather than losing data quietly.
 """
 
@@ -25,11 +25,14 @@ import json
 import zlib
 from typing import Any
 
-from cookieguard.core.session import SavePlan, Session, is_well_formed_session_id
+from cookieguard.core.cookies import CookieSpec
+from cookieguard.core.session import Session, is_well_formed_session_id
+from cookieguard.core.session_plan import Create, SaveOutcome, Touch, Update, cookie_header
 from cookieguard.core.signing import KeyRing, Signer
 from cookieguard.errors import SessionTooLarge
+from cookieguard.stores.base import SessionStore
 
-__all__ = ["MAX_COOKIE_SIZE", "CookieStore"]
+__all__ = ["MAX_COOKIE_SIZE", "SignedCookieBackend"]
 
 MAX_COOKIE_SIZE = 4096
 """Largest cookie name plus value browsers keep; larger cookies are silently dropped."""
@@ -39,7 +42,7 @@ _PLAIN, _DEFLATED = b"j", b"z"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
-class CookieStore:
+class SignedCookieBackend:
     """Keeps each session in its own signed cookie (no server state; see module docs).
 
     Args:
@@ -47,50 +50,68 @@ class CookieStore:
         max_size: refuse sessions whose cookie name plus value would exceed this many bytes.
     """
 
+    __slots__ = ("_signer", "max_size")
+
     def __init__(self, keys: KeyRing | str | bytes, *, max_size: int = MAX_COOKIE_SIZE) -> None:
         ring = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self._signer = Signer(ring, _PURPOSE)
         self.max_size = max_size
 
     def __repr__(self) -> str:
-        return f"CookieStore(max_size={self.max_size})"
+        return f"SignedCookieBackend(max_size={self.max_size})"
 
-    async def open(self, cookie_value: str, *, now: float) -> Session | None:
+    @property
+    def store(self) -> SessionStore | None:
+        """None: there is no server state to list or revoke."""
+        return None
+
+    async def load(self, cookie_value: str, *, now: float) -> Session | None:
         """The session in `cookie_value`, or None if it is forged, malformed or expired."""
         return self.decode(cookie_value, now=now)
 
     async def commit(
-        self, session: Session, plan: SavePlan, *, user_agent: str | None, cookie_name: str
+        self,
+        session: Session,
+        outcome: SaveOutcome,
+        *,
+        cookie: CookieSpec,
+        user_agent: str | None = None,
     ) -> str | None:
-        """The new cookie value for `plan`, or None when the session ended (cookie cleared).
+        """The Set-Cookie value for `outcome`: the re-signed session, or its deletion.
 
         Raises:
             SessionTooLarge: the cookie would exceed `max_size` bytes.
         """
-        if plan.action == "delete" or session.session_id is None:
-            return None
-        value = self.encode(session, plan)
-        size = len(cookie_name) + 1 + len(value)
-        if size > self.max_size:
-            raise SessionTooLarge(
-                f"the session cookie would be {size} bytes (limit {self.max_size}); browsers "
-                "drop such cookies silently. Store less in the session or use a server-side store."
-            )
-        return value
+        value: str | None = None
+        match outcome:
+            case (
+                Create(now=now, expires_at=expires)
+                | Update(now=now, expires_at=expires)
+                | Touch(now=now, expires_at=expires)
+            ):
+                value = self.encode(session, last_seen=now, expires_at=expires)
+                size = len(cookie.name) + 1 + len(value)
+                if size > self.max_size:
+                    raise SessionTooLarge(
+                        f"the session cookie would be {size} bytes (limit {self.max_size}); "
+                        "browsers drop such cookies silently. Store less in the session or "
+                        "use a server-side store."
+                    )
+        return cookie_header(cookie, value, outcome)
 
     async def close(self) -> None:
         """Nothing to release."""
 
-    def encode(self, session: Session, plan: SavePlan) -> str:
-        """The signed cookie value for `session` as `plan` leaves it."""
+    def encode(self, session: Session, *, last_seen: float, expires_at: float) -> str:
+        """The signed cookie value for `session`, saved at `last_seen`, ending at `expires_at`."""
         body = _dumps(
             {
                 "i": session.session_id,
                 "d": session.record_data(),
-                "u": plan.user_id,
-                "c": plan.created_at,
-                "s": plan.last_seen,
-                "e": plan.expires_at,
+                "u": session.user_id,
+                "c": session.created_at,
+                "s": last_seen,
+                "e": expires_at,
             }
         ).encode("utf-8")
         packed = zlib.compress(body, 6)
@@ -130,4 +151,5 @@ class CookieStore:
             created_at=created,
             last_seen=seen,
             expires_at=expires,
+            now=now,
         )

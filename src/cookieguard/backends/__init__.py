@@ -1,0 +1,26 @@
+"""Where sessions live, behind one seam every driver uses: `SessionBackend`.
+
+Two implementations:
+
+* `StoreBackend`: the cookie carries a random id; a `SessionStore` (memory, SQLite,
+  PostgreSQL, Redis) keeps the record under SHA-256 of it.
+* `SignedCookieBackend`: the whole session is signed into the cookie; nothing is stored.
+
+A driver (ASGI today) loads the session with `SessionBackend.load`, asks the session for its
+outcome (`Session.plan_save`) and hands that to `SessionBackend.commit`, which answers with the
+Set-Cookie value to send. It never asks which kind of backend it has.
+"""
+
+from __future__ import annotations
+
+from cookieguard.backends.base import SessionBackend, backend_for
+from cookieguard.backends.server import StoreBackend
+from cookieguard.backends.signed import MAX_COOKIE_SIZE, SignedCookieBackend
+
+__all__ = [
+    "MAX_COOKIE_SIZE",
+    "SessionBackend",
+    "SignedCookieBackend",
+    "StoreBackend",
+    "backend_for",
+]

@@ -12,7 +12,7 @@ EXPECTED = {
     "CSRFMiddleware",
     "ConfigError", "CookieConfig", "CookieguardError", "CounterStore", "KeyRing",
     "LoginThrottle", "LoginThrottled", "ManagedUserStore", "MemoryStore", "PasswordHasher",
-    "PostgresStore", "RedisStore", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
+    "PostgresStore", "RedisStore", "Refusal", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",
     "SessionInfo", "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge",
     "SessionBackend", "SignedCookieBackend", "StoreBackend", "StoreUnavailable",
@@ -20,7 +20,7 @@ EXPECTED = {
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
     "list_sessions", "login", "logout", "open_store", "revoke_other_sessions", "revoke_session",
-    "rotate_csrf_token", "safe_next",
+    "rotate_csrf_token", "safe_next", "stored_session",
 }  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from cookieguard.asgi.csrf import (
 )
 from cookieguard.asgi.headers import SecurityHeadersMiddleware
 from cookieguard.asgi.limits import BodyLimitMiddleware
+from cookieguard.asgi.responses import Refusal
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.auth import (
     AuthConfig,
@@ -40,6 +41,7 @@ from cookieguard.auth import (
     logout,
     revoke_other_sessions,
     revoke_session,
+    stored_session,
 )
 from cookieguard.backends import SessionBackend, SignedCookieBackend, StoreBackend
 from cookieguard.config import CookieConfig, CSRFConfig, SessionConfig
@@ -105,6 +107,7 @@ __all__ = [
     "PasswordHasher",
     "PostgresStore",
     "RedisStore",
+    "Refusal",
     "RequestRejected",
     "SQLiteStore",
     "SQLiteUserStore",
@@ -146,4 +149,5 @@ __all__ = [
     "revoke_session",
     "rotate_csrf_token",
     "safe_next",
+    "stored_session",
 ]

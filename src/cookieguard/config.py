@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from cookieguard.core.cookies import CookieSpec, SameSite
 from cookieguard.errors import ConfigError
 
+if TYPE_CHECKING:  # the drivers' type, not imported at run time (config sits below them)
+    from cookieguard.asgi.responses import RefusalPage
+
 ONE_YEAR = 31_449_600  # Django's CSRF_COOKIE_AGE (52 weeks)
 TWO_WEEKS = 1_209_600  # Django's SESSION_COOKIE_AGE
 THIRTY_DAYS = 2_592_000  # the default absolute session lifetime (ASVS 5 V7.3.2)
@@ -187,8 +190,16 @@ class CSRFConfig:
     always JSON, whatever the Accept header says. Elsewhere JSON goes to clients that ask for
     it and HTML to everyone else. Matched against the path the router sees (without
     ``root_path``); ``"/api/"`` also covers ``/api`` itself."""
+    error_page: RefusalPage | None = None
+    """Renders the middleware's HTML refusals (403, and 400/413 for unreadable form bodies) in
+    the app's look: a function from a `cookieguard.asgi.responses.Refusal` to an HTML
+    document, whose ``detail`` carries the reason when `debug` is on. JSON refusals are
+    unchanged. If it raises, the built-in page is sent (and the error logged). None: the
+    built-in page."""
 
     def __post_init__(self) -> None:
+        if self.error_page is not None and not callable(self.error_page):
+            raise ConfigError("error_page must be a function from a Refusal to an HTML str")
         object.__setattr__(
             self, "trusted_origins", tuple(_normalise_origin(o) for o in self.trusted_origins)
         )
@@ -228,8 +239,13 @@ class SessionConfig:
     """Path prefixes of the app's API, e.g. ``("/api/",)``: the middleware's own refusals there
     (503 store unavailable, 507 session too large) are always JSON, whatever the Accept header
     says; elsewhere JSON only for clients that ask for it. Matched as `CSRFConfig.api_prefixes`."""
+    error_page: RefusalPage | None = None
+    """Renders the middleware's HTML refusals (503, 507) in the app's look, as
+    `CSRFConfig.error_page` does. It must not need the store: it runs while the store is down."""
 
     def __post_init__(self) -> None:
+        if self.error_page is not None and not callable(self.error_page):
+            raise ConfigError("error_page must be a function from a Refusal to an HTML str")
         object.__setattr__(self, "api_prefixes", _api_prefixes(self.api_prefixes))
         idle = _normalise(self, "idle_timeout", optional=False)
         absolute = _normalise(self, "absolute_timeout", optional=True)

@@ -52,7 +52,7 @@ def _session_refs(page: str) -> dict[str, str]:
     """{user agent: session ref} of the other sessions listed on /sessions."""
     refs = {}
     for row in page.split("<tr")[1:]:
-        agent = re.search(r"<td>([^<]*)</td>", row)
+        agent = re.search(r'<td data-label="Device" class="device" title="([^"]*)">', row)
         ref = re.search(r'name="session" value="([0-9a-f]{20})"', row)
         if agent and ref:
             refs[agent[1]] = ref[1]
@@ -77,7 +77,7 @@ def test_my_sessions_lists_and_revokes_one(
             assert login(client, *user).status_code == 303
         page = laptop.get("/sessions")
         assert page.status_code == 200
-        assert re.search(r'<tr class="current">\s*<td>laptop</td>', page.text)
+        assert re.search(r'<tr class="current">\s*<td [^>]*title="laptop">', page.text)
         refs = _session_refs(page.text)
         assert "phone" in refs and "laptop" not in refs
         assert not {"stranger", "stranger-phone"} & set(refs)

@@ -3,12 +3,11 @@
 The site runs on http://127.0.0.1:P1 and the attacker's page on http://localhost:P2: different
 sites to a browser (ports never make sites), so the browser applies SameSite and sends
 ``Sec-Fetch-Site: cross-site``. Chromium is Debian's package at /usr/bin/chromium, driven by
-Playwright (never ``playwright install``).
+Playwright (never ``playwright install``); the `site` and `browser` fixtures are in conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,17 +16,6 @@ from typing import Any
 import pytest
 
 from tests.demo.server import DemoServer
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 FORM_ATTACK = """<!doctype html><title>win a prize</title>
 <form id="f" method="post" action="{site}/records">
@@ -43,23 +31,6 @@ fetch("{site}/records", {{
   body: "csrfmiddlewaretoken={fake}&text=forged+by+fetch",
 }}).finally(() => {{ document.title = "sent"; }});
 </script>"""
-
-
-def _require_chromium() -> None:
-    if not os.path.exists(CHROMIUM):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    directory = tmp_path_factory.mktemp("e2e-site")
-    server = DemoServer(directory / "demo.sqlite3", log=directory / "server.log")
-    server.start().wait_ready()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -90,17 +61,6 @@ def attacker(site: DemoServer) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_login_add_record_and_refuse_cross_site_posts(
     browser: Any, site: DemoServer, attacker: str
 ) -> None:
@@ -124,7 +84,7 @@ def test_login_add_record_and_refuse_cross_site_posts(
     page.fill('textarea[name="text"]', "written in a real browser <b>")
     with page.expect_navigation(url=f"{site.url}/records"):
         page.click('#add-record button[type="submit"]')
-    assert page.locator("#records li").last.inner_text() == "written in a real browser <b>"
+    assert page.locator("#records li .text").last.inner_text() == "written in a real browser <b>"
 
     def record_count() -> int:
         response = context.request.get(f"{site.url}/api/records")

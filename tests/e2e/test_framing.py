@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.demo.server import DemoServer
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _require_chromium
 
 FRAMER = """<!doctype html><title>click here</title>
 <iframe id="victim" src="{site}/sessions" width="800" height="600"></iframe>"""

@@ -266,6 +266,7 @@ class CSRFMiddleware:
             hint=_FAILURE_HINT,
             detail=decision.reason if self.config.debug else None,
             headers=self._pending_cookie(scope, state),
+            page=self.config.error_page,
         )
         return None
 
@@ -299,6 +300,7 @@ class CSRFMiddleware:
             code="body_too_large" if exc.status_code == 413 else "bad_request",
             detail=exc.reason if self.config.debug else None,
             headers=self._pending_cookie(scope, state),
+            page=self.config.error_page,
         )
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

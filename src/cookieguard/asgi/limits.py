@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from cookieguard.asgi.responses import accept_header, send_error
+from cookieguard.asgi.responses import RefusalPage, accept_header, send_error
 from cookieguard.asgi.routes import route_path
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.errors import ConfigError
@@ -75,6 +75,8 @@ class BodyLimitMiddleware:
         path_limits: larger (or smaller) limits for exact paths, as the app's routes spell
             them (without ``root_path``), e.g. ``{"/upload": 50 * 2**20}``. Any other spelling
             of a path gets `max_body_size`, so keep that the smallest limit the app can live with.
+        error_page: renders the HTML 413 in the app's look (see `CSRFConfig.error_page`);
+            None: the built-in page. JSON refusals are unchanged.
 
     Raises:
         ConfigError: a limit that is not a non-negative int.
@@ -86,8 +88,10 @@ class BodyLimitMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         *,
         path_limits: Mapping[str, int] | None = None,
+        error_page: RefusalPage | None = None,
     ) -> None:
         self.app = app
+        self.error_page = error_page
         self.max_body_size = _check_limit("max_body_size", max_body_size)
         self.path_limits = {
             path: _check_limit(f"path_limits[{path!r}]", limit)
@@ -116,15 +120,15 @@ class BodyLimitMiddleware:
                 limit,
                 _log_path(scope),
             )
-            await _refuse(scope, send)
+            await _refuse(scope, send, self.error_page)
             return
         if length is not None and not transfer_encoding:
             await self.app(scope, receive, send)  # the server stops at the declared length
             return
-        await _Counted(limit, scope, receive, send).run(self.app)
+        await _Counted(limit, scope, receive, send, self.error_page).run(self.app)
 
 
-async def _refuse(scope: Scope, send: Send) -> None:
+async def _refuse(scope: Scope, send: Send, page: RefusalPage | None) -> None:
     await send_error(
         send,
         413,
@@ -132,16 +136,29 @@ async def _refuse(scope: Scope, send: Send) -> None:
         accept=accept_header(scope),
         code="body_too_large",
         headers=_CLOSE,
+        page=page,
     )
 
 
 class _Counted:
     """One request whose body is counted as the app reads it, cut off past the limit."""
 
-    __slots__ = ("left", "limit", "outer_receive", "outer_send", "scope", "started", "tripped")
+    __slots__ = (
+        "left",
+        "limit",
+        "outer_receive",
+        "outer_send",
+        "page",
+        "scope",
+        "started",
+        "tripped",
+    )
 
-    def __init__(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self, limit: int, scope: Scope, receive: Receive, send: Send, page: RefusalPage | None
+    ) -> None:
         self.limit = limit
+        self.page = page
         self.left = limit
         self.scope = scope
         self.outer_receive = receive
@@ -174,7 +191,7 @@ class _Counted:
         )
         if not self.started:
             self.started = True
-            await _refuse(self.scope, self.outer_send)
+            await _refuse(self.scope, self.outer_send, self.page)
         return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:

@@ -9,16 +9,29 @@ The choice is a list of path prefixes rather than a per-route marker or a callab
 needs a route lookup before every refusal and is invisible to the middleware when the route
 table cannot be read, and a callable could fail exactly while a 503 is being answered. Prefixes
 are plain data, validated at construction, and decided from the request alone.
+
+An app may render the HTML refusals in its own look: ``error_page`` (on `CSRFConfig`,
+`SessionConfig` and `BodyLimitMiddleware`) is a `RefusalPage`, a plain function from a
+`Refusal` to an HTML document. It is called only for HTML refusals (JSON ones never change),
+synchronously and with no request, so it cannot touch a session or a store; if it raises or
+returns something other than a str, the built-in page is sent instead and the error is logged,
+so a broken template never turns a 403 or a 503 into a 500.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from cookieguard.asgi.routes import route_path
 from cookieguard.asgi.types import Scope, Send
+
+__all__ = ["ApiPaths", "Refusal", "RefusalPage", "accept_header", "send_error", "wants_json"]
+
+logger = logging.getLogger("cookieguard.responses")
 
 _TITLES = {
     400: "Bad Request",
@@ -33,6 +46,49 @@ _PAGE = (
     '<meta name="robots" content="noindex"><title>{status} {title}</title></head>\n'
     "<body><h1>{title}</h1>\n<p>{message}</p>\n{extra}</body></html>\n"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What a middleware refuses, handed to an app's `RefusalPage` to render as HTML.
+
+    Every text is plain (not HTML): escape it when rendering (Jinja2's autoescape does).
+    """
+
+    status: int
+    """The HTTP status: 400, 403, 413, 503 or 507."""
+    title: str
+    """The status's reason phrase, e.g. "Forbidden"."""
+    message: str
+    """One short sentence for anybody."""
+    code: str
+    """The stable machine-readable code a JSON client would get, e.g. ``"csrf_failed"``."""
+    hint: str | None = None
+    """What a person can do about it, if the middleware has a suggestion."""
+    detail: str | None = None
+    """The precise reason (e.g. "CSRF token missing."): set only in debug mode."""
+
+
+RefusalPage = Callable[[Refusal], str]
+"""Renders a refusal as a complete HTML document (see the module notes for the rules)."""
+
+
+def _render(page: RefusalPage, refusal: Refusal) -> bytes | None:
+    try:
+        body = page(refusal)
+        if isinstance(body, str):
+            return body.encode("utf-8")  # lone surrogates fail here, not at send time
+    except Exception:
+        logger.exception(
+            "error_page failed for a %d refusal; sent the built-in page", refusal.status
+        )
+        return None
+    logger.error(
+        "error_page returned %s, not str, for a %d refusal; sent the built-in page",
+        type(body).__name__,
+        refusal.status,
+    )
+    return None
 
 
 def wants_json(accept: bytes | None) -> bool:
@@ -91,6 +147,7 @@ async def send_error(
     hint: str | None = None,
     detail: str | None = None,
     headers: Iterable[tuple[bytes, bytes]] = (),
+    page: RefusalPage | None = None,
 ) -> None:
     """Send a complete small error response.
 
@@ -104,6 +161,7 @@ async def send_error(
         hint: what a person can do about it (HTML only).
         detail: a precise reason, only to be passed in debug mode. Escaped in HTML.
         headers: extra response headers (e.g. ``retry-after``).
+        page: the app's renderer for HTML refusals; None (or a failing one): the built-in page.
     """
     if as_json if as_json is not None else wants_json(accept):
         payload: dict[str, str] = {"error": code, "message": message}
@@ -112,17 +170,22 @@ async def send_error(
         body = json.dumps(payload).encode("utf-8")
         content_type = b"application/json"
     else:
-        extra = ""
-        if hint:
-            extra += f"<p>{html.escape(hint)}</p>\n"
-        if detail:
-            extra += f"<p>Reason given: <code>{html.escape(detail)}</code></p>\n"
-        body = _PAGE.format(
-            status=status,
-            title=_TITLES.get(status, "Error"),
-            message=html.escape(message),
-            extra=extra,
-        ).encode("utf-8")
+        title = _TITLES.get(status, "Error")
+        body_or_none = None
+        if page is not None:
+            refusal = Refusal(status, title, message, code, hint or None, detail or None)
+            body_or_none = _render(page, refusal)
+        if body_or_none is not None:
+            body = body_or_none
+        else:
+            extra = ""
+            if hint:
+                extra += f"<p>{html.escape(hint)}</p>\n"
+            if detail:
+                extra += f"<p>Reason given: <code>{html.escape(detail)}</code></p>\n"
+            body = _PAGE.format(
+                status=status, title=title, message=html.escape(message), extra=extra
+            ).encode("utf-8")
         content_type = b"text/html; charset=utf-8"
     raw_headers = [
         (b"content-type", content_type),

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
+from cookieguard.asgi.responses import ApiPaths, RefusalPage, accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.backends.base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
@@ -124,7 +124,7 @@ class SessionMiddleware:
                 found = await self.backend.load(value, now=now)
             except Exception as exc:  # any store failure: fail closed, never anonymous
                 self._log_store_error("load", exc)
-                await _unavailable(scope, send, self._api)
+                await _unavailable(scope, send, self._api, page=self.config.error_page)
                 return
             if found is None:
                 logger.info(
@@ -159,12 +159,12 @@ class SessionMiddleware:
                 except SessionTooLarge as exc:
                     logger.error("session not saved: %s", exc)
                     replaced = True
-                    await _too_large(scope, send, self._api)
+                    await _too_large(scope, send, self._api, self.config.error_page)
                     return
                 except Exception as exc:
                     self._log_store_error("save", exc)
                     replaced = True
-                    await _unavailable(scope, send, self._api)
+                    await _unavailable(scope, send, self._api, page=self.config.error_page)
                     return
             await send(message)
 
@@ -174,7 +174,9 @@ class SessionMiddleware:
             if started or replaced:
                 raise  # too late for a 503: the server logs it and drops the connection
             self._log_store_error("request", exc, "a store")
-            await _unavailable(scope, send, self._api, code="store_unavailable")
+            await _unavailable(
+                scope, send, self._api, code="store_unavailable", page=self.config.error_page
+            )
 
     async def _finish(
         self, scope: Scope, session: Session, message: Message, outcome: SaveOutcome
@@ -218,7 +220,12 @@ def _user_agent(scope: Scope) -> str | None:
 
 
 async def _unavailable(
-    scope: Scope, send: Send, api: ApiPaths, *, code: str = "session_store_unavailable"
+    scope: Scope,
+    send: Send,
+    api: ApiPaths,
+    *,
+    code: str = "session_store_unavailable",
+    page: RefusalPage | None = None,
 ) -> None:
     if scope["type"] == "http":
         what = "session store" if code == "session_store_unavailable" else "storage backend"
@@ -229,18 +236,22 @@ async def _unavailable(
             as_json=api.wants_json(scope, accept_header(scope)),
             code=code,
             headers=[(b"retry-after", b"5")],
+            page=page,
         )
     else:  # refuse the websocket handshake: "try again later"
         await send({"type": "websocket.close", "code": 1013})
 
 
-async def _too_large(scope: Scope, send: Send, api: ApiPaths) -> None:
+async def _too_large(
+    scope: Scope, send: Send, api: ApiPaths, page: RefusalPage | None = None
+) -> None:
     await send_error(
         send,
         507,
         "This session holds more data than a cookie can carry, so it was not saved.",
         as_json=api.wants_json(scope, accept_header(scope)),
         code="session_too_large",
+        page=page,
     )
 
 

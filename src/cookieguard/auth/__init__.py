@@ -19,6 +19,7 @@ from cookieguard.auth.sessions import (
     list_sessions,
     revoke_other_sessions,
     revoke_session,
+    stored_session,
 )
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.auth.throttle import LoginThrottle, ThrottlePolicy, client_address
@@ -50,4 +51,5 @@ __all__ = [
     "reset_password",
     "revoke_other_sessions",
     "revoke_session",
+    "stored_session",
 ]

@@ -19,7 +19,7 @@ from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection
 from cookieguard.auth.login import get_user_id, logout
 from cookieguard.errors import ConfigError
-from cookieguard.stores.base import SessionInfo, SessionStore
+from cookieguard.stores.base import SessionInfo, SessionRecord, SessionStore
 
 __all__ = [
     "HANDLE_LENGTH",
@@ -27,6 +27,7 @@ __all__ = [
     "list_sessions",
     "revoke_other_sessions",
     "revoke_session",
+    "stored_session",
 ]
 
 logger = logging.getLogger("cookieguard.auth")
@@ -88,6 +89,25 @@ async def list_sessions(conn: Connection, *, now: float | None = None) -> list[S
         )
         for info in await _own_sessions(conn, user_id, now)
     ]
+
+
+async def stored_session(
+    conn: Connection, *, now: float | None = None
+) -> tuple[str, SessionRecord] | None:
+    """What the store keeps for this request's session: (key hash, record), or None.
+
+    None when the session is not in the store (an anonymous visitor without a session, or
+    a session that ended). The key hash is the SHA-256 of the session id that the store is
+    keyed on: it identifies the row but is no usable cookie, so a page may show it (the raw
+    id never leaves the HttpOnly cookie). The record is read afresh (one round trip): it is
+    what the store held when it was read, before this request's changes are saved.
+    """
+    session = get_session(conn)
+    key_hash = session.key_hash
+    if not session.is_stored or key_hash is None:
+        return None
+    record = await _server_store(conn).load(key_hash, now=time.time() if now is None else now)
+    return None if record is None else (key_hash, record)
 
 
 async def revoke_session(conn: Connection, handle: object, *, now: float | None = None) -> bool:

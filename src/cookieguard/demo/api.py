@@ -41,7 +41,8 @@ class RecordsAPI:
     async def list(self, request: Request) -> JSONResponse:
         """This user's records, oldest first: ``[{"id": 1, "text": "..."}]``."""
         rows = await self.db.records(current_user_id(request))
-        return JSONResponse([{"id": row_id, "text": text} for row_id, text in rows])
+        # Exactly the contract's two keys: the date is shown on the HTML page only.
+        return JSONResponse([{"id": row.id, "text": row.text} for row in rows])
 
     async def add(self, request: Request) -> JSONResponse:
         """Add a record from ``{"text": "..."}``; 201 with the stored record."""

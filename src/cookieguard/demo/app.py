@@ -17,17 +17,23 @@ carries a CSRF token or shows a user's data.
 The demo shows CSRF rejection reasons on its 403 page (``CSRFConfig(debug=True)``), as
 Django does with ``DEBUG=True``: it exists to show how the protection works. A production
 app keeps the default and shows the generic page.
+
+Every error page is in the site's look (``error.html``): the middlewares' own refusals (403,
+413, 503) through their ``error_page`` hook, Starlette's (400, 404, 405) and the endpoints'
+503 through exception handlers. Under ``/api/`` they are all JSON instead.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -42,6 +48,7 @@ from cookieguard import (
     CSRFMiddleware,
     KeyRing,
     LoginThrottle,
+    Refusal,
     SecurityHeadersMiddleware,
     SessionConfig,
     SessionMiddleware,
@@ -96,6 +103,35 @@ async def _client_left(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+_MESSAGES = {
+    404: "There is no such page here.",
+    405: "This address does not take that kind of request.",
+}
+
+
+def _refusal_renderer(templates: Jinja2Templates) -> Callable[[Refusal], str]:
+    """The middlewares' `error_page`: their refusals in the site's look.
+
+    It gets no request (a refusal may be sent before the app runs, or while the session
+    store is down), so the page has no inspector and no session-dependent header.
+    """
+    page = templates.env.get_template("error.html")
+
+    def render(refusal: Refusal) -> str:
+        return page.render(
+            username=None,
+            inspector=None,
+            status=refusal.status,
+            title=refusal.title,
+            message=refusal.message,
+            hint=refusal.hint,
+            detail=refusal.detail,
+            csrf=refusal.code == "csrf_failed",
+        )
+
+    return render
+
+
 def create_app(
     db: DemoDatabase,
     store: SessionStore,
@@ -103,6 +139,7 @@ def create_app(
     secret_key: str,
     users: UserStore | None = None,
     purge_interval: float = 300.0,
+    inspector: bool = True,
 ) -> ASGIApp:
     """The demo site as an ASGI app.
 
@@ -113,11 +150,42 @@ def create_app(
         users: the user table; by default the SQLite users table in `db`'s file.
         purge_interval: seconds between two purges of expired sessions and throttle
             counters (a background task while the site runs; none for Redis).
+        inspector: show the inspector panel on every page (one session-store read per
+            page for a logged-in user).
     """
     users = users if users is not None else SQLiteUserStore(db.path)
     templates = _templates()
-    pages = Pages(templates, db, users, LoginThrottle(store))
+    pages = Pages(templates, db, users, LoginThrottle(store), inspector=inspector)
     api = RecordsAPI(db)
+    refusal_page = _refusal_renderer(templates)
+
+    def error_page(request: Request, status: int, message: str) -> Response:
+        context = {
+            "username": None,
+            "inspector": None,
+            "status": status,
+            "title": HTTPStatus(status).phrase,
+            "message": message,
+            "hint": None,
+            "detail": None,
+            "csrf": False,
+        }
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own answers (404 no route, 405 wrong method, 400 unreadable form) and
+        # the endpoints' 404s, in the site's look; JSON under /api/, as the API's own errors.
+        assert isinstance(exc, HTTPException)
+        message = exc.detail
+        if message == HTTPStatus(exc.status_code).phrase:  # Starlette's bare "Not Found"
+            message = _MESSAGES.get(exc.status_code, message)
+        if request.url.path.startswith(API_PREFIXES):
+            response: Response = json_error(message, exc.status_code)
+        else:
+            response = error_page(request, exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)  # e.g. 405's Allow
+        return response
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         # The session middleware answers 503 itself when a session cannot be loaded or
@@ -129,10 +197,9 @@ def create_app(
             response: Response = json_error("storage unavailable, retry shortly", 503)
             response.headers.update(headers)
             return response
-        context = {"username": None}
-        return templates.TemplateResponse(
-            request, "unavailable.html", context, status_code=503, headers=headers
-        )
+        response = error_page(request, 503, "A storage backend is unavailable; retry shortly.")
+        response.headers.update(headers)
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -154,6 +221,11 @@ def create_app(
             Route("/logout", pages.logout, methods=["POST"]),
             Route("/records", requires_login(pages.records), methods=["GET"]),
             Route("/records", requires_login(pages.add_record), methods=["POST"]),
+            Route(
+                "/records/{record_id:int}/delete",
+                requires_login(pages.delete_record),
+                methods=["POST"],
+            ),
             Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
             Route("/sessions/revoke", requires_login(pages.revoke), methods=["POST"]),
             Route("/sessions/revoke-others", requires_login(pages.revoke_others), methods=["POST"]),
@@ -162,7 +234,11 @@ def create_app(
             Route("/static/style.css", _style, methods=["GET"]),
         ],
         lifespan=lifespan,
-        exception_handlers={StoreUnavailable: unavailable, ClientDisconnect: _client_left},
+        exception_handlers={
+            StoreUnavailable: unavailable,
+            ClientDisconnect: _client_left,
+            HTTPException: http_error,
+        },
     )
     # A password changed in the users table by other means logs its sessions out within
     # five minutes (the re-check interval); every session ends 30 days after login at the
@@ -170,8 +246,14 @@ def create_app(
     auth_config = AuthConfig(keyring=KeyRing(secret_key), user_store=users, recheck_interval=300)
     auth = AuthMiddleware(site, auth_config)
     # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
-    csrf = CSRFMiddleware(auth, CSRFConfig(debug=True, api_prefixes=API_PREFIXES))
-    sessions = SessionConfig(absolute_timeout=THIRTY_DAYS, api_prefixes=API_PREFIXES)
+    # Every other refusal is an HTML page in the site's look (`error_page`).
+    csrf_config = CSRFConfig(debug=True, api_prefixes=API_PREFIXES, error_page=refusal_page)
+    csrf = CSRFMiddleware(auth, csrf_config)
+    sessions = SessionConfig(
+        absolute_timeout=THIRTY_DAYS, api_prefixes=API_PREFIXES, error_page=refusal_page
+    )
     stack = SessionMiddleware(csrf, store, sessions)
-    limited = BodyLimitMiddleware(stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS)
+    limited = BodyLimitMiddleware(
+        stack, FORM_BODY_LIMIT, path_limits=BODY_LIMITS, error_page=refusal_page
+    )
     return SecurityHeadersMiddleware(limited, no_store=True)

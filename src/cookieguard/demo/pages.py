@@ -1,9 +1,10 @@
-"""The demo's HTML pages: login, records, my sessions, logout.
+"""The demo's HTML pages: login, records (add, delete), my sessions, logout.
 
 Plain Starlette endpoints rendering Jinja2 templates (`Jinja2Templates`), as any app would
 write them: who the user is comes from the session (`get_user_id`, no user query), every
 form carries a CSRF token from cookieguard's `csrf_input(request)` template helper, and
-forms are read with `request.form(...)` within bounds (`read_form`).
+forms are read with `request.form(...)` within bounds (`read_form`). Every page carries the
+inspector panel (`cookieguard.demo.inspector`) unless the app was made without it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from cookieguard import (
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.api import current_user_id
 from cookieguard.demo.db import DemoDatabase, validate_record_text
+from cookieguard.demo.devices import device_name
+from cookieguard.demo.inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
 
 logger = logging.getLogger("cookieguard.demo")
 
@@ -68,8 +71,16 @@ def form_text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _when(epoch: float) -> str:
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "date unknown"  # a record from before the demo kept dates
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _iso(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _minutes(seconds: int) -> str:
@@ -96,13 +107,18 @@ class Pages:
         db: DemoDatabase,
         users: UserStore,
         throttle: LoginThrottle,
+        *,
+        csrf_cookie: str = "csrftoken",
+        inspector: bool = True,
     ) -> None:
         self.templates = templates
         self.db = db
         self.users = users
         self.throttle = throttle
+        self.csrf_cookie = csrf_cookie
+        self.inspector = inspector
 
-    def _page(
+    async def _page(
         self,
         request: Request,
         name: str,
@@ -111,19 +127,21 @@ class Pages:
         headers: dict[str, str] | None = None,
     ) -> Response:
         # The templates put `csrf_input(request)` in every form (cookieguard's Jinja2 helper).
+        facts = await inspect(request, self.csrf_cookie) if self.inspector else None
         return self.templates.TemplateResponse(
-            request, name, context, status_code=status, headers=headers
+            request, name, {**context, "inspector": facts}, status_code=status, headers=headers
         )
 
     # -- login / logout --------------------------------------------------------------
 
-    def _login_form(
+    async def _login_form(
         self,
         request: Request,
         *,
         next_url: str,
         error: str | None = None,
         entered: str = "",
+        throttled: bool = False,
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
@@ -133,12 +151,13 @@ class Pages:
             "next": next_url if is_safe_redirect(next_url) else "",
             "error": error,
             "entered_username": entered,
+            "throttled": throttled,
         }
-        return self._page(request, "login.html", context, status, headers)
+        return await self._page(request, "login.html", context, status, headers)
 
     async def login_page(self, request: Request) -> Response:
         """GET /login: the form (also when logged in: logging in again switches account)."""
-        return self._login_form(request, next_url=request.query_params.get("next", ""))
+        return await self._login_form(request, next_url=request.query_params.get("next", ""))
 
     async def login_submit(self, request: Request) -> Response:
         """POST /login: throttle, check the password, start a fresh session, redirect."""
@@ -153,23 +172,26 @@ class Pages:
             )
         except LoginThrottled as exc:
             what = _THROTTLED.get(exc.reason, "Too many failed attempts for this username")
-            return self._login_form(
+            return await self._login_form(
                 request,
                 next_url=next_url,
+                throttled=True,
                 error=f"{what}. Try again in {_minutes(exc.retry_after)}.",
                 entered=username,
                 status=429,
                 headers={"retry-after": str(exc.retry_after)},
             )
         if user is None:
-            return self._login_form(
+            return await self._login_form(
                 request,
                 next_url=next_url,
                 error="Wrong username or password. Both are case-sensitive.",
                 entered=username,
             )
+        before = remember_before_login(request, self.csrf_cookie)
         await login(request, user)
         request.session[USERNAME_KEY] = user.username
+        request.session[BEFORE_LOGIN_KEY] = before  # for the inspector's "before -> after"
         return RedirectResponse(safe_next(next_url, "/records"), status_code=303)
 
     async def logout(self, request: Request) -> Response:
@@ -182,12 +204,16 @@ class Pages:
     async def _records_page(
         self, request: Request, user_id: str, *, error: str | None = None, text: str = ""
     ) -> Response:
-        return self._page(
+        records = [
+            {"id": r.id, "text": r.text, "when": _when(r.created_at), "iso": _iso(r.created_at)}
+            for r in await self.db.records(user_id)
+        ]
+        return await self._page(
             request,
             "records.html",
             {
                 "username": request.session.get(USERNAME_KEY),
-                "records": await self.db.records(user_id),
+                "records": records,
                 "error": error,
                 "text": text,
             },
@@ -211,6 +237,18 @@ class Pages:
         await self.db.add_record(user_id, text)
         return RedirectResponse("/records", status_code=303)
 
+    async def delete_record(self, request: Request) -> Response:
+        """POST /records/{id}/delete: delete one of the user's records; 404 for any other id.
+
+        CSRF-protected like every POST. Another user's record id is answered exactly like an
+        id that never existed, so ids reveal nothing about other users.
+        """
+        user_id = current_user_id(request)
+        record_id: int = request.path_params["record_id"]
+        if not await self.db.delete_record(user_id, record_id):
+            raise HTTPException(404, "No such record.")
+        return RedirectResponse("/records", status_code=303)
+
     # -- my sessions ---------------------------------------------------------------------
 
     async def sessions(self, request: Request) -> Response:
@@ -219,7 +257,8 @@ class Pages:
             {
                 "ref": entry.handle,
                 "current": entry.current,
-                "user_agent": entry.user_agent,
+                "device": device_name(entry.user_agent),
+                "user_agent": entry.user_agent or "",
                 "created": _when(entry.created_at),
                 "last_seen": _when(entry.last_seen),
             }
@@ -227,7 +266,7 @@ class Pages:
         ]
         ended = request.query_params.get("ended", "")
         message = f"Signed out {ended} other session(s)." if ended.isdigit() else None
-        return self._page(
+        return await self._page(
             request,
             "sessions.html",
             {

@@ -10,7 +10,8 @@ import cookieguard
 EXPECTED = {
     "AuthConfig", "AuthError", "AuthMiddleware", "BodyLimitMiddleware", "CSRFConfig",
     "CSRFMiddleware",
-    "ConfigError", "CookieConfig", "CookieStore", "CookieguardError", "CounterStore", "KeyRing",
+    "ConfigError", "CookieConfig", "CookieGuard", "CookieStore", "CookieguardError",
+    "CounterStore", "KeyRing",
     "LoginThrottle", "LoginThrottled", "ManagedUserStore", "MemoryStore", "PasswordHasher",
     "PostgresStore", "RedisStore", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",

@@ -56,6 +56,7 @@ from cookieguard.errors import (
     StoreUnavailable,
     UserExists,
 )
+from cookieguard.guard import CookieGuard
 from cookieguard.stores import open_store
 from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
 from cookieguard.stores.cookie import CookieStore
@@ -95,6 +96,7 @@ __all__ = [
     "CSRFMiddleware",
     "ConfigError",
     "CookieConfig",
+    "CookieGuard",
     "CookieStore",
     "CookieguardError",
     "CounterStore",

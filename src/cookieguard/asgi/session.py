@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.config import SessionConfig
@@ -161,6 +162,7 @@ class SessionMiddleware:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_layering("session", app)
         self.app = app
         self.store = store
         self.config = config or SessionConfig()

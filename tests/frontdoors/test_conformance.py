@@ -166,8 +166,7 @@ async def test_logout_deletes_the_session_server_side(door: Door) -> None:
     response = await browser.post("/logout", data={"csrfmiddlewaretoken": await browser.token()})
     assert response.status_code == 303
     assert response.headers["location"] == "/form"
-    value, attrs = set_cookies(response)["sessionid"]
-    assert value == "" or expired(attrs)
+    _, attrs = set_cookies(response)["sessionid"]
     assert expired(attrs)
     assert (await browser.get("/whoami")).json() == {"user": None}
     # The old cookie, replayed: the record is gone from the store, not just from the browser.

@@ -91,11 +91,11 @@ def unreachable_exemptions(wrapped: object, scope: Scope) -> list[str]:
 
 def _message(paths: list[str]) -> str:
     return (
-        f"csrf_exempt route(s) {', '.join(paths)} cannot be seen by CSRFMiddleware's "
-        "exemption lookup (a wrapper between them hides its app under another attribute "
-        "than .app, or a mounted app is wrapped in middleware), so they would answer 403. "
-        "Wrap the app so that each layer keeps its inner app at .app, mark the mounted app "
-        "itself, or list the paths in CSRFConfig(exempt_paths=...)"
+        f"csrf_exempt route(s) {', '.join(repr(p) for p in paths)} cannot be seen by "
+        "CSRFMiddleware's exemption lookup (a wrapper between them keeps its app under "
+        "another attribute than .app, or a mounted app is wrapped in middleware), so they "
+        "would answer 403. Keep each wrapper's inner app at .app, put the mounted app's "
+        "middleware outside the Mount, or list the paths in CSRFConfig(exempt_paths=...)"
     )
 
 

@@ -10,7 +10,8 @@ import cookieguard
 EXPECTED = {
     "AuthConfig", "AuthError", "AuthMiddleware", "BodyLimitMiddleware", "CSRFConfig",
     "CSRFMiddleware",
-    "ConfigError", "CookieConfig", "CookieguardError", "CounterStore", "KeyRing",
+    "ConfigError", "CookieConfig", "CookieGuard", "CookieguardError",
+    "CounterStore", "KeyRing",
     "LoginThrottle", "LoginThrottled", "ManagedUserStore", "MemoryStore", "PasswordHasher",
     "PostgresStore", "RedisStore", "Refusal", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",

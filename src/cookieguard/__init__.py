@@ -59,6 +59,7 @@ from cookieguard.errors import (
     StoreUnavailable,
     UserExists,
 )
+from cookieguard.guard import CookieGuard
 from cookieguard.stores import open_store
 from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
 from cookieguard.stores.memory import MemoryStore
@@ -97,6 +98,7 @@ __all__ = [
     "CSRFMiddleware",
     "ConfigError",
     "CookieConfig",
+    "CookieGuard",
     "CookieguardError",
     "CounterStore",
     "KeyRing",

@@ -31,6 +31,8 @@ from cookieguard.asgi.csrf_state import (
     get_csrf_token,
     rotate_csrf_token,
 )
+from cookieguard.asgi.exemption_check import ExemptionCheck
+from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.responses import ApiPaths, send_error
 from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
@@ -91,8 +93,10 @@ class CSRFMiddleware:
     """
 
     def __init__(self, app: ASGIApp, config: CSRFConfig | None = None) -> None:
+        config = config or CSRFConfig()
+        check_layering("csrf", app, uses_session=config.use_session)
         self.app = app
-        self.config = config = config or CSRFConfig()
+        self.config = config
         self.policy = core.CSRFPolicy(
             trusted_origins=config.trusted_origins,
             allow_same_site=config.allow_same_site,
@@ -107,6 +111,7 @@ class CSRFMiddleware:
         )
         self._session_policies: dict[str, core.CSRFPolicy] = {}
         self._routes = RouteExemptions(app)
+        self._exemption_check = ExemptionCheck(app)
         self._api = ApiPaths(config.api_prefixes)
         self._wire_name = config.cookie.wire_name
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="
@@ -142,6 +147,8 @@ class CSRFMiddleware:
         if kind != "http":
             if kind == "websocket":
                 await self._websocket(scope, receive, send)
+            elif kind == "lifespan":
+                await self._exemption_check.lifespan(scope, receive, send, self.app)
             else:
                 await self.app(scope, receive, send)
             return
@@ -173,6 +180,8 @@ class CSRFMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+        if not self._exemption_check.done:
+            self._exemption_check.after_request(scope)
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
         secret = state.take_pending_cookie()

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.responses import ApiPaths, RefusalPage, accept_header, send_error
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.backends.base import SessionBackend, backend_for
@@ -94,6 +95,7 @@ class SessionMiddleware:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_layering("session", app)
         self.app = app
         self.store = store
         """What was passed in (the app closes it at shutdown)."""

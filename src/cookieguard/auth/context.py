@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Connection, Receive, Scope, Send, scope_of
 from cookieguard.auth.passwords import PasswordHasher
@@ -114,6 +115,7 @@ class AuthMiddleware:
             )
         from cookieguard.auth.revalidate import recheck  # revalidate imports this module
 
+        check_layering("auth", app)
         self.app = app
         self.config = config
         self._interval = config.recheck_interval

@@ -1,30 +1,43 @@
-"""Starlette and FastAPI helpers: require a login, find the current user.
+"""Starlette and FastAPI helpers: require a login, find the current user, answer 503.
 
 ``login_required`` is a FastAPI dependency (``Depends(login_required)`` gives the user id);
 ``requires_login`` decorates a Starlette endpoint. Both answer an anonymous request the same
 way: a browser is redirected (303) to the login page with a safe ``next`` pointing back, an
 API client (a path under ``/api/``, or an Accept header that prefers JSON) gets 401 JSON.
 The check reads the session only; no user query.
+
+A dependency cannot return a response, so it raises `NotAuthenticated`, which carries the
+exact response; `install_exception_handlers` (which `cookieguard.CookieGuard` calls for a
+Starlette or FastAPI app) makes the app send it, and turns a `StoreUnavailable` raised in an
+endpoint into the same 503 the session middleware sends. Starlette answers an exception it
+has no handler for with its own 500 before any middleware outside it can do better.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, overload
 
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
-from cookieguard.asgi.responses import wants_json
+from cookieguard.asgi.responses import ApiPaths, accept_header, send_error, wants_json
 from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
 from cookieguard.auth.login import get_user, get_user_id
 from cookieguard.auth.users import User, UserStore
 from cookieguard.core.redirects import login_redirect_url, next_for
+from cookieguard.errors import StoreUnavailable
 
 __all__ = [
     "LoginRequired",
+    "NotAuthenticated",
+    "install_exception_handlers",
     "login_required",
     "request_user",
     "request_user_id",
@@ -34,6 +47,25 @@ __all__ = [
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 _UNAUTHENTICATED = "authentication required"
+_NOT_FORWARDED = frozenset({"content-length", "content-type"})
+
+logger = logging.getLogger("cookieguard.integrations")
+
+
+class NotAuthenticated(HTTPException):
+    """An anonymous request reached a dependency that needs a login.
+
+    `response` is the answer `LoginRequired.response` chose (the redirect, or 401 JSON
+    ``{"error": ...}``); the handler of `install_exception_handlers` sends it as is. Without
+    that handler FastAPI still answers with the same status and headers, in its own
+    ``{"detail": ...}`` shape.
+    """
+
+    def __init__(self, response: Response) -> None:
+        headers = {k: v for k, v in response.headers.items() if k not in _NOT_FORWARDED}
+        detail = _UNAUTHENTICATED if response.status_code == 401 else "login required"
+        super().__init__(status_code=response.status_code, detail=detail, headers=headers)
+        self.response = response
 
 
 def request_user_id(conn: HTTPConnection) -> str | None:
@@ -99,20 +131,16 @@ class LoginRequired:
             self.redirect_url(conn), status_code=303, headers={"Vary": "Accept, Cookie"}
         )
 
+    def refuse(self, conn: HTTPConnection) -> NotAuthenticated:
+        """The exception a dependency raises for an anonymous request (see `response`)."""
+        return NotAuthenticated(self.response(conn))
+
     def __call__(self, request: Request) -> str:
-        """FastAPI dependency: the user id, or an HTTPException with the redirect or 401."""
+        """FastAPI dependency: the user id, or `NotAuthenticated` (the redirect or 401)."""
         user_id = get_user_id(request)
         if user_id is not None:
             return user_id
-        if self.is_api(request):
-            raise HTTPException(
-                status_code=401, detail=_UNAUTHENTICATED, headers={"Cache-Control": "no-store"}
-            )
-        raise HTTPException(
-            status_code=303,
-            detail="login required",
-            headers={"Location": self.redirect_url(request)},
-        )
+        raise self.refuse(request)
 
     def endpoint(self, func: Endpoint) -> Endpoint:
         """Wrap an endpoint ``async def f(request)``: anonymous requests never reach it."""
@@ -157,3 +185,58 @@ def requires_login(
     if endpoint is not None:
         return guard.endpoint(endpoint)
     return guard.endpoint
+
+
+class _StoreUnavailableResponse(Response):
+    """The 503 `SessionMiddleware` sends for a store outage, from inside the app."""
+
+    def __init__(self, api: ApiPaths) -> None:
+        super().__init__(status_code=503)
+        self._api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_error(
+            send,
+            503,
+            "The storage backend is unavailable. Please try again in a moment.",
+            as_json=self._api.wants_json(scope, accept_header(scope)),
+            code="store_unavailable",
+            headers=[(b"retry-after", b"5")],
+        )
+
+
+def install_exception_handlers(app: Starlette, *, api_prefixes: Sequence[str] = ()) -> None:
+    """Make a Starlette or FastAPI `app` answer cookieguard's exceptions itself.
+
+    * `NotAuthenticated` (a login-requiring dependency, anonymous request): the redirect
+      or 401 JSON ``{"error": ...}`` it carries;
+    * `StoreUnavailable` raised in an endpoint or dependency (``logout`` with the session
+      store down, a throttle or user store that does not answer): 503 with ``Retry-After``,
+      JSON under `api_prefixes` or for JSON clients, else a small HTML page, as
+      `SessionMiddleware` answers; a WebSocket is closed with 1013 (try again later).
+
+    Handlers the app registered itself for these exceptions are kept. Call it before the app
+    serves its first request (Starlette builds its handler table then).
+    """
+    api = ApiPaths(api_prefixes)
+
+    async def not_authenticated(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NotAuthenticated)
+        return exc.response
+
+    async def store_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
+        logger.error(
+            "a store is unavailable (%s) in %s: answering 503", type(exc).__name__, _path(conn)
+        )
+        if isinstance(conn, WebSocket):
+            await conn.close(code=1013)
+            return None
+        return _StoreUnavailableResponse(api)
+
+    app.exception_handlers.setdefault(NotAuthenticated, not_authenticated)
+    app.exception_handlers.setdefault(StoreUnavailable, store_unavailable)
+
+
+def _path(conn: HTTPConnection) -> str:
+    # Escaped, so a crafted path cannot forge log lines.
+    return ascii(str(conn.scope.get("path", ""))[:300])

@@ -15,8 +15,8 @@ EXPECTED = {
     "PostgresStore", "RedisStore", "RequestRejected", "SQLiteStore", "SQLiteUserStore",
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",
     "SessionInfo", "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge",
-    "StoreUnavailable", "SyncCounterStore", "SyncMemoryStore", "SyncSQLiteStore",
-    "SyncSessionStore",
+    "StoreUnavailable", "SyncCounterStore", "SyncMemoryStore", "SyncPostgresStore",
+    "SyncRedisStore", "SyncSQLiteStore", "SyncSessionStore",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
@@ -50,3 +50,8 @@ def test_lazy_store_names_load_on_access() -> None:
     from cookieguard.stores.redis import RedisStore
 
     assert cookieguard.RedisStore is RedisStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
+
+    assert cookieguard.SyncRedisStore is SyncRedisStore
+    assert cookieguard.SyncPostgresStore is SyncPostgresStore

@@ -17,11 +17,13 @@ EXPECTED = {
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",
     "SessionInfo", "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge",
     "SessionBackend", "SignedCookieBackend", "StoreBackend", "StoreUnavailable",
+    "SyncCounterStore", "SyncMemoryStore", "SyncPostgresStore",
+    "SyncRedisStore", "SyncSQLiteStore", "SyncSessionStore",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
-    "list_sessions", "login", "logout", "open_store", "revoke_other_sessions", "revoke_session",
-    "rotate_csrf_token", "safe_next", "stored_session",
+    "list_sessions", "login", "logout", "open_store", "open_sync_store", "revoke_other_sessions",
+    "revoke_session", "rotate_csrf_token", "safe_next", "stored_session",
 }  # fmt: skip
 
 
@@ -49,3 +51,8 @@ def test_lazy_store_names_load_on_access() -> None:
     from cookieguard.stores.redis import RedisStore
 
     assert cookieguard.RedisStore is RedisStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
+
+    assert cookieguard.SyncRedisStore is SyncRedisStore
+    assert cookieguard.SyncPostgresStore is SyncPostgresStore

@@ -60,20 +60,32 @@ from cookieguard.errors import (
     UserExists,
 )
 from cookieguard.guard import CookieGuard
-from cookieguard.stores import open_store
-from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
-from cookieguard.stores.memory import MemoryStore
+from cookieguard.stores import open_store, open_sync_store
+from cookieguard.stores.base import (
+    CounterStore,
+    SessionInfo,
+    SessionRecord,
+    SessionStore,
+    SyncCounterStore,
+    SyncSessionStore,
+)
+from cookieguard.stores.memory import MemoryStore, SyncMemoryStore
 from cookieguard.stores.sqlite import SQLiteStore
+from cookieguard.stores.sqlite_sync import SyncSQLiteStore
 
 if TYPE_CHECKING:
     from cookieguard.stores.postgres import PostgresStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
     from cookieguard.stores.redis import RedisStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "PostgresStore": "cookieguard.stores.postgres",
     "RedisStore": "cookieguard.stores.redis",
+    "SyncPostgresStore": "cookieguard.stores.postgres_sync",
+    "SyncRedisStore": "cookieguard.stores.redis_sync",
 }
 
 
@@ -127,6 +139,12 @@ __all__ = [
     "SignedCookieBackend",
     "StoreBackend",
     "StoreUnavailable",
+    "SyncCounterStore",
+    "SyncMemoryStore",
+    "SyncPostgresStore",
+    "SyncRedisStore",
+    "SyncSQLiteStore",
+    "SyncSessionStore",
     "ThrottlePolicy",
     "User",
     "UserExists",
@@ -147,6 +165,7 @@ __all__ = [
     "login",
     "logout",
     "open_store",
+    "open_sync_store",
     "revoke_other_sessions",
     "revoke_session",
     "rotate_csrf_token",

@@ -7,12 +7,11 @@ page, a Jinja template with ``{{ csrf_field() }}`` for the form.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from litestar import Litestar, Request, WebSocket, get, post, websocket
-from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
@@ -27,7 +26,7 @@ FORM = """<!doctype html><title>form</title>
 <input name="username"> <input name="password" type="password"> <button>Send</button></form>
 """
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 
 @get("/form", sync_to_thread=False)
@@ -62,13 +61,13 @@ def whoami(request: Request[Any, Any, Any]) -> dict[str, str | None]:
 
 
 @post("/session/{key:str}", status_code=200, sync_to_thread=False)
-def set_value(request: Request[Any, Any, Any], key: str, data: Form) -> str:
+def set_value(request: Request[Any, Any, Any], key: FromPath[str], data: Form) -> str:
     request.session[key] = data.get("value")
     return "ok"
 
 
 @get("/session/{key:str}", sync_to_thread=False)
-def get_value(request: Request[Any, Any, Any], key: str) -> dict[str, Any]:
+def get_value(request: Request[Any, Any, Any], key: FromPath[str]) -> dict[str, Any]:
     return {"value": request.session.get(key)}
 
 

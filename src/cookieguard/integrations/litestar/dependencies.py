@@ -4,7 +4,7 @@ The plugin registers them app-wide under `DEPENDENCY_KEYS` (never replacing a de
 of the same name the app defines itself), so a handler just names them::
 
     @get("/account")
-    async def account(current_user: User, csrf_token: str) -> ...
+    async def account(current_user: NamedDependency[User], csrf_token: NamedDependency[str]) -> ...
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@
   lets it honour each handler's exemption;
 * exception handlers: `StoreUnavailable` becomes a 503 (never Litestar's 500), `LoginRequired`
   the redirect or 401 of the `requires_login` guard;
+* closing the stores at shutdown (``close_stores``);
 * the `dependencies` providers (``session``, ``csrf_token``, ``user``, ``current_user``), unless
   the app defines those names itself;
 * ``csrf_token()`` and ``csrf_field()`` on the template engine, when the app has one.
@@ -69,6 +70,8 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         session: session cookie and expiry settings; `SessionConfig()` by default.
         auth: a complete `AuthConfig`, instead of `secret_key` and `users`.
         dependencies: register the `dependencies` providers app-wide.
+        close_stores: close `store` (and `users`) at app shutdown, on the event loop that
+            served the requests (the stores' connections belong to it).
 
     Raises:
         ConfigError: `auth` given together with `secret_key` or `users`.
@@ -84,6 +87,7 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         session: SessionConfig | None = None,
         auth: AuthConfig | None = None,
         dependencies: bool = True,
+        close_stores: bool = True,
     ) -> None:
         if auth is not None and (secret_key is not None or users is not None):
             raise ConfigError("pass either auth= or secret_key=/users=, not both")
@@ -95,6 +99,8 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         elif auth is None and users is not None:
             raise ConfigError("users= needs secret_key= (it signs the session auth hash)")
         self.store = store
+        self.users = users
+        self._close_stores = close_stores
         self.stack = StackConfig(
             store=store, csrf=csrf or CSRFConfig(), session=session or SessionConfig(), auth=auth
         )
@@ -120,7 +126,16 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
             for key, provider in providers().items():
                 app_config.dependencies.setdefault(key, provider)
         self._install_templates(app_config)
+        if self._close_stores:
+            app_config.on_shutdown.append(self.close)
         return app_config
+
+    async def close(self) -> None:
+        """Close the session store and the user store the plugin was given."""
+        await self.store.close()
+        close = getattr(self.users, "close", None)
+        if close is not None:
+            await close()
 
     def store_unavailable_response(self, request: Any, exc: StoreUnavailable) -> Response[Any]:
         """A `StoreUnavailable` raised by a handler, guard or dependency: 503, never 500."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from litestar import Litestar, Request, WebSocket, get, post, websocket
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.params import FromPath, URLEncodedBody
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 

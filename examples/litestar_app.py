@@ -8,7 +8,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
-from cookieguard import SQLiteUserStore, authenticate, get_user_id, login, open_store
+from cookieguard import KeyRing, SQLiteUserStore, authenticate, get_user_id, login, open_store
 from cookieguard.auth import default_hasher
 from cookieguard.integrations.litestar import CookieGuardPlugin, requires_login
 
@@ -59,7 +59,7 @@ app = Litestar(
     plugins=[
         CookieGuardPlugin(
             store=open_store("sqlite:///site.db"),
-            secret_key="replace-me-with-32-random-bytes!",
+            secret_key=KeyRing("replace-me-with-32-random-bytes!"),
             users=users,
         )
     ],

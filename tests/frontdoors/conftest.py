@@ -222,12 +222,26 @@ async def open_door(module: ModuleType, store_url: str, users: UsersDB) -> Async
     async with AsyncExitStack() as stack:
         if module.KIND == "asgi":
             manager = await stack.enter_async_context(LifespanManager(app))
-            app = manager.app
+            app = _per_request_state(app, manager._state)
         door = Door(module, app, users.alice_id, stack)
         try:
             yield door
         finally:
             await _forget_sessions(store_url, door.seen_session_ids)
+
+
+def _per_request_state(app: Any, state: dict[str, Any]) -> Any:
+    """`app` with a shallow copy of the lifespan state in each request, as servers do.
+
+    The ASGI spec asks servers to copy the state per request; asgi-lifespan's own wrapper
+    hands every request the same dict, so a framework that caches per-request values
+    there (Litestar caches the parsed body) would read one request's data in the next.
+    """
+
+    async def with_state(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "state": dict(state)}, receive, send)
+
+    return with_state
 
 
 async def _forget_sessions(store_url: str, session_ids: set[str]) -> None:

@@ -136,6 +136,47 @@ class ApiPaths:
         return self.covers(scope) or wants_json(accept)
 
 
+def render_error(
+    status: int,
+    message: str,
+    *,
+    as_json: bool,
+    code: str = "error",
+    hint: str | None = None,
+    detail: str | None = None,
+    page: RefusalPage | None = None,
+) -> tuple[bytes, bytes]:
+    """The content type and body of an error response (see `send_error` for the arguments).
+
+    Apart from `send_error`, for framework adapters whose exception handlers must return the
+    framework's own response object (Litestar), so every refusal reads the same.
+    """
+    if as_json:
+        payload: dict[str, str] = {"error": code, "message": message}
+        if detail:
+            payload["detail"] = detail
+        return b"application/json", json.dumps(payload).encode("utf-8")
+    title = _TITLES.get(status, "Error")
+    if page is not None:
+        rendered = _render(
+            page, Refusal(status, title, message, code, hint or None, detail or None)
+        )
+        if rendered is not None:
+            return b"text/html; charset=utf-8", rendered
+    extra = ""
+    if hint:
+        extra += f"<p>{html.escape(hint)}</p>\n"
+    if detail:
+        extra += f"<p>Reason given: <code>{html.escape(detail)}</code></p>\n"
+    body = _PAGE.format(
+        status=status,
+        title=title,
+        message=html.escape(message),
+        extra=extra,
+    ).encode("utf-8")
+    return b"text/html; charset=utf-8", body
+
+
 async def send_error(
     send: Send,
     status: int,
@@ -163,30 +204,15 @@ async def send_error(
         headers: extra response headers (e.g. ``retry-after``).
         page: the app's renderer for HTML refusals; None (or a failing one): the built-in page.
     """
-    if as_json if as_json is not None else wants_json(accept):
-        payload: dict[str, str] = {"error": code, "message": message}
-        if detail:
-            payload["detail"] = detail
-        body = json.dumps(payload).encode("utf-8")
-        content_type = b"application/json"
-    else:
-        title = _TITLES.get(status, "Error")
-        body_or_none = None
-        if page is not None:
-            refusal = Refusal(status, title, message, code, hint or None, detail or None)
-            body_or_none = _render(page, refusal)
-        if body_or_none is not None:
-            body = body_or_none
-        else:
-            extra = ""
-            if hint:
-                extra += f"<p>{html.escape(hint)}</p>\n"
-            if detail:
-                extra += f"<p>Reason given: <code>{html.escape(detail)}</code></p>\n"
-            body = _PAGE.format(
-                status=status, title=title, message=html.escape(message), extra=extra
-            ).encode("utf-8")
-        content_type = b"text/html; charset=utf-8"
+    content_type, body = render_error(
+        status,
+        message,
+        as_json=as_json if as_json is not None else wants_json(accept),
+        code=code,
+        hint=hint,
+        detail=detail,
+        page=page,
+    )
     raw_headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode("ascii")),

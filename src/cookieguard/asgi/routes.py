@@ -6,6 +6,12 @@ own `matches()`, which endpoint a request would reach, and whether that endpoint
 `csrf_exempt` marker. Only the route that would really serve the request counts, so an
 exempt route can never lend its exemption to a neighbouring path (CVE-2025-47910's lesson),
 nor, since no answer is kept, to another request for the same path.
+
+Routers this module cannot ask (Litestar's routes have no ``matches()``; its handlers carry
+the marker or an ``opt`` key) are refused at construction when one of their handlers is
+marked: a wrapper running before that router's routing cannot honour the marker, and a
+marker silently ignored means a webhook answered 403. `handler_is_marked` is that check,
+shared with `cookieguard.integrations.litestar`, which honours it after routing.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from cookieguard.asgi.types import Scope
+from cookieguard.errors import ConfigError
 
 EXEMPT_ATTRIBUTE = "_cookieguard_csrf_exempt"
+EXEMPT_OPT_KEYS = ("csrf_exempt", "exclude_from_csrf")
+"""Route-option keys that exempt a Litestar handler: ours, and Litestar's own CSRFConfig's."""
 _MAX_DEPTH = 16
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +50,38 @@ def csrf_exempt(endpoint: F) -> F:
 def is_marked(obj: object) -> bool:
     """True if `obj` carries the `csrf_exempt` marker."""
     return getattr(obj, EXEMPT_ATTRIBUTE, False) is True
+
+
+def handler_is_marked(handler: object) -> bool:
+    """True if a route handler object (Litestar's) is exempt: by an `EXEMPT_OPT_KEYS` option
+    set to True (its own, or inherited from a router or controller), or by `csrf_exempt` on
+    the handler, its function or any layer that owns it."""
+    opt = getattr(handler, "opt", None)
+    if isinstance(opt, dict) and any(opt.get(key) is True for key in EXEMPT_OPT_KEYS):
+        return True
+    try:
+        fn = getattr(handler, "fn", None)
+    except Exception:  # Litestar raises when a handler has no function yet
+        fn = None
+    layers = getattr(handler, "ownership_layers", None)
+    owners = list(layers) if isinstance(layers, Sequence) else []
+    return any(is_marked(obj) for obj in (handler, fn, *owners))
+
+
+def _refuse_invisible_markers(app: object) -> None:
+    """Raise if `app` routes without ``matches()`` (Litestar) and one of its handlers is marked."""
+    for route in _routes_of(app) or ():
+        if hasattr(route, "matches"):
+            continue
+        handlers = getattr(route, "route_handlers", None) or [getattr(route, "route_handler", None)]
+        for handler in handlers:
+            if handler is not None and handler_is_marked(handler):
+                raise ConfigError(
+                    f"route {getattr(route, 'path', '?')!r} is marked csrf-exempt, but "
+                    "CSRFMiddleware runs before this app's routing and cannot see the marker: "
+                    "install cookieguard.integrations.litestar.CookieGuardPlugin instead of "
+                    "wrapping the app"
+                )
 
 
 def route_path(scope: Scope) -> str:
@@ -80,6 +121,7 @@ class RouteExemptions:
     __slots__ = ("_app",)
 
     def __init__(self, app: object) -> None:
+        _refuse_invisible_markers(app)
         self._app = app
 
     def is_exempt(self, scope: Scope) -> bool:

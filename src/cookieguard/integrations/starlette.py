@@ -27,11 +27,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from cookieguard.asgi.responses import ApiPaths, accept_header, send_error, wants_json
-from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
+from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.auth.login import get_user, get_user_id
+from cookieguard.auth.login_policy import UNAUTHENTICATED, LoginPolicy
 from cookieguard.auth.users import User, UserStore
-from cookieguard.core.redirects import login_redirect_url, next_for
 from cookieguard.errors import StoreUnavailable
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
-_UNAUTHENTICATED = "authentication required"
 _NOT_FORWARDED = frozenset({"content-length", "content-type"})
 
 logger = logging.getLogger("cookieguard.integrations")
@@ -63,7 +61,7 @@ class NotAuthenticated(HTTPException):
 
     def __init__(self, response: Response) -> None:
         headers = {k: v for k, v in response.headers.items() if k not in _NOT_FORWARDED}
-        detail = _UNAUTHENTICATED if response.status_code == 401 else "login required"
+        detail = UNAUTHENTICATED if response.status_code == 401 else "login required"
         super().__init__(status_code=response.status_code, detail=detail, headers=headers)
         self.response = response
 
@@ -78,11 +76,12 @@ async def request_user(conn: HTTPConnection, user_store: UserStore | None = None
     return await get_user(conn, user_store)
 
 
-class LoginRequired:
+class LoginRequired(LoginPolicy):
     """Refuses anonymous requests: a redirect for browsers, 401 JSON for API clients.
 
     An instance is a FastAPI dependency returning the user id; `endpoint` (or the
-    `requires_login` decorator) wraps a Starlette endpoint.
+    `requires_login` decorator) wraps a Starlette endpoint. Who gets which answer is
+    `LoginPolicy`'s decision, shared with the other frameworks' guards.
 
     Args:
         login_url: The login page; defaults to `AuthConfig.login_url`, else ``/login``.
@@ -90,40 +89,11 @@ class LoginRequired:
         api_prefixes: Paths under these prefixes always get 401 JSON, never a redirect.
     """
 
-    def __init__(
-        self,
-        login_url: str | None = None,
-        *,
-        field: str = "next",
-        api_prefixes: Sequence[str] = ("/api/",),
-    ) -> None:
-        self.login_url = login_url
-        self.field = field
-        self.api_prefixes = tuple(api_prefixes)
-
-    def is_api(self, conn: HTTPConnection) -> bool:
-        """True when `conn` should get 401 JSON rather than a redirect."""
-        path = conn.scope.get("path", "")
-        if path.startswith(self.api_prefixes) or path + "/" in self.api_prefixes:
-            return True
-        accept = conn.headers.get("accept")
-        return wants_json(accept.encode("latin-1") if accept else None)
-
-    def redirect_url(self, conn: HTTPConnection) -> str:
-        """The login page URL with a ``next`` that brings the user back here (when safe)."""
-        login_url = self.login_url
-        if login_url is None:
-            config: Any = conn.scope.get(AUTH_SCOPE_KEY)
-            login_url = config.login_url if isinstance(config, AuthConfig) else "/login"
-        scope = conn.scope
-        path = scope.get("root_path", "") + scope.get("path", "")
-        return login_redirect_url(login_url, next_for(path, scope.get("query_string", b"")))
-
     def response(self, conn: HTTPConnection) -> Response:
         """The answer to an anonymous request."""
         if self.is_api(conn):
             return JSONResponse(
-                {"error": _UNAUTHENTICATED},
+                {"error": UNAUTHENTICATED},
                 status_code=401,
                 headers={"Cache-Control": "no-store", "Vary": "Accept, Cookie"},
             )

@@ -32,7 +32,7 @@ from cookieguard.asgi.csrf_state import (
     rotate_csrf_token,
 )
 from cookieguard.asgi.responses import ApiPaths, send_error
-from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
@@ -85,12 +85,20 @@ class CSRFMiddleware:
     Args:
         app: the ASGI app to protect.
         config: settings; the defaults are Django's names and lifetimes.
+        exemptions: who answers "is this request's endpoint `csrf_exempt`?"; by default the
+            wrapped app's Starlette-style route table (`RouteExemptions`).
 
     With sessions, the session middleware must be the outer one:
     ``SessionMiddleware(CSRFMiddleware(app), store)``.
     """
 
-    def __init__(self, app: ASGIApp, config: CSRFConfig | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: CSRFConfig | None = None,
+        *,
+        exemptions: ExemptionLookup | None = None,
+    ) -> None:
         self.app = app
         self.config = config = config or CSRFConfig()
         self.policy = core.CSRFPolicy(
@@ -106,7 +114,7 @@ class CSRFMiddleware:
             cookie_domain=None if config.use_session else config.cookie.domain,
         )
         self._session_policies: dict[str, core.CSRFPolicy] = {}
-        self._routes = RouteExemptions(app)
+        self._routes = exemptions if exemptions is not None else RouteExemptions(app)
         self._api = ApiPaths(config.api_prefixes)
         self._wire_name = config.cookie.wire_name
         self._cookie_needle = self._wire_name.encode("latin-1") + b"="

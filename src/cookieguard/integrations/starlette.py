@@ -17,11 +17,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from cookieguard.asgi.responses import wants_json
-from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
 from cookieguard.auth.login import get_user, get_user_id
 from cookieguard.auth.users import User, UserStore
-from cookieguard.core.redirects import login_redirect_url, next_for
+from cookieguard.integrations.anonymous import (
+    API_HEADERS,
+    REDIRECT_HEADERS,
+    UNAUTHENTICATED,
+    is_api_request,
+    login_redirect_for,
+)
 
 __all__ = [
     "LoginRequired",
@@ -32,8 +36,6 @@ __all__ = [
 ]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
-
-_UNAUTHENTICATED = "authentication required"
 
 
 def request_user_id(conn: HTTPConnection) -> str | None:
@@ -71,33 +73,20 @@ class LoginRequired:
 
     def is_api(self, conn: HTTPConnection) -> bool:
         """True when `conn` should get 401 JSON rather than a redirect."""
-        path = conn.scope.get("path", "")
-        if path.startswith(self.api_prefixes) or path + "/" in self.api_prefixes:
-            return True
         accept = conn.headers.get("accept")
-        return wants_json(accept.encode("latin-1") if accept else None)
+        return is_api_request(
+            conn.scope, accept.encode("latin-1") if accept else None, self.api_prefixes
+        )
 
     def redirect_url(self, conn: HTTPConnection) -> str:
         """The login page URL with a ``next`` that brings the user back here (when safe)."""
-        login_url = self.login_url
-        if login_url is None:
-            config: Any = conn.scope.get(AUTH_SCOPE_KEY)
-            login_url = config.login_url if isinstance(config, AuthConfig) else "/login"
-        scope = conn.scope
-        path = scope.get("root_path", "") + scope.get("path", "")
-        return login_redirect_url(login_url, next_for(path, scope.get("query_string", b"")))
+        return login_redirect_for(conn.scope, self.login_url, self.field)
 
     def response(self, conn: HTTPConnection) -> Response:
         """The answer to an anonymous request."""
         if self.is_api(conn):
-            return JSONResponse(
-                {"error": _UNAUTHENTICATED},
-                status_code=401,
-                headers={"Cache-Control": "no-store", "Vary": "Accept, Cookie"},
-            )
-        return RedirectResponse(
-            self.redirect_url(conn), status_code=303, headers={"Vary": "Accept, Cookie"}
-        )
+            return JSONResponse({"error": UNAUTHENTICATED}, status_code=401, headers=API_HEADERS)
+        return RedirectResponse(self.redirect_url(conn), status_code=303, headers=REDIRECT_HEADERS)
 
     def __call__(self, request: Request) -> str:
         """FastAPI dependency: the user id, or an HTTPException with the redirect or 401."""
@@ -106,7 +95,7 @@ class LoginRequired:
             return user_id
         if self.is_api(request):
             raise HTTPException(
-                status_code=401, detail=_UNAUTHENTICATED, headers={"Cache-Control": "no-store"}
+                status_code=401, detail=UNAUTHENTICATED, headers={"Cache-Control": "no-store"}
             )
         raise HTTPException(
             status_code=303,

@@ -696,3 +696,30 @@ async def test_the_conformance_app_answers_503_while_its_store_is_down(users_db:
     response = await client.get("/whoami", headers={"Cookie": "sessionid=" + "b" * 32})
     assert response.status_code == 503
     await app.extensions["cookieguard"].store.close()
+
+
+async def test_quarts_flash_messages_live_in_the_store(
+    tmp_path: Path,
+) -> None:
+    from quart import flash, get_flashed_messages
+
+    store = SQLiteStore(tmp_path / "s.db")
+    app = Quart(__name__)
+    CookieGuard(app, store=store)
+
+    @app.get("/flash")
+    async def set_flash() -> str:
+        await flash("saved")
+        return "ok"
+
+    @app.get("/show")
+    async def show() -> dict[str, Any]:
+        return {"messages": get_flashed_messages()}
+
+    client = app.test_client()
+    await client.get("/flash")
+    stored = await record(store, cookie(client, "sessionid"))
+    assert stored.data["_flashes"] == [["message", "saved"]]
+    assert await (await client.get("/show")).get_json() == {"messages": ["saved"]}
+    assert await (await client.get("/show")).get_json() == {"messages": []}
+    await store.close()

@@ -485,6 +485,15 @@ def test_settings_errors_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs secret_key"):
         CookieGuard(Quart(__name__), store=MemoryStore(), users=SQLiteUserStore(tmp_path / "u"))
     app = Quart(__name__)
+    app.config["COOKIEGUARD_CSRF"] = "not a CSRFConfig"
+    with pytest.raises(ConfigError, match="COOKIEGUARD_CSRF has the wrong type"):
+        CookieGuard(app, store=MemoryStore())
+    app = Quart(__name__)
+    app.config.update(COOKIEGUARD_RECHECK_INTERVAL=60, SECRET_KEY=SECRET_KEY)
+    users = SQLiteUserStore(tmp_path / "u")
+    explicit = CookieGuard(app, store=MemoryStore(), users=users, recheck_interval=None)
+    assert explicit.auth is not None and explicit.auth.recheck_interval is None
+    app = Quart(__name__)
     guard = CookieGuard(store=MemoryStore())  # an application factory's way
     guard.init_app(app)
     assert app.extensions["cookieguard"] is guard

@@ -121,16 +121,18 @@ class CookieGuard:
         recheck_interval: int | None = _UNSET,
         passwords: PasswordHasher | None = None,
     ) -> None:
-        self._options: dict[str, Any] = {
+        given = {
             "STORE": store,
             "SECRET_KEY": secret_key,
             "USERS": users,
             "CSRF": csrf,
             "SESSION": session,
             "LOGIN_URL": login_url,
-            "RECHECK_INTERVAL": None if recheck_interval is _UNSET else recheck_interval,
         }
-        self._recheck_given = recheck_interval is not _UNSET
+        # An argument given wins over app.config; for recheck_interval None is a value.
+        self._options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if recheck_interval is not _UNSET:
+            self._options["RECHECK_INTERVAL"] = recheck_interval
         self._passwords = passwords
         if app is not None:
             self.init_app(app)
@@ -145,10 +147,10 @@ class CookieGuard:
         setattr(target, EXEMPT_ATTRIBUTE, True)
         return target
 
-    def _setting(self, app: Quart, name: str) -> Any:
-        value = self._options[name]
-        if value is None or (name == "RECHECK_INTERVAL" and not self._recheck_given):
-            value = app.config.get(_PREFIX + name, value)
+    def _setting(self, app: Quart, name: str, kind: type | tuple[type, ...] = object) -> Any:
+        value = self._options.get(name, app.config.get(_PREFIX + name))
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(f"{_PREFIX}{name} has the wrong type: {type(value).__name__}")
         return value
 
     def init_app(self, app: Quart) -> None:
@@ -178,8 +180,8 @@ class CookieGuard:
             )
         self.store = store
         self.users = self._setting(app, "USERS")
-        self.csrf_config = self._setting(app, "CSRF") or CSRFConfig()
-        self.session_config = self._setting(app, "SESSION") or SessionConfig()
+        self.csrf_config = self._setting(app, "CSRF", CSRFConfig) or CSRFConfig()
+        self.session_config = self._setting(app, "SESSION", SessionConfig) or SessionConfig()
         self.auth = self._auth_config(app)
 
         stack = cast(ASGIApp, app.asgi_app)
@@ -213,13 +215,16 @@ class CookieGuard:
                 raise ConfigError("users= needs secret_key= (or SECRET_KEY) for login's auth hash")
             return None
         interval = self._setting(app, "RECHECK_INTERVAL")
-        if not self._recheck_given and _PREFIX + "RECHECK_INTERVAL" not in app.config:
+        if (
+            "RECHECK_INTERVAL" not in self._options
+            and _PREFIX + "RECHECK_INTERVAL" not in app.config
+        ):
             interval = 300 if self.users is not None else None
         return AuthConfig(
             keyring=_keyring(secret),
             user_store=self.users,
             passwords=self._passwords,
-            login_url=self._setting(app, "LOGIN_URL") or "/login",
+            login_url=self._setting(app, "LOGIN_URL", str) or "/login",
             recheck_interval=interval,
         )
 

@@ -25,7 +25,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 from litestar.testing import AsyncTestClient
-from tests.stores.conftest import REDIS_URL, free_port, require_server
 
 from cookieguard import (
     CSRFMiddleware,
@@ -49,6 +48,7 @@ from cookieguard.integrations.litestar import (
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.redis import RedisStore
 from cookieguard.stores.sqlite import SQLiteStore
+from tests.stores.conftest import REDIS_URL, free_port, require_server
 
 SECRET = "litestar-tests-secret-key-0123456789abcdef"
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')

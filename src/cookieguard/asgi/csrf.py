@@ -34,7 +34,7 @@ from cookieguard.asgi.csrf_state import (
 from cookieguard.asgi.exemption_check import ExemptionCheck
 from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.responses import ApiPaths, send_error
-from cookieguard.asgi.routes import RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,12 +87,20 @@ class CSRFMiddleware:
     Args:
         app: the ASGI app to protect.
         config: settings; the defaults are Django's names and lifetimes.
+        exemptions: who answers "is this request's endpoint `csrf_exempt`?"; by default the
+            wrapped app's Starlette-style route table (`RouteExemptions`).
 
     With sessions, the session middleware must be the outer one:
     ``SessionMiddleware(CSRFMiddleware(app), store)``.
     """
 
-    def __init__(self, app: ASGIApp, config: CSRFConfig | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: CSRFConfig | None = None,
+        *,
+        exemptions: ExemptionLookup | None = None,
+    ) -> None:
         config = config or CSRFConfig()
         check_layering("csrf", app, uses_session=config.use_session)
         self.app = app
@@ -110,7 +118,7 @@ class CSRFMiddleware:
             cookie_domain=None if config.use_session else config.cookie.domain,
         )
         self._session_policies: dict[str, core.CSRFPolicy] = {}
-        self._routes = RouteExemptions(app)
+        self._routes = exemptions if exemptions is not None else RouteExemptions(app)
         self._exemption_check = ExemptionCheck(app)
         self._api = ApiPaths(config.api_prefixes)
         self._wire_name = config.cookie.wire_name

@@ -17,7 +17,7 @@ shared with `cookieguard.integrations.litestar`, which honours it after routing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cookieguard.asgi.types import Scope
 from cookieguard.errors import ConfigError
@@ -106,6 +106,19 @@ def _routes_of(app: object) -> Sequence[Any] | None:
         if app is None:
             return None
     return None
+
+
+class ExemptionLookup(Protocol):
+    """What `CSRFMiddleware` asks before a refusal: would this request reach an exempt endpoint?
+
+    `RouteExemptions` answers for Starlette-style route tables; a framework whose router it
+    cannot read (Quart's Werkzeug map, say) passes its own to ``CSRFMiddleware(exemptions=)``.
+    An implementation must answer False, never raise, when in doubt: an error exempts nothing.
+    """
+
+    def is_exempt(self, scope: Scope) -> bool:
+        """True if the endpoint that would serve `scope` is marked exempt."""
+        ...
 
 
 class RouteExemptions:

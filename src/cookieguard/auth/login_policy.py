@@ -1,10 +1,11 @@
 """Who gets a redirect to the login page and who gets 401, and where the redirect points.
 
 One decision for every framework's login guard (Starlette's `requires_login`, FastAPI's
-`login_required`, Litestar's `requires_login` guard): an anonymous API client (a path under
-one of `api_prefixes`, or an Accept header that prefers JSON) gets 401 JSON, a browser a
-redirect to the login page with a safe ``next`` back to where it was. It reads the request's
-scope only, so each framework adapter renders the answer in its own response type.
+`login_required`, Litestar's `requires_login` guard, Quart's `login_required`): an anonymous
+API client (a path under one of `api_prefixes`, or an Accept header that prefers JSON) gets
+401 JSON, a browser a redirect to the login page with a safe ``next`` back to where it was.
+It reads the request's scope only, so each framework adapter renders the answer in its own
+response type.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
 from cookieguard.core.redirects import login_redirect_url, next_for
 
-__all__ = ["UNAUTHENTICATED", "LoginPolicy"]
+__all__ = ["API_HEADERS", "REDIRECT_HEADERS", "UNAUTHENTICATED", "LoginPolicy"]
 
 UNAUTHENTICATED = "authentication required"
 """The ``error`` of the 401 JSON body."""
+API_HEADERS = {"Cache-Control": "no-store", "Vary": "Accept, Cookie"}
+"""Headers of the 401 answer: never cached, and it depends on who asks and how."""
+REDIRECT_HEADERS = {"Vary": "Accept, Cookie"}
+"""Headers of the redirect to the login page."""
 
 
 class LoginPolicy:

@@ -29,7 +29,12 @@ from starlette.websockets import WebSocket
 
 from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.auth.login import get_user, get_user_id
-from cookieguard.auth.login_policy import UNAUTHENTICATED, LoginPolicy
+from cookieguard.auth.login_policy import (
+    API_HEADERS,
+    REDIRECT_HEADERS,
+    UNAUTHENTICATED,
+    LoginPolicy,
+)
 from cookieguard.auth.users import User, UserStore
 from cookieguard.errors import StoreUnavailable
 
@@ -92,14 +97,8 @@ class LoginRequired(LoginPolicy):
     def response(self, conn: HTTPConnection) -> Response:
         """The answer to an anonymous request."""
         if self.is_api(conn):
-            return JSONResponse(
-                {"error": UNAUTHENTICATED},
-                status_code=401,
-                headers={"Cache-Control": "no-store", "Vary": "Accept, Cookie"},
-            )
-        return RedirectResponse(
-            self.redirect_url(conn), status_code=303, headers={"Vary": "Accept, Cookie"}
-        )
+            return JSONResponse({"error": UNAUTHENTICATED}, status_code=401, headers=API_HEADERS)
+        return RedirectResponse(self.redirect_url(conn), status_code=303, headers=REDIRECT_HEADERS)
 
     def refuse(self, conn: HTTPConnection) -> NotAuthenticated:
         """The exception a dependency raises for an anonymous request (see `response`)."""

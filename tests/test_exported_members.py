@@ -16,10 +16,12 @@ EXPECTED = {
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",
     "SessionInfo", "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge",
     "SessionBackend", "SignedCookieBackend", "StoreBackend", "StoreUnavailable",
+    "SyncCounterStore", "SyncMemoryStore", "SyncSQLiteStore", "SyncSessionStore",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
-    "list_sessions", "login", "logout", "open_store", "revoke_other_sessions", "revoke_session",
+    "list_sessions", "login", "logout", "open_store", "open_sync_store", "revoke_other_sessions",
+    "revoke_session",
     "rotate_csrf_token", "safe_next",
 }  # fmt: skip
 

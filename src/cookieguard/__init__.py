@@ -57,10 +57,18 @@ from cookieguard.errors import (
     StoreUnavailable,
     UserExists,
 )
-from cookieguard.stores import open_store
-from cookieguard.stores.base import CounterStore, SessionInfo, SessionRecord, SessionStore
-from cookieguard.stores.memory import MemoryStore
+from cookieguard.stores import open_store, open_sync_store
+from cookieguard.stores.base import (
+    CounterStore,
+    SessionInfo,
+    SessionRecord,
+    SessionStore,
+    SyncCounterStore,
+    SyncSessionStore,
+)
+from cookieguard.stores.memory import MemoryStore, SyncMemoryStore
 from cookieguard.stores.sqlite import SQLiteStore
+from cookieguard.stores.sqlite_sync import SyncSQLiteStore
 
 if TYPE_CHECKING:
     from cookieguard.stores.postgres import PostgresStore
@@ -122,6 +130,10 @@ __all__ = [
     "SignedCookieBackend",
     "StoreBackend",
     "StoreUnavailable",
+    "SyncCounterStore",
+    "SyncMemoryStore",
+    "SyncSQLiteStore",
+    "SyncSessionStore",
     "ThrottlePolicy",
     "User",
     "UserExists",
@@ -142,6 +154,7 @@ __all__ = [
     "login",
     "logout",
     "open_store",
+    "open_sync_store",
     "revoke_other_sessions",
     "revoke_session",
     "rotate_csrf_token",

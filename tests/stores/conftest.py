@@ -28,6 +28,8 @@ POSTGRES_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("COOKIEGUARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STORE_KINDS = ("memory", "sqlite", "postgres", "redis")
+SYNC_KINDS = ("sync-memory", "sync-sqlite", "sync-postgres", "sync-redis")
+"""The sync stores, seen through `sync_adapter.AsyncView` (calls in worker threads)."""
 
 _reachable: dict[str, bool] = {}
 
@@ -64,10 +66,27 @@ async def store_backend(kind: str, tmp_path: Path) -> AsyncIterator[Callable[[],
     """Yield a factory of store instances sharing one isolated namespace; clean up after.
 
     Every instance the factory made is closed on exit. For "memory" the factory always
-    returns the same instance (a memory store cannot be shared any other way).
+    returns the same instance (a memory store cannot be shared any other way). A "sync-"
+    kind makes the sync store of the same backend and namespace, wrapped in `AsyncView`.
     """
     made: list[SessionStore] = []
     cleanup: Callable[[], Any] | None = None
+    if kind.startswith("sync-"):
+        views: list[Any] = []
+        async with store_backend(kind.removeprefix("sync-"), tmp_path) as make_async:
+
+            def make_view() -> Any:
+                if kind == "sync-memory" and views:
+                    return views[0]
+                views.append(_sync_twin(make_async()))
+                return views[-1]
+
+            try:
+                yield make_view
+            finally:
+                for view in views:
+                    await view.close()
+        return
     if kind == "memory":
         memory = MemoryStore()
 
@@ -131,6 +150,32 @@ async def store_backend(kind: str, tmp_path: Path) -> AsyncIterator[Callable[[],
             await instance.close()
         if cleanup is not None:
             await cleanup()
+
+
+def _sync_twin(store: Any) -> Any:
+    """The sync store on the same data and settings as async `store`, as an `AsyncView`."""
+    from tests.stores.sync_adapter import AsyncView
+
+    from cookieguard.stores.memory import SyncMemoryStore
+    from cookieguard.stores.sqlite_sync import SyncSQLiteStore
+
+    if isinstance(store, MemoryStore):
+        return AsyncView(SyncMemoryStore())
+    if isinstance(store, SQLiteStore):
+        return AsyncView(SyncSQLiteStore(store.path, table=store.table))
+    from cookieguard.stores.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from cookieguard.stores.postgres_sync import SyncPostgresStore
+
+        return AsyncView(SyncPostgresStore(store._dsn, table=store.table))
+    from cookieguard.stores.redis import RedisStore
+
+    if isinstance(store, RedisStore):
+        from cookieguard.stores.redis_sync import SyncRedisStore
+
+        return AsyncView(SyncRedisStore(store._url, prefix=store.prefix))
+    raise TypeError(type(store))
 
 
 @pytest.fixture(params=STORE_KINDS)

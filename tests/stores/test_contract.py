@@ -5,14 +5,33 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.stores.conftest import STORE_KINDS, SYNC_KINDS, store_backend
 
 from cookieguard.core.tokens import hash_session_id, new_session_id
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord, SessionStore
 
 NOW = 1_700_000_000.0
+
+
+@pytest.fixture(params=STORE_KINDS + SYNC_KINDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
+    """Every store, async and sync (the sync ones through `AsyncView`, calls in threads)."""
+    async with store_backend(request.param, tmp_path) as make:
+        yield make()
+
+
+@pytest.fixture(params=STORE_KINDS + SYNC_KINDS)
+async def store_pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[SessionStore, SessionStore]]:
+    """Two instances on the same data, async and sync alike."""
+    async with store_backend(request.param, tmp_path) as make:
+        yield make(), make()
 
 
 def key() -> str:

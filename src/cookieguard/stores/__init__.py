@@ -1,6 +1,7 @@
 """Session stores: one Protocol (`base.SessionStore`), one module per backend.
 
-`open_store(url)` picks the backend from a URL, so apps and the CLI take one setting.
+`open_store(url)` picks the backend from a URL, so apps and the CLI take one setting;
+`open_sync_store(url)` does the same for threaded (WSGI) code, with the same URL rules.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cookieguard.errors import ConfigError
-from cookieguard.stores.base import SessionStore
+from cookieguard.stores.base import SessionStore, SyncSessionStore
 
-__all__ = ["open_store", "redact_url"]
+__all__ = ["open_store", "open_sync_store", "redact_url"]
 
 _PASSWORD_PARAM = re.compile(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&\s]*)", re.IGNORECASE)
 _URL_FORMS = (
@@ -36,42 +37,89 @@ def open_store(url: str, **options: Any) -> SessionStore:
         ConfigError: The URL is not one of the forms above, or the backend's driver is not
             installed (the message says which ``pip install`` fixes it).
     """
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-    if scheme == "memory":
+    kind, target, options = _parse(url, options)
+    if kind == "memory":
         from cookieguard.stores.memory import MemoryStore
 
-        if url.rstrip("/") != "memory:":
-            raise ConfigError(f"memory store URL takes no host or path: use 'memory://' ({url!r})")
         return MemoryStore(**options)
-    if scheme == "sqlite":
+    if kind == "sqlite":
         from cookieguard.stores.sqlite import SQLiteStore
 
-        rest = url.split("://", 1)[1]
-        if not rest.startswith("/") or len(rest) < 2 or "?" in rest or "#" in rest:
-            raise ConfigError(
-                f"sqlite URL needs a path after 'sqlite:///' (got {url!r}); e.g. "
-                "'sqlite:///sessions.db' or 'sqlite:////var/lib/app/sessions.db'"
-            )
-        return SQLiteStore(rest[1:], **options)
-    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        return SQLiteStore(target, **options)
+    if kind == "redis":
         try:
             from cookieguard.stores.redis import RedisStore
         except ImportError:
             raise ConfigError(
                 "redis store needs redis-py: pip install cookieguard[redis]"
             ) from None
-        if scheme.endswith("+cluster"):
-            url = scheme.removesuffix("+cluster") + url[len(scheme) :]
-            options.setdefault("cluster", True)
-        return RedisStore(url, **options)
-    if scheme in ("postgresql", "postgres"):
+        return RedisStore(target, **options)
+    try:
+        from cookieguard.stores.postgres import PostgresStore
+    except ImportError:
+        raise ConfigError(
+            "postgres store needs psycopg: pip install cookieguard[postgres]"
+        ) from None
+    return PostgresStore(target, **options)
+
+
+def open_sync_store(url: str, **options: Any) -> SyncSessionStore:
+    """`open_store` for threaded (WSGI) code: the same URLs, checks and options, sync stores.
+
+    Returns `SyncMemoryStore`, `SyncSQLiteStore`, `SyncRedisStore` (redis-py's blocking
+    client) or `SyncPostgresStore` (a `psycopg_pool.ConnectionPool`).
+
+    Raises:
+        ConfigError: as `open_store`.
+    """
+    kind, target, options = _parse(url, options)
+    if kind == "memory":
+        from cookieguard.stores.memory import SyncMemoryStore
+
+        return SyncMemoryStore(**options)
+    if kind == "sqlite":
+        from cookieguard.stores.sqlite_sync import SyncSQLiteStore
+
+        return SyncSQLiteStore(target, **options)
+    if kind == "redis":
         try:
-            from cookieguard.stores.postgres import PostgresStore
+            from cookieguard.stores.redis_sync import SyncRedisStore
         except ImportError:
             raise ConfigError(
-                "postgres store needs psycopg: pip install cookieguard[postgres]"
+                "redis store needs redis-py: pip install cookieguard[redis]"
             ) from None
-        return PostgresStore(url, **options)
+        return SyncRedisStore(target, **options)
+    try:
+        from cookieguard.stores.postgres_sync import SyncPostgresStore
+    except ImportError:
+        raise ConfigError(
+            "postgres store needs psycopg and psycopg_pool: pip install cookieguard[postgres]"
+        ) from None
+    return SyncPostgresStore(target, **options)
+
+
+def _parse(url: str, options: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(backend, what its constructor takes first, options) for a store URL; strict."""
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme == "memory":
+        if url.rstrip("/") != "memory:":
+            raise ConfigError(f"memory store URL takes no host or path: use 'memory://' ({url!r})")
+        return "memory", "", options
+    if scheme == "sqlite":
+        rest = url.split("://", 1)[1]
+        if not rest.startswith("/") or len(rest) < 2 or "?" in rest or "#" in rest:
+            raise ConfigError(
+                f"sqlite URL needs a path after 'sqlite:///' (got {url!r}); e.g. "
+                "'sqlite:///sessions.db' or 'sqlite:////var/lib/app/sessions.db'"
+            )
+        return "sqlite", rest[1:], options
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+        if scheme.endswith("+cluster"):
+            url = scheme.removesuffix("+cluster") + url[len(scheme) :]
+            options = {"cluster": True, **options}
+        return "redis", url, options
+    if scheme in ("postgresql", "postgres"):
+        return "postgres", url, options
     raise ConfigError(
         f"unsupported session store URL {redact_url(url)!r}; expected one of: {_URL_FORMS}"
     )

@@ -3,11 +3,14 @@
 Stores never see a raw session id: every key is `core.tokens.hash_session_id(id)`. Times are
 epoch seconds passed in by the caller (`now`), so stores hold no clock of their own and tests
 need no sleeping. A store that cannot reach its backend raises `StoreUnavailable`.
+
+`SyncSessionStore` and `SyncCounterStore` are the same contract with blocking methods, for
+threaded WSGI servers.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,4 +142,81 @@ class SessionStore(CounterStore, Protocol):
 
     async def close(self) -> None:
         """Release connections. Stores connect lazily and reconnect after failures."""
+        ...
+
+
+@runtime_checkable
+class SyncCounterStore(Protocol):
+    """`CounterStore` for threaded (WSGI) code: the same methods and rules, blocking.
+
+    Safe to call from many threads at once; `hit` with `limit` stays atomic across threads
+    and processes.
+    """
+
+    def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        """As `CounterStore.hit`."""
+        ...
+
+    def release(self, key: str, *, now: float) -> None:
+        """As `CounterStore.release`."""
+        ...
+
+    def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """As `CounterStore.peek`."""
+        ...
+
+    def reset(self, key: str) -> None:
+        """As `CounterStore.reset`."""
+        ...
+
+
+@runtime_checkable
+class SyncSessionStore(SyncCounterStore, Protocol):
+    """`SessionStore` for threaded (WSGI) code: the same methods and rules, blocking.
+
+    Every sync store shares its SQL, scripts, key layout and record encoding with the async
+    store of the same backend, and passes the same contract suite (tests/stores/).
+    """
+
+    def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """As `SessionStore.load`."""
+        ...
+
+    def create(self, key_hash: str, record: SessionRecord, *, replaces: str | None = None) -> None:
+        """As `SessionStore.create`."""
+        ...
+
+    def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        """As `SessionStore.update`."""
+        ...
+
+    def delete(self, key_hash: str) -> None:
+        """As `SessionStore.delete`."""
+        ...
+
+    def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """As `SessionStore.list_user`."""
+        ...
+
+    def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """As `SessionStore.delete_user`."""
+        ...
+
+    def purge_expired(self, *, now: float, batch_size: int = 1000) -> Iterator[int]:
+        """As `SessionStore.purge_expired`: bounded batches, each count yielded."""
+        ...
+
+    def close(self) -> None:
+        """As `SessionStore.close` (a later call reconnects)."""
         ...

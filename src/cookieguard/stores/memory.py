@@ -1,14 +1,18 @@
-"""An in-process session store: for tests, development and single-process apps.
+"""In-process session stores: for tests, development and single-process apps.
 
-Every operation runs without an `await` inside, so on one event loop each is atomic, which
-is exactly the delta semantics the real backends provide. Values are kept JSON-encoded per
-key, so the memory store accepts and returns exactly what SQLite, PostgreSQL and Redis do
-(a tuple comes back as a list; a non-JSON value fails at save time here too).
+Memory has no I/O, so the logic is written once, as plain methods of `_MemoryCore`, and both
+flavours call it: `MemoryStore` (async) without a lock, because its methods never `await`
+and so each is atomic on its event loop, which is exactly the delta semantics the real
+backends provide; `SyncMemoryStore` (threaded WSGI servers) under one `threading.Lock`.
+Values are kept JSON-encoded per key, so the memory stores accept and return exactly what
+SQLite, PostgreSQL and Redis do (a tuple comes back as a list; a non-JSON value fails at save
+time here too).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
+import threading
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from typing import Any
 
 from cookieguard.stores._json import decode, encode_value
@@ -33,12 +37,8 @@ class _Row:
         self.user_agent = record.user_agent
 
 
-class MemoryStore:
-    """Sessions and counters in plain dicts, lost when the process exits.
-
-    Not shared between worker processes: use `SQLiteStore` for a single host with several
-    workers.
-    """
+class _MemoryCore:
+    """Sessions and counters in plain dicts: the logic both memory stores share (not locked)."""
 
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
@@ -49,7 +49,7 @@ class MemoryStore:
         """Number of stored records, live or expired (handy in tests)."""
         return len(self._rows)
 
-    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+    def _load(self, key_hash: str, now: float) -> SessionRecord | None:
         row = self._rows.get(key_hash)
         if row is None or row.expires_at <= now:
             return None
@@ -66,9 +66,7 @@ class MemoryStore:
             data, row.user_id, row.created_at, row.last_seen, row.expires_at, row.user_agent
         )
 
-    async def create(
-        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
-    ) -> None:
+    def _create(self, key_hash: str, record: SessionRecord, replaces: str | None) -> None:
         if key_hash in self._rows:
             raise KeyCollision(key_hash[:12])
         data = {k: encode_value(v) for k, v in record.data.items()}  # may raise before any change
@@ -78,10 +76,9 @@ class MemoryStore:
         if record.user_id is not None:
             self._by_user.setdefault(record.user_id, set()).add(key_hash)
 
-    async def update(
+    def _update(
         self,
         key_hash: str,
-        *,
         set_items: Mapping[str, Any],
         delete_keys: Collection[str],
         last_seen: float,
@@ -102,10 +99,7 @@ class MemoryStore:
         row.expires_at = expires_at
         return True
 
-    async def delete(self, key_hash: str) -> None:
-        self._drop(key_hash)
-
-    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+    def _list_user(self, user_id: str, now: float) -> list[SessionInfo]:
         infos = [
             SessionInfo(
                 key_hash=key,
@@ -121,35 +115,30 @@ class MemoryStore:
         infos.sort(key=lambda info: info.last_seen, reverse=True)
         return infos
 
-    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+    def _delete_user(self, user_id: str, keep: str | None) -> int:
         doomed = [key for key in self._by_user.get(user_id, ()) if key != keep]
         for key in doomed:
             self._drop(key)
         return len(doomed)
 
-    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+    def _purge_counters(self, now: float) -> None:
         # Finished counter windows go too (uncounted): they would otherwise pile up forever.
         for key in [k for k, (_, ends) in self._counters.items() if ends <= now]:
             del self._counters[key]
-        while True:
-            batch: list[str] = []
-            for key, row in self._rows.items():
-                if row.expires_at <= now:
-                    batch.append(key)
-                    if len(batch) >= batch_size:
-                        break
-            if not batch:
-                return
-            for key in batch:
-                self._drop(key)
-            yield len(batch)
 
-    async def close(self) -> None:
-        """Nothing to release; the data stays for the store's lifetime."""
+    def _purge_batch(self, now: float, batch_size: int) -> int:
+        """Delete up to `batch_size` expired records; how many went (0: none left)."""
+        batch: list[str] = []
+        for key, row in self._rows.items():
+            if row.expires_at <= now:
+                batch.append(key)
+                if len(batch) >= batch_size:
+                    break
+        for key in batch:
+            self._drop(key)
+        return len(batch)
 
-    async def hit(
-        self, key: str, *, window: int, now: float, limit: int | None = None
-    ) -> tuple[int, float]:
+    def _hit(self, key: str, window: int, now: float, limit: int | None) -> tuple[int, float]:
         count, ends = self._counters.get(key, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + window
@@ -158,19 +147,16 @@ class MemoryStore:
         self._counters[key] = (count + 1, ends)
         return count + 1, ends
 
-    async def release(self, key: str, *, now: float) -> None:
+    def _release(self, key: str, now: float) -> None:
         entry = self._counters.get(key)
         if entry is not None and entry[1] > now and entry[0] > 0:
             self._counters[key] = (entry[0] - 1, entry[1])
 
-    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+    def _peek(self, key: str, now: float) -> tuple[int, float] | None:
         entry = self._counters.get(key)
         if entry is None or entry[1] <= now:
             return None
         return entry
-
-    async def reset(self, key: str) -> None:
-        self._counters.pop(key, None)
 
     def _drop(self, key_hash: str) -> None:
         row = self._rows.pop(key_hash, None)
@@ -180,3 +166,138 @@ class MemoryStore:
                 keys.discard(key_hash)
                 if not keys:
                     del self._by_user[row.user_id]
+
+
+class MemoryStore(_MemoryCore):
+    """Sessions and counters in plain dicts, lost when the process exits.
+
+    Not shared between worker processes: use `SQLiteStore` for a single host with several
+    workers. For threaded (WSGI) code use `SyncMemoryStore`.
+    """
+
+    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        return self._load(key_hash, now)
+
+    async def create(
+        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
+    ) -> None:
+        self._create(key_hash, record, replaces)
+
+    async def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        return self._update(key_hash, set_items, delete_keys, last_seen, expires_at, now)
+
+    async def delete(self, key_hash: str) -> None:
+        self._drop(key_hash)
+
+    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        return self._list_user(user_id, now)
+
+    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        return self._delete_user(user_id, keep)
+
+    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        self._purge_counters(now)
+        while count := self._purge_batch(now, batch_size):
+            yield count
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays for the store's lifetime."""
+
+    async def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        return self._hit(key, window, now, limit)
+
+    async def release(self, key: str, *, now: float) -> None:
+        self._release(key, now)
+
+    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        return self._peek(key, now)
+
+    async def reset(self, key: str) -> None:
+        self._counters.pop(key, None)
+
+
+class SyncMemoryStore(_MemoryCore):
+    """`MemoryStore` for threaded (WSGI) servers: the same logic, each call under one lock.
+
+    Not shared between worker processes: use `SyncSQLiteStore` for a single host with
+    several workers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        with self._lock:
+            return self._load(key_hash, now)
+
+    def create(self, key_hash: str, record: SessionRecord, *, replaces: str | None = None) -> None:
+        with self._lock:
+            self._create(key_hash, record, replaces)
+
+    def update(
+        self,
+        key_hash: str,
+        *,
+        set_items: Mapping[str, Any],
+        delete_keys: Collection[str],
+        last_seen: float,
+        expires_at: float,
+        now: float,
+    ) -> bool:
+        with self._lock:
+            return self._update(key_hash, set_items, delete_keys, last_seen, expires_at, now)
+
+    def delete(self, key_hash: str) -> None:
+        with self._lock:
+            self._drop(key_hash)
+
+    def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        with self._lock:
+            return self._list_user(user_id, now)
+
+    def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        with self._lock:
+            return self._delete_user(user_id, keep)
+
+    def purge_expired(self, *, now: float, batch_size: int = 1000) -> Iterator[int]:
+        with self._lock:
+            self._purge_counters(now)
+        while True:
+            with self._lock:  # one batch at a time: requests run between batches
+                count = self._purge_batch(now, batch_size)
+            if not count:
+                return
+            yield count
+
+    def close(self) -> None:
+        """Nothing to release; the data stays for the store's lifetime."""
+
+    def hit(
+        self, key: str, *, window: int, now: float, limit: int | None = None
+    ) -> tuple[int, float]:
+        with self._lock:
+            return self._hit(key, window, now, limit)
+
+    def release(self, key: str, *, now: float) -> None:
+        with self._lock:
+            self._release(key, now)
+
+    def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        with self._lock:
+            return self._peek(key, now)
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)

@@ -13,6 +13,9 @@ parsed by hiredis, several times cheaper per command than redis-py's asyncio cli
 (``rediss://``), Redis Cluster, URLs with extra query options, and installs without hiredis
 use redis-py for everything.
 
+The key layout, the scripts and the encoding are `_redis_layout`'s, shared with
+`SyncRedisStore` (redis-py's blocking client); this module is only the I/O.
+
 Expiry is native: each hash gets a TTL of ``expires_at - now`` (the caller's clock) and loads
 also check ``expires_at``. Id cycling is two steps (create the new hash, then delete the old)
 because the two keys live in different slots.
@@ -21,14 +24,13 @@ because the two keys live in different slots.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from cookieguard.errors import ConfigError, StoreUnavailable
-from cookieguard.stores._json import decode, encode_value
+from cookieguard.stores import _redis_layout as layout
 from cookieguard.stores._names import check_key_prefix
 from cookieguard.stores._reasons import scrub, text_reason
 from cookieguard.stores._urls import check_redis_url
@@ -48,83 +50,10 @@ __all__ = ["RedisStore"]
 
 logger = logging.getLogger("cookieguard.stores")
 
-_META = ("m:u", "m:c", "m:l", "m:e", "m:a")
 # parse_url() keys the RESP client understands; anything else (TLS, socket options) -> redis-py.
 _RESP_URL_KEYS = frozenset({"host", "port", "db", "username", "password", "path"})
-_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
-
-# KEYS[1] session; ARGV: ttl_ms, then field/value pairs. Refuses to overwrite.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-"""
-# KEYS[1] session; ARGV: now, last_seen, expires_at, ttl_ms, n_deleted, deleted..., pairs...
-# A missing or expired hash is left alone: a deleted session is never re-created.
-_UPDATE = """
-local e = redis.call('HGET', KEYS[1], 'm:e')
-if not e or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
-local n = tonumber(ARGV[5])
-if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + n)) end
-redis.call('HSET', KEYS[1], 'm:l', ARGV[2], 'm:e', ARGV[3], unpack(ARGV, 6 + n))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-"""
-# KEYS[1] session. Deletes it and returns its user id (or false), for the per-user set.
-_DELETE = """
-local u = redis.call('HGET', KEYS[1], 'm:u')
-redis.call('DEL', KEYS[1])
-return u
-"""
-# KEYS[1] session; ARGV[1] now. Deletes it only if expired by the caller's clock.
-_PURGE_ONE = """
-local e = redis.call('HGET', KEYS[1], 'm:e')
-if e and tonumber(e) <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
-return 0
-"""
-# KEYS[1] counter; ARGV: now, window end if new, window seconds, limit ('' for none).
-# At the limit nothing is written and {limit + 1, end} comes back.
-_HIT = """
-local v = redis.call('HMGET', KEYS[1], 'n', 'e')
-if v[2] and tonumber(v[2]) > tonumber(ARGV[1]) then
-  if ARGV[4] ~= '' and tonumber(v[1]) >= tonumber(ARGV[4]) then
-    return {tonumber(ARGV[4]) + 1, v[2]}
-  end
-  return {redis.call('HINCRBY', KEYS[1], 'n', 1), v[2]}
-end
-redis.call('HSET', KEYS[1], 'n', 1, 'e', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[3]) * 1000))
-return {1, ARGV[2]}
-"""
-
-
-class _Script:
-    __slots__ = ("load", "sha", "source")
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-        self.load = _resp.pack(("SCRIPT", "LOAD", source)) if _resp is not None else b""
-
-
-_CREATE_SCRIPT = _Script(_CREATE)
-_UPDATE_SCRIPT = _Script(_UPDATE)
-_DELETE_SCRIPT = _Script(_DELETE)
-_PURGE_SCRIPT = _Script(_PURGE_ONE)
-_HIT_SCRIPT = _Script(_HIT)
-# KEYS[1] counter; ARGV[1] now. One event back from a live window, never below zero.
-_RELEASE_SCRIPT = _Script("""
-local v = redis.call('HMGET', KEYS[1], 'n', 'e')
-if v[2] and tonumber(v[2]) > tonumber(ARGV[1]) and tonumber(v[1]) > 0 then
-  redis.call('HINCRBY', KEYS[1], 'n', -1)
-end
-return 0
-""")
-
-
-def _ttl_ms(expires_at: float, now: float) -> int:
-    return max(1, int((expires_at - now) * 1000))
+# SCRIPT LOAD commands, packed once, for the RESP client.
+_LOADS = {s.sha: _resp.pack(("SCRIPT", "LOAD", s.source)) for s in layout.SCRIPTS} if _resp else {}
 
 
 class RedisStore:
@@ -181,13 +110,13 @@ class RedisStore:
 
     def session_key(self, key_hash: str) -> str:
         """The Redis key of a session (its hash tag is the key hash: one slot each)."""
-        return f"{self.prefix}s:{{{key_hash}}}"
+        return layout.session_key(self.prefix, key_hash)
 
     def _user_key(self, user_id: str) -> str:
-        return f"{self.prefix}u:{{{user_id}}}"
+        return layout.user_key(self.prefix, user_id)
 
     def _counter_key(self, key: str) -> str:
-        return f"{self.prefix}c:{{{key}}}"
+        return layout.counter_key(self.prefix, key)
 
     async def _connect(self) -> aioredis.Redis | aioredis.RedisCluster:
         """Create the client once; a cluster client also learns the slot map here."""
@@ -225,7 +154,7 @@ class RedisStore:
         if client is not None:
             await client.aclose()
 
-    async def _script(self, script: _Script, key: str, *args: Any) -> Any:
+    async def _script(self, script: layout.Script, key: str, *args: Any) -> Any:
         """EVALSHA on one key, loading the script if the server lost it (restart, flush)."""
         if self._resp is not None:
             command = _resp.pack(("EVALSHA", script.sha, 1, key, *args))
@@ -235,7 +164,7 @@ class RedisStore:
                 except _resp.ReplyError as exc:
                     if not str(exc).startswith("NOSCRIPT"):
                         raise
-                    await self._resp.execute(script.load)
+                    await self._resp.execute(_LOADS[script.sha])
                     return await self._resp.execute(command)
             except (_resp.ReplyError, _resp.ConnectionLost) as exc:
                 raise self._unavailable(exc) from None
@@ -269,44 +198,13 @@ class RedisStore:
                 fields = await client.hgetall(self.session_key(key_hash))  # type: ignore[assignment]
             except RedisError as exc:
                 raise self._unavailable(exc) from None
-        expires = fields.get("m:e")
-        if expires is None or float(expires) <= now:
-            return None
-        names, values = [], []
-        for name, value in fields.items():
-            if name[0] == "k":
-                names.append(name[2:])
-                values.append(value)
-        # One decoder call for all values (each a complete JSON text we wrote) is 2x faster.
-        data = dict(zip(names, decode(f"[{','.join(values)}]"), strict=True))
-        return SessionRecord(
-            data,
-            fields.get("m:u"),
-            float(fields["m:c"]),
-            float(fields["m:l"]),
-            float(expires),
-            fields.get("m:a"),
-        )
+        return layout.record_of(fields, now)
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
-        args: list[Any] = [
-            _ttl_ms(record.expires_at, record.last_seen),
-            "m:c",
-            repr(record.created_at),
-            "m:l",
-            repr(record.last_seen),
-            "m:e",
-            repr(record.expires_at),
-        ]
-        if record.user_id is not None:
-            args += ("m:u", record.user_id)
-        if record.user_agent is not None:
-            args += ("m:a", record.user_agent)
-        for name, value in record.data.items():
-            args += (f"k:{name}", encode_value(value))
-        if not await self._script(_CREATE_SCRIPT, self.session_key(key_hash), *args):
+        args = layout.create_args(record)
+        if not await self._script(layout.CREATE, self.session_key(key_hash), *args):
             raise KeyCollision(key_hash[:12])
         # Index after the hash exists: a list_user in between just doesn't see it yet.
         if record.user_id is not None:
@@ -324,20 +222,11 @@ class RedisStore:
         expires_at: float,
         now: float,
     ) -> bool:
-        args: list[Any] = [
-            repr(now),
-            repr(last_seen),
-            repr(expires_at),
-            _ttl_ms(expires_at, now),
-            len(delete_keys),
-        ]
-        args += [f"k:{name}" for name in delete_keys]
-        for name, value in set_items.items():
-            args += (f"k:{name}", encode_value(value))
-        return bool(await self._script(_UPDATE_SCRIPT, self.session_key(key_hash), *args))
+        args = layout.update_args(set_items, delete_keys, last_seen, expires_at, now)
+        return bool(await self._script(layout.UPDATE, self.session_key(key_hash), *args))
 
     async def delete(self, key_hash: str) -> None:
-        user_id = await self._script(_DELETE_SCRIPT, self.session_key(key_hash))
+        user_id = await self._script(layout.DELETE, self.session_key(key_hash))
         if user_id:
             await self._call("SREM", self._user_key(user_id), key_hash)
 
@@ -399,21 +288,15 @@ class RedisStore:
             return []
         keys = sorted(members)
         metas: list[list[str | None]] = await self._many(
-            [("HMGET", self.session_key(key_hash), *_META) for key_hash in keys]
+            [("HMGET", self.session_key(key_hash), *layout.META) for key_hash in keys]
         )
-        stale = [k for k, meta in zip(keys, metas, strict=True) if meta[3] is None]
+        stale, live = layout.split_members(keys, metas)
         if stale:
             await self._call("SREM", user_key, *stale)
-        return [(k, meta) for k, meta in zip(keys, metas, strict=True) if meta[3] is not None]
+        return live
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
-        infos = [
-            SessionInfo(key_hash, user_id, float(m[1]), float(m[2]), float(m[3]), m[4])  # type: ignore[arg-type]
-            for key_hash, m in await self._user_sessions(user_id)
-            if float(m[3]) > now  # type: ignore[arg-type]
-        ]
-        infos.sort(key=lambda info: info.last_seen, reverse=True)
-        return infos
+        return layout.infos_of(user_id, await self._user_sessions(user_id), now)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
         doomed = [k for k, _ in await self._user_sessions(user_id) if k != keep]
@@ -430,9 +313,9 @@ class RedisStore:
 
         Redis drops expired sessions by itself, so normally only the user sets need work.
         """
-        pattern = self.prefix.translate(_GLOB_SPECIAL)
+        sessions, users = layout.scan_patterns(self.prefix)
         batch: list[str] = []
-        async for name in self._scan(f"{pattern}s:*", batch_size):
+        async for name in self._scan(sessions, batch_size):
             batch.append(name)
             if len(batch) >= batch_size:
                 if count := await self._purge_batch(batch, now):
@@ -440,8 +323,8 @@ class RedisStore:
                 batch = []
         if batch and (count := await self._purge_batch(batch, now)):
             yield count
-        async for name in self._scan(f"{pattern}u:*", batch_size):
-            await self._user_sessions(name[len(self.prefix) + 3 : -1])
+        async for name in self._scan(users, batch_size):
+            await self._user_sessions(layout.user_of_set_key(self.prefix, name))
 
     async def _purge_batch(self, names: list[str], now: float) -> int:
         if self.cluster:  # cluster pipelines refuse scripts; each key is its own slot anyway
@@ -450,15 +333,15 @@ class RedisStore:
                 chunk = names[i : i + 32]
                 done += sum(
                     await asyncio.gather(
-                        *(self._script(_PURGE_SCRIPT, name, repr(now)) for name in chunk)
+                        *(self._script(layout.PURGE_ONE, name, repr(now)) for name in chunk)
                     )
                 )
             return done
         # Pipelines cannot recover NOSCRIPT, so load the script first.
-        await self._call("SCRIPT", "LOAD", _PURGE_SCRIPT.source)
+        await self._call("SCRIPT", "LOAD", layout.PURGE_ONE.source)
         stamp = repr(now)
         results: list[int] = await self._many(
-            [("EVALSHA", _PURGE_SCRIPT.sha, 1, name, stamp) for name in names]
+            [("EVALSHA", layout.PURGE_ONE.sha, 1, name, stamp) for name in names]
         )
         return sum(results)
 
@@ -467,18 +350,14 @@ class RedisStore:
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
-        args = [repr(now), repr(now + window), window, "" if limit is None else limit]
-        count, ends = await self._script(_HIT_SCRIPT, self._counter_key(key), *args)
-        return int(count), float(ends)
+        args = layout.hit_args(window, now, limit)
+        return layout.counter_of(await self._script(layout.HIT, self._counter_key(key), *args))
 
     async def release(self, key: str, *, now: float) -> None:
-        await self._script(_RELEASE_SCRIPT, self._counter_key(key), repr(now))
+        await self._script(layout.RELEASE, self._counter_key(key), repr(now))
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
-        count, ends = await self._call("HMGET", self._counter_key(key), "n", "e")
-        if ends is None or float(ends) <= now:
-            return None
-        return int(count), float(ends)
+        return layout.peek_of(await self._call("HMGET", self._counter_key(key), "n", "e"), now)
 
     async def reset(self, key: str) -> None:
         await self._call("DEL", self._counter_key(key))

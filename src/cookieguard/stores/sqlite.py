@@ -8,7 +8,8 @@ WAL checkpoints, which SQLite would otherwise run inside a commit on the loop ev
 
 Deltas are one UPDATE with `json_remove`/`json_set`, atomic across processes; a session key
 that SQLite's JSON paths cannot express (one containing a quote, backslash or control
-character) falls back to a read-modify-write inside `BEGIN IMMEDIATE`.
+character) falls back to a read-modify-write inside `BEGIN IMMEDIATE`. The statements and
+operations are `_sqlite_ops`, shared with `SyncSQLiteStore`; this module is only the I/O.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from cookieguard.errors import StoreUnavailable
-from cookieguard.stores._json import decode, dumps, encode_value
+from cookieguard.stores import _sqlite_ops as ops
 from cookieguard.stores._names import check_table_name
 from cookieguard.stores._sqlite_sql import Statements
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
@@ -34,24 +34,6 @@ __all__ = ["SQLiteStore"]
 logger = logging.getLogger("cookieguard.stores")
 
 T = TypeVar("T")
-
-# Keys SQLite's JSON path syntax can address exactly: nothing JSON would escape.
-_UNSAFE_KEY = re.compile(r'["\\\x00-\x1f]')
-_NO_LIMIT = 1 << 62  # a `hit` without a limit
-_WAL_LIMIT = 2000  # frames (pages) in the WAL before a checkpoint may hold writers off
-
-
-_PATHS: dict[str, str] = {}
-
-
-def _json_path(name: str) -> str | None:
-    """``$."name"`` for SQLite's JSON functions, or None if the name needs escaping."""
-    if _UNSAFE_KEY.search(name):
-        return None
-    path = f'$."{name}"'
-    if len(_PATHS) < 4096:  # session keys are a small, app-defined set
-        _PATHS[name] = path
-    return path
 
 
 class SQLiteStore:
@@ -121,14 +103,8 @@ class SQLiteStore:
             self._checkpoint = task
 
     async def _run_checkpoint(self) -> None:
-        # PASSIVE never blocks anyone, but the WAL restarts from its start only when a write
-        # begins right after a complete checkpoint, which steady traffic may never allow. Past
-        # _WAL_LIMIT frames, RESTART copies the few frames PASSIVE left and makes the next write
-        # restart the log, holding writers off briefly (ours back off on the loop, see _run).
         try:
-            _, frames, _ = await self._in_thread("PRAGMA wal_checkpoint(PASSIVE)", ())
-            if frames > _WAL_LIMIT:
-                await self._in_thread("PRAGMA wal_checkpoint(RESTART)", ())
+            await self._in_thread(ops.checkpoint)
         except StoreUnavailable:
             pass  # already logged; the next one will try again
         finally:
@@ -154,36 +130,12 @@ class SQLiteStore:
             conn = None
         if conn is None:
             row = await self._run(lambda c: c.execute(sql, params).fetchone())
-        if row is None:
-            return None
-        return SessionRecord(decode(row[0]), row[1], row[2], row[3], row[4], row[5])
+        return None if row is None else ops.record(row)
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
-        params = (
-            key_hash,
-            dumps(record.data),
-            record.user_id,
-            record.created_at,
-            record.last_seen,
-            record.expires_at,
-            record.user_agent,
-        )
-
-        def op(conn: sqlite3.Connection) -> None:
-            if replaces is None:
-                conn.execute(self._sql.insert, params)
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(self._sql.delete, (replaces,))
-                conn.execute(self._sql.insert, params)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.execute("COMMIT")
-
+        op = ops.create_op(self._sql, key_hash, record, replaces)
         try:
             await self._run(op)
         except sqlite3.IntegrityError:
@@ -200,25 +152,22 @@ class SQLiteStore:
         expires_at: float,
         now: float,
     ) -> bool:
-        params: list[Any] = []
-        paths = _PATHS
-        for name in delete_keys:
-            if (path := paths.get(name) or _json_path(name)) is None:
-                return await self._update_rmw(
-                    key_hash, set_items, delete_keys, last_seen, expires_at, now
-                )
-            params.append(path)
-        for name, value in set_items.items():
-            if (path := paths.get(name) or _json_path(name)) is None:
-                return await self._update_rmw(
-                    key_hash, set_items, delete_keys, last_seen, expires_at, now
-                )
-            params.append(path)
-            params.append(encode_value(value))
-        params += (last_seen, expires_at, key_hash, now)
-        shape = (len(delete_keys), len(set_items))
-        if (sql := self._update_sqls.get(shape)) is None:
-            sql = self._update_sqls[shape] = self._sql.update(*shape)
+        statement = ops.update_statement(
+            self._sql,
+            self._update_sqls,
+            key_hash,
+            set_items,
+            delete_keys,
+            last_seen,
+            expires_at,
+            now,
+        )
+        if statement is None:
+            rmw = ops.rmw_op(
+                self._sql, key_hash, set_items, delete_keys, last_seen, expires_at, now
+            )
+            return await self._run(rmw)
+        sql, params = statement
         conn = self._db.conn
         try:  # the common case, without the retry machinery
             count = conn.execute(sql, params).rowcount if conn else -1
@@ -229,45 +178,13 @@ class SQLiteStore:
         self._wrote()
         return count == 1
 
-    async def _update_rmw(
-        self,
-        key_hash: str,
-        set_items: Mapping[str, Any],
-        delete_keys: Collection[str],
-        last_seen: float,
-        expires_at: float,
-        now: float,
-    ) -> bool:
-        encoded = {k: encode_value(v) for k, v in set_items.items()}  # fails before touching data
-
-        def op(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(self._sql.select_data, (key_hash, now)).fetchone()
-                if row is None:
-                    conn.execute("COMMIT")
-                    return False
-                data = decode(row[0])
-                for key in delete_keys:
-                    data.pop(key, None)
-                data.update({k: decode(v) for k, v in encoded.items()})
-                sql = f"{self._sql.update_head}data = ?{self._sql.update_tail}"
-                conn.execute(sql, (dumps(data), last_seen, expires_at, key_hash, now))
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.execute("COMMIT")
-            return True
-
-        return await self._run(op)
-
     async def delete(self, key_hash: str) -> None:
         await self._run(lambda c: c.execute(self._sql.delete, (key_hash,)))
         self._wrote()
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
         rows = await self._run(lambda c: c.execute(self._sql.list_user, (user_id, now)).fetchall())
-        return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4]) for r in rows]
+        return ops.infos(rows, user_id)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
         params = (user_id, keep or "")
@@ -283,24 +200,23 @@ class SQLiteStore:
                 yield count
             await self._run(lambda c: c.execute(self._sql.purge_counters, (now, 1 << 30)))
             return
-        while count := await self._in_thread(self._sql.purge, (now, batch_size)):
+        purge, counters = self._sql.purge, self._sql.purge_counters
+        while count := await self._in_thread(
+            lambda c: c.execute(purge, (now, batch_size)).rowcount
+        ):
             yield count
-        while await self._in_thread(self._sql.purge_counters, (now, batch_size)):
+        while await self._in_thread(lambda c: c.execute(counters, (now, batch_size)).rowcount):
             pass
 
-    async def _in_thread(self, sql: str, params: tuple[Any, ...]) -> Any:
-        """Run one statement on the background connection in a worker thread.
+    async def _in_thread(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `op` on the background connection in a worker thread."""
 
-        Returns the affected row count, or the first row for a PRAGMA.
-        """
-
-        def job() -> Any:
+        def job() -> T:
             with self._purge_lock:
                 if self._purge_conn is None:
                     self._purge_conn = self._db.open()
                 try:
-                    cur = self._purge_conn.execute(sql, params)
-                    return cur.fetchone() if sql.startswith("PRAGMA") else cur.rowcount
+                    return op(self._purge_conn)
                 except sqlite3.Error:
                     self._purge_conn.close()
                     self._purge_conn = None
@@ -316,14 +232,10 @@ class SQLiteStore:
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
-        params = (key, now + window, now, now, now, _NO_LIMIT if limit is None else limit)
-        rows = await self._run(lambda c: c.execute(self._sql.hit, params).fetchall())
-        if not rows:  # at the limit: nothing written
-            assert limit is not None
-            counter = await self.peek(key, now=now)
-            return limit + 1, counter[1] if counter is not None else now + 1
-        self._wrote()
-        return rows[0][0], rows[0][1]
+        count, ends, wrote = await self._run(ops.hit_op(self._sql, key, window, now, limit))
+        if wrote:
+            self._wrote()
+        return count, ends
 
     async def release(self, key: str, *, now: float) -> None:
         await self._run(lambda c: c.execute(self._sql.release, (key, now)))

@@ -26,6 +26,11 @@ and no process-wide umask to change (which would race with other threads). SQLit
 0600 too. An existing file keeps its mode: the library did not create it, and its owner may
 share it on purpose (a group running ``cookieguard adduser``, a backup agent); a file that
 every local user can read gets one warning in the log instead.
+
+`SyncSQLiteDatabase` is the same file handling for threaded (WSGI) code: one `open`, the same
+`Backoff` schedule for a held write lock (sleeping the calling thread instead of the loop),
+the same error handling (`_SQLiteFile.failed`); only where connections come from differs (a
+small pool, one connection per concurrent thread).
 """
 
 from __future__ import annotations
@@ -35,13 +40,22 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from cookieguard.errors import StoreUnavailable
 
-__all__ = ["PRIVATE_MODE", "SQLiteDatabase", "create_private", "is_busy", "open_wal"]
+__all__ = [
+    "PRIVATE_MODE",
+    "Backoff",
+    "SQLiteDatabase",
+    "SyncSQLiteDatabase",
+    "create_private",
+    "is_busy",
+    "open_wal",
+]
 
 T = TypeVar("T")
 
@@ -133,21 +147,34 @@ def open_wal(path: str, *, timeout: float, **connect_options: Any) -> sqlite3.Co
         delay = min(delay * 2, 0.05)
 
 
-class SQLiteDatabase:
-    """A lazily opened connection to one SQLite file, for statements run from the event loop.
+class Backoff:
+    """How long to wait before retrying a statement that met another process's write lock.
 
-    Args:
-        path: The database file (created owner-only 0600 when missing; its directory must
-            exist), or ``":memory:"``.
-        schema: SQL script run once per new connection inside ``BEGIN IMMEDIATE`` (e.g.
-            ``CREATE TABLE IF NOT EXISTS ...``), so concurrent first starts agree.
-        lock_timeout: Seconds a statement keeps retrying while another process holds the
-            write lock; also how long opening waits for it.
-        label: How logs and `StoreUnavailable` name this database ("sqlite store").
-        autocheckpoint: False turns SQLite's automatic WAL checkpoints off on the loop's
-            connection (a caller that checkpoints in a worker thread instead).
-        cached_statements: Prepared statements kept per connection.
+    0.5 ms, doubling up to 50 ms, for at most `timeout` seconds from the first busy answer.
+    One schedule for the loop's connection (`asyncio.sleep`) and for threads (`time.sleep`).
     """
+
+    __slots__ = ("deadline", "delay", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = 0.0
+        self.delay = 0.0005
+
+    def next(self) -> float | None:
+        """Seconds to wait before the next attempt, or None once `timeout` has passed."""
+        now = time.monotonic()
+        if not self.deadline:
+            self.deadline = now + self.timeout
+        elif now >= self.deadline:
+            return None
+        delay = self.delay
+        self.delay = min(delay * 2, 0.05)
+        return delay
+
+
+class _SQLiteFile:
+    """What both database classes share: the settings, opening, and reacting to errors."""
 
     def __init__(
         self,
@@ -165,10 +192,6 @@ class SQLiteDatabase:
         self.label = label
         self.autocheckpoint = autocheckpoint
         self.cached_statements = cached_statements
-        self.conn: sqlite3.Connection | None = None
-        """The loop's open connection, or None: a fast path may use it directly and fall
-        back to `run` on any `sqlite3.Error`."""
-        self._connecting: asyncio.Lock | None = None
 
     def open(self, *, busy_ms: int | None = None) -> sqlite3.Connection:
         """A new connection, blocking: WAL, synchronous=NORMAL, `schema` applied.
@@ -200,6 +223,75 @@ class SQLiteDatabase:
             raise
         return conn
 
+    def _open_statement_conn(self) -> sqlite3.Connection:
+        """A connection for statements: SQLite's busy handler off (we back off ourselves)."""
+        conn = self.open(busy_ms=0)
+        if not self.autocheckpoint and self.path != ":memory:":
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
+
+    def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        """Log `exc` once and make the `StoreUnavailable` to raise (no SQL or data in it)."""
+        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        logger.warning("%s unavailable (%s): %s", self.label, name, exc)
+        return StoreUnavailable(f"{self.label} unavailable: {str(exc)[:200]} ({name})")
+
+    def failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> bool:
+        """After `exc` on `conn`: roll back; True if it was a held lock (worth retrying).
+
+        False means `conn` must be discarded and the call fail with `unavailable(exc)`; a
+        rollback that fails too also discards it (`_discard`), retry or not.
+        """
+        if conn.in_transaction:
+            try:
+                conn.rollback()
+            except sqlite3.Error:
+                self._discard(conn)
+        return is_busy(exc)
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        raise NotImplementedError
+
+
+class SQLiteDatabase(_SQLiteFile):
+    """A lazily opened connection to one SQLite file, for statements run from the event loop.
+
+    Args:
+        path: The database file (created owner-only 0600 when missing; its directory must
+            exist), or ``":memory:"``.
+        schema: SQL script run once per new connection inside ``BEGIN IMMEDIATE`` (e.g.
+            ``CREATE TABLE IF NOT EXISTS ...``), so concurrent first starts agree.
+        lock_timeout: Seconds a statement keeps retrying while another process holds the
+            write lock; also how long opening waits for it.
+        label: How logs and `StoreUnavailable` name this database ("sqlite store").
+        autocheckpoint: False turns SQLite's automatic WAL checkpoints off on the loop's
+            connection (a caller that checkpoints in a worker thread instead).
+        cached_statements: Prepared statements kept per connection.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        schema: str = "",
+        lock_timeout: float = 5.0,
+        label: str = "sqlite database",
+        autocheckpoint: bool = True,
+        cached_statements: int = 256,
+    ) -> None:
+        super().__init__(
+            path,
+            schema=schema,
+            lock_timeout=lock_timeout,
+            label=label,
+            autocheckpoint=autocheckpoint,
+            cached_statements=cached_statements,
+        )
+        self.conn: sqlite3.Connection | None = None
+        """The loop's open connection, or None: a fast path may use it directly and fall
+        back to `run` on any `sqlite3.Error`."""
+        self._connecting: asyncio.Lock | None = None
+
     async def connect(self) -> sqlite3.Connection:
         """The loop's connection, opened (in a worker thread) on first use."""
         if self.conn is not None:
@@ -209,19 +301,11 @@ class SQLiteDatabase:
         async with self._connecting:
             if self.conn is None:
                 try:
-                    conn = await asyncio.to_thread(self.open, busy_ms=0)
-                    if not self.autocheckpoint and self.path != ":memory:":
-                        conn.execute("PRAGMA wal_autocheckpoint=0")
+                    conn = await asyncio.to_thread(self._open_statement_conn)
                 except sqlite3.Error as exc:
                     raise self.unavailable(exc) from None
                 self.conn = conn
             return self.conn
-
-    def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
-        """Log `exc` once and make the `StoreUnavailable` to raise (no SQL or data in it)."""
-        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
-        logger.warning("%s unavailable (%s): %s", self.label, name, exc)
-        return StoreUnavailable(f"{self.label} unavailable: {str(exc)[:200]} ({name})")
 
     def discard(self) -> None:
         """Close the loop's connection after a failure; the next call reopens it."""
@@ -231,6 +315,9 @@ class SQLiteDatabase:
                 conn.close()
             except sqlite3.Error:
                 logger.debug("closing a failed sqlite connection failed", exc_info=True)
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        self.discard()
 
     async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op` on the loop's connection; on a held write lock, back off and retry.
@@ -242,8 +329,7 @@ class SQLiteDatabase:
             StoreUnavailable: any other SQLite error (the connection is reopened next time),
                 or the lock was still held after `lock_timeout` seconds.
         """
-        deadline = 0.0
-        delay = 0.0005
+        backoff: Backoff | None = None
         while True:
             conn = self.conn or await self.connect()
             try:
@@ -251,21 +337,13 @@ class SQLiteDatabase:
             except sqlite3.IntegrityError:
                 raise
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    try:
-                        conn.rollback()
-                    except sqlite3.Error:
-                        self.discard()
-                if not is_busy(exc):
+                if not self.failed(conn, exc):
                     self.discard()
                     raise self.unavailable(exc) from None
-                now = time.monotonic()
-                if not deadline:
-                    deadline = now + self.lock_timeout
-                elif now >= deadline:
+                backoff = backoff or Backoff(self.lock_timeout)
+                if (delay := backoff.next()) is None:
                     raise self.unavailable(exc) from None
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement, e.g. an INSERT (the cursor has `lastrowid` and `rowcount`).
@@ -307,4 +385,124 @@ class SQLiteDatabase:
         """Close the loop's connection (a later call reopens it)."""
         conn, self.conn = self.conn, None
         if conn is not None:
+            conn.close()
+
+
+class SyncSQLiteDatabase(_SQLiteFile):
+    """One SQLite file for threaded code: a connection per concurrent thread, reused.
+
+    A thread takes an idle connection (or opens one, which waits for the write lock at most
+    `lock_timeout` while it creates the tables), runs its statements, and gives it back. A
+    statement that meets another process's write lock backs off in that thread on the same
+    `Backoff` schedule as `SQLiteDatabase`. ``":memory:"`` has one connection (each would
+    be a database of its own), which threads take in turn.
+
+    Args: as `SQLiteDatabase`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        schema: str = "",
+        lock_timeout: float = 5.0,
+        label: str = "sqlite database",
+        autocheckpoint: bool = True,
+        cached_statements: int = 256,
+    ) -> None:
+        super().__init__(
+            path,
+            schema=schema,
+            lock_timeout=lock_timeout,
+            label=label,
+            autocheckpoint=autocheckpoint,
+            cached_statements=cached_statements,
+        )
+        self._idle: list[sqlite3.Connection] = []
+        self._all: set[sqlite3.Connection] = set()  # open, idle or in use
+        self._opening = 0
+        self._cond = threading.Condition()
+        self._limit = 1 if self.path == ":memory:" else None
+
+    def _take(self) -> sqlite3.Connection:
+        with self._cond:
+            while not self._idle and self._limit is not None:
+                if len(self._all) + self._opening < self._limit:
+                    break
+                self._cond.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._opening += 1  # holds the slot while connecting
+        try:
+            conn = self._open_statement_conn()
+        except sqlite3.Error as exc:
+            raise self.unavailable(exc) from None
+        finally:
+            with self._cond:
+                self._opening -= 1
+                self._cond.notify()
+        with self._cond:
+            self._all.add(conn)
+        return conn
+
+    def _give(self, conn: sqlite3.Connection) -> None:
+        with self._cond:
+            if conn in self._all:
+                self._idle.append(conn)
+                self._cond.notify()
+                return
+        conn.close()  # the database was closed (or the connection dropped) meanwhile
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._cond:
+            self._all.discard(conn)
+            self._cond.notify()
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        self._forget(conn)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            logger.debug("closing a failed sqlite connection failed", exc_info=True)
+
+    def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `op` on a connection of this thread's; on a held write lock, back off and retry.
+
+        Raises:
+            StoreUnavailable: as `SQLiteDatabase.run`; `sqlite3.IntegrityError` as it is.
+        """
+        backoff: Backoff | None = None
+        while True:
+            conn = self._take()
+            try:
+                result = op(conn)
+            except sqlite3.IntegrityError:
+                self._give(conn)
+                raise
+            except sqlite3.Error as exc:
+                if not self.failed(conn, exc):
+                    self._discard(conn)
+                    raise self.unavailable(exc) from None
+                self._give(conn)
+                backoff = backoff or Backoff(self.lock_timeout)
+                if (delay := backoff.next()) is None:
+                    raise self.unavailable(exc) from None
+                time.sleep(delay)
+            except BaseException:
+                if conn.in_transaction:  # never hand out a connection mid-transaction
+                    self._discard(conn)
+                else:
+                    self._give(conn)
+                raise
+            else:
+                self._give(conn)
+                return result
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when given back."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._all.clear()  # connections given back later are closed, not kept
+            self._cond.notify_all()
+        for conn in idle:
             conn.close()

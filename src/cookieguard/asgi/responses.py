@@ -105,7 +105,33 @@ async def send_error(
         detail: a precise reason, only to be passed in debug mode. Escaped in HTML.
         headers: extra response headers (e.g. ``retry-after``).
     """
-    if as_json if as_json is not None else wants_json(accept):
+    content_type, body = render_error(
+        status,
+        message,
+        as_json=as_json if as_json is not None else wants_json(accept),
+        code=code,
+        hint=hint,
+        detail=detail,
+    )
+    raw_headers = [*error_headers(content_type, body), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def render_error(
+    status: int,
+    message: str,
+    *,
+    as_json: bool,
+    code: str = "error",
+    hint: str | None = None,
+    detail: str | None = None,
+) -> tuple[bytes, bytes]:
+    """(Content-Type, body) of a small error response, as every front door sends it.
+
+    Args: as `send_error`.
+    """
+    if as_json:
         payload: dict[str, str] = {"error": code, "message": message}
         if detail:
             payload["detail"] = detail
@@ -124,12 +150,14 @@ async def send_error(
             extra=extra,
         ).encode("utf-8")
         content_type = b"text/html; charset=utf-8"
-    raw_headers = [
+    return content_type, body
+
+
+def error_headers(content_type: bytes, body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers every error response carries (never cached, never sniffed)."""
+    return [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode("ascii")),
         (b"cache-control", b"no-store"),
         (b"x-content-type-options", b"nosniff"),
-        *headers,
     ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""One conformance suite over a minimal app per framework (see FRONTDOORS_SPEC)."""

@@ -34,7 +34,7 @@ def keyring_of(secret_key: str | bytes | KeyRing | None, fallbacks: Iterable[Any
         return secret_key
     if not isinstance(secret_key, str | bytes) or not secret_key:
         raise ConfigError("cookieguard needs a secret key (a long random string or a KeyRing)")
-    return KeyRing(secret_key, *fallbacks)
+    return KeyRing(secret_key, tuple(fallbacks))
 
 
 class CookieGuardWSGI:

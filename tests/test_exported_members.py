@@ -16,8 +16,8 @@ EXPECTED = {
     "SecurityHeadersMiddleware", "Session", "SessionConfig", "SessionEntry", "SessionError",
     "SessionInfo", "SessionMiddleware", "SessionRecord", "SessionStore", "SessionTooLarge",
     "SessionBackend", "SignedCookieBackend", "StoreBackend", "StoreUnavailable",
-    "SyncCounterStore", "SyncMemoryStore", "SyncSQLiteStore", "SyncSQLiteUserStore",
-    "SyncSessionStore", "SyncUserStore",
+    "SyncCounterStore", "SyncMemoryStore", "SyncPostgresStore", "SyncRedisStore",
+    "SyncSQLiteStore", "SyncSQLiteUserStore", "SyncSessionStore", "SyncUserStore",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
     "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
@@ -51,3 +51,8 @@ def test_lazy_store_names_load_on_access() -> None:
     from cookieguard.stores.redis import RedisStore
 
     assert cookieguard.RedisStore is RedisStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
+
+    assert cookieguard.SyncRedisStore is SyncRedisStore
+    assert cookieguard.SyncPostgresStore is SyncPostgresStore

@@ -74,13 +74,17 @@ from cookieguard.stores.sqlite_sync import SyncSQLiteStore
 
 if TYPE_CHECKING:
     from cookieguard.stores.postgres import PostgresStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
     from cookieguard.stores.redis import RedisStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "PostgresStore": "cookieguard.stores.postgres",
     "RedisStore": "cookieguard.stores.redis",
+    "SyncPostgresStore": "cookieguard.stores.postgres_sync",
+    "SyncRedisStore": "cookieguard.stores.redis_sync",
 }
 
 
@@ -134,6 +138,8 @@ __all__ = [
     "StoreUnavailable",
     "SyncCounterStore",
     "SyncMemoryStore",
+    "SyncPostgresStore",
+    "SyncRedisStore",
     "SyncSQLiteStore",
     "SyncSQLiteUserStore",
     "SyncSessionStore",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cookieguard.errors import ConfigError
-from cookieguard.stores import open_store, redact_url
+from cookieguard.stores import open_store, open_sync_store, redact_url
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.stores.postgres import PostgresStore
 from cookieguard.stores.redis import RedisStore
@@ -29,6 +30,41 @@ def test_each_url_form_opens_its_store(tmp_path: Path) -> None:
     postgres = open_store("postgresql://postgres@127.0.0.1:5432/test", table="app_sessions")
     assert isinstance(postgres, PostgresStore) and postgres.table == "app_sessions"
     assert isinstance(open_store("postgres://postgres@127.0.0.1/test"), PostgresStore)
+
+
+def test_each_url_form_opens_its_sync_store(tmp_path: Path) -> None:
+    from cookieguard.stores.memory import SyncMemoryStore
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
+    from cookieguard.stores.redis_sync import SyncRedisStore
+    from cookieguard.stores.sqlite_sync import SyncSQLiteStore
+
+    assert isinstance(open_sync_store("memory://"), SyncMemoryStore)
+    absolute = open_sync_store(f"sqlite:///{tmp_path}/s.db", table="app_sessions")
+    assert isinstance(absolute, SyncSQLiteStore) and absolute.path == f"{tmp_path}/s.db"
+    assert absolute.table == "app_sessions"
+    in_memory = open_sync_store("sqlite:///:memory:")
+    assert isinstance(in_memory, SyncSQLiteStore) and in_memory.path == ":memory:"
+    redis = open_sync_store("redis://127.0.0.1:6379/0", prefix="app:")
+    assert isinstance(redis, SyncRedisStore) and redis.prefix == "app:"
+    cluster = open_sync_store("redis+cluster://127.0.0.1:7000")
+    assert isinstance(cluster, SyncRedisStore) and cluster.cluster
+    postgres = open_sync_store("postgresql://postgres@127.0.0.1:5432/test", table="app_sessions")
+    assert isinstance(postgres, SyncPostgresStore) and postgres.table == "app_sessions"
+    with pytest.raises(ConfigError, match="table name"):
+        open_sync_store("sqlite:///x.db", table="Bad-Name")
+    with pytest.raises(ConfigError, match="hash tags"):
+        open_sync_store("redis://127.0.0.1:6379/0", prefix="{x}")
+
+
+def test_sync_sqlite_memory_url_works_end_to_end() -> None:
+    from cookieguard.stores.base import SessionRecord
+
+    store = open_sync_store("sqlite:///:memory:")
+    record = SessionRecord({"a": 1}, None, 1.0, 1.0, 100.0)
+    store.create("k" * 64, record)
+    assert store.load("k" * 64, now=2.0) == record
+    assert list(store.purge_expired(now=200.0)) == [1]
+    store.close()
 
 
 async def test_sqlite_memory_url_works_end_to_end() -> None:
@@ -66,9 +102,10 @@ async def test_sqlite_memory_url_works_end_to_end() -> None:
         ("postgresql://127.0.0.1:5432/test?sslmode", "invalid PostgreSQL"),
     ],
 )
-def test_bad_urls_are_config_errors(url: str, hint: str) -> None:
+@pytest.mark.parametrize("opener", [open_store, open_sync_store])
+def test_bad_urls_are_config_errors(url: str, hint: str, opener: Any) -> None:
     with pytest.raises(ConfigError, match=hint):
-        open_store(url)
+        opener(url)
 
 
 def test_password_never_appears_in_the_error() -> None:

@@ -107,3 +107,46 @@ async def test_the_first_call_of_a_store_on_a_frozen_server(frozen_pg: PrivatePo
         assert await store.load(secrets.token_hex(32), now=NOW) is None
     finally:
         await store.close()
+
+
+def test_the_sync_store_gives_503_within_query_timeout_then_recovers(
+    frozen_pg: PrivatePostgres,
+) -> None:
+    """`SyncPostgresStore` keeps the same bound: a live connection, then a first connect."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cookieguard.stores.postgres_sync import SyncPostgresStore
+
+    def seconds(call: Any, *args: Any, **kwargs: Any) -> float:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            call(*args, **kwargs)
+        return time.monotonic() - started
+
+    table = f"cg_test_{secrets.token_hex(6)}"
+    store = SyncPostgresStore(
+        frozen_pg.dsn, table=table, query_timeout=QUERY_TIMEOUT, timeout=CONNECT_TIMEOUT
+    )
+    fresh = SyncPostgresStore(
+        frozen_pg.dsn, table=table, query_timeout=QUERY_TIMEOUT, timeout=CONNECT_TIMEOUT
+    )
+    key = secrets.token_hex(32)
+    try:
+        store.create(key, RECORD)
+        assert store.load(key, now=NOW) == RECORD
+        with frozen_pg.frozen(), ThreadPoolExecutor(4) as pool:
+            calls = [
+                pool.submit(seconds, store.load, key, now=NOW),  # retried, within the deadline
+                pool.submit(seconds, store.create, secrets.token_hex(32), RECORD),
+                pool.submit(seconds, store.hit, "counter", window=60, now=NOW),
+                pool.submit(seconds, fresh.load, key, now=NOW),  # connect + schema
+            ]
+            took = [call.result() for call in calls]
+        assert min(took[:3]) >= QUERY_TIMEOUT - TICK, took
+        assert max(took) <= QUERY_TIMEOUT + SLACK, took
+        assert store.load(key, now=NOW) == RECORD
+        assert fresh.load(key, now=NOW) == RECORD
+    finally:
+        store.close()
+        fresh.close()

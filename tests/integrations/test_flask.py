@@ -368,3 +368,21 @@ def test_flask_login_runs_on_the_cookieguard_session(tmp_path: Path) -> None:
     assert client.post("/fl/logout", data={"csrfmiddlewaretoken": token(client)}).text == "out"
     assert store.load(hash_session_id(after), now=time.time()) is None  # ended server-side
     assert client.get("/fl/private").status_code == 401
+
+
+def test_a_password_changed_elsewhere_ends_the_flask_session(tmp_path: Path) -> None:
+    app, guard = make_app(tmp_path, COOKIEGUARD_RECHECK_INTERVAL=0)  # re-check every request
+
+    @app.get("/id")
+    def user_id() -> Any:
+        return jsonify(user=guard.user_id())  # the session alone, no query of its own
+
+    client = app.test_client()
+    _login(client)
+    assert client.get("/id").json == {"user": "1"}
+    session_id = client.get_cookie("sessionid").value  # type: ignore[union-attr]
+    users = SyncSQLiteUserStore(tmp_path / "users.db")
+    users.set_password("1", PasswordHasher().hash("changed-elsewhere"))  # behind our back
+    assert client.get("/id").json == {"user": None}  # the re-check ended it before the view
+    store = SyncSQLiteStore(tmp_path / "sessions.db")
+    assert store.load(hash_session_id(session_id), now=time.time()) is None

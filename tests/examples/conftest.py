@@ -49,9 +49,11 @@ def set_cookie(response: httpx.Response, name: str) -> str | None:
 
 
 async def _close(obj: object) -> None:
-    close: Callable[[], Awaitable[None]] | None = getattr(obj, "close", None)
+    close: Callable[[], Awaitable[None] | None] | None = getattr(obj, "close", None)
     if close is not None:
-        await close()
+        result = close()  # the sync stores of the WSGI examples close at once
+        if result is not None:
+            await result
 
 
 @pytest.fixture

@@ -92,7 +92,9 @@ def _module_names(path: str) -> set[str]:
 
 
 def test_the_readme_commands_name_real_examples() -> None:
-    inline = re.findall(r"`((?:python|uvicorn) [^`]*examples[^`]*)`", README.read_text())
+    inline = re.findall(
+        r"`((?:python|uvicorn|flask|gunicorn) [^`]*examples[^`]*)`", README.read_text()
+    )
     commands = [line for line in shell_lines() if "examples" in line] + inline
     assert len(commands) >= 6
     for command in commands:
@@ -100,6 +102,13 @@ def test_the_readme_commands_name_real_examples() -> None:
         if argv[0] == "python":
             assert (ROOT / argv[1]).is_file(), command
             assert argv[1].startswith("examples/"), command
+        elif argv[0] == "flask":
+            assert argv[1] == "--app" and argv[2].startswith("examples/"), command
+            assert (ROOT / argv[2]).is_file(), command
+        elif argv[0] == "gunicorn":
+            assert argv[1:3] == ["--chdir", "examples"], command
+            module, _, attr = argv[-1].partition(":")
+            assert attr in _module_names(f"examples/{module}.py"), command
         else:
             assert argv[:3] == ["uvicorn", "--app-dir", "examples"], command
             module, _, attr = argv[3].partition(":")

@@ -213,12 +213,16 @@ async def send_error(
         detail=detail,
         page=page,
     )
-    raw_headers = [
+    raw_headers = [*error_headers(content_type, body), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def error_headers(content_type: bytes, body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers every error response carries (never cached, never sniffed)."""
+    return [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode("ascii")),
         (b"cache-control", b"no-store"),
         (b"x-content-type-options", b"nosniff"),
-        *headers,
     ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})

@@ -45,6 +45,10 @@ BACKEND_SCOPE_KEY = "cookieguard.session_backend"
 COOKIE_DOMAIN_SCOPE_KEY = "cookieguard.session_cookie_domain"
 """The session cookie's Domain (or None), for ``CSRFConfig(use_session=True)``'s Referer check."""
 USER_AGENT_LIMIT = 256
+UNAVAILABLE_MESSAGE = "The {what} is unavailable. Please try again in a moment."
+"""The 503 text (``what``: "session store" or "storage backend"), shared by the front doors."""
+TOO_LARGE_MESSAGE = "This session holds more data than a cookie can carry, so it was not saved."
+"""The 507 text, shared by the front doors."""
 
 
 def _with_vary_cookie(message: Message) -> Message:
@@ -234,7 +238,7 @@ async def _unavailable(
         await send_error(
             send,
             503,
-            f"The {what} is unavailable. Please try again in a moment.",
+            UNAVAILABLE_MESSAGE.format(what=what),
             as_json=api.wants_json(scope, accept_header(scope)),
             code=code,
             headers=[(b"retry-after", b"5")],
@@ -250,7 +254,7 @@ async def _too_large(
     await send_error(
         send,
         507,
-        "This session holds more data than a cookie can carry, so it was not saved.",
+        TOO_LARGE_MESSAGE,
         as_json=api.wants_json(scope, accept_header(scope)),
         code="session_too_large",
         page=page,

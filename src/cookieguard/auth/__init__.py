@@ -21,9 +21,10 @@ from cookieguard.auth.sessions import (
     revoke_session,
     stored_session,
 )
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth.sqlite_users import SQLiteUserStore, SyncSQLiteUserStore
 from cookieguard.auth.throttle import LoginThrottle, ThrottlePolicy, client_address
 from cookieguard.auth.users import ManagedUserStore, User, UserStore
+from cookieguard.auth.users_sync import SyncManagedUserStore, SyncUserStore
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
@@ -35,6 +36,9 @@ __all__ = [
     "PasswordHasher",
     "SQLiteUserStore",
     "SessionEntry",
+    "SyncManagedUserStore",
+    "SyncSQLiteUserStore",
+    "SyncUserStore",
     "ThrottlePolicy",
     "User",
     "UserStore",

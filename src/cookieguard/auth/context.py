@@ -130,7 +130,8 @@ class AuthMiddleware:
             interval = self._interval
             # The common request ends here, with no await: anonymous, or a float check time
             # less than an interval old (`recheck_due`'s rule, inlined for that case).
-            if type(session) is Session and interval is not None:
+            # (a subclass, such as the Flask session, takes the slower isinstance test)
+            if interval is not None and (type(session) is Session or isinstance(session, Session)):
                 user_id = session.peek(SESSION_USER_ID)
                 if user_id is not None:
                     now = self._clock()

@@ -32,7 +32,6 @@ allocating 7 MiB per request), and only those threads' malloc arenas ever hold o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -47,6 +46,7 @@ from typing import TypeVar
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from cookieguard._inline import off_loop
 from cookieguard.core.tokens import new_csrf_secret
 
 __all__ = [
@@ -87,7 +87,8 @@ def _hash_executor() -> ThreadPoolExecutor:
 
 
 async def _off_loop(func: Callable[..., _T], *args: str) -> _T:
-    return await asyncio.get_running_loop().run_in_executor(_hash_executor(), func, *args)
+    # In place when no loop runs: the sync front door (WSGI) drives these coroutines inline.
+    return await off_loop(_hash_executor, func, *args)
 
 
 @dataclass(frozen=True, slots=True)

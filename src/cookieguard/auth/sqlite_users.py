@@ -4,6 +4,10 @@ The database runs in WAL mode, so readers never wait; writers (``cookieguard add
 another process, a password upgrade) wait up to `timeout` seconds for the write lock. Queries
 run on the event loop through `SQLiteDatabase`, as the session store's do: the same open, the
 same non-blocking wait for a held lock (see `cookieguard.stores.sqlite_db`).
+
+`SyncSQLiteUserStore` is the same table for threaded (WSGI) code: it runs this class's own
+methods inline (`cookieguard._inline`) over a `SyncSQLiteDatabase`, so both share every
+statement and rule.
 """
 
 # SQL is built only from the validated table name; values are always bound.
@@ -16,18 +20,41 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from cookieguard._inline import run_inline
 from cookieguard.auth.users import User, plausible_username, validate_username
 from cookieguard.errors import UserExists
 from cookieguard.stores._names import check_table_name
-from cookieguard.stores.sqlite_db import SQLiteDatabase
+from cookieguard.stores.sqlite_db import SQLiteDatabase, SyncSQLiteDatabase
 
-__all__ = ["SQLiteUserStore"]
+__all__ = ["SQLiteUserStore", "SyncSQLiteUserStore"]
 
 logger = logging.getLogger("cookieguard.auth")
 
 T = TypeVar("T")
+
+
+class _Runs(Protocol):
+    """Where statements run: `SQLiteDatabase`, or a sync database seen inline."""
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T: ...
+    def close(self) -> None: ...
+
+
+class _InlineDatabase:
+    """A `SyncSQLiteDatabase` seen as `SQLiteDatabase.run` (never suspends)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: SyncSQLiteDatabase) -> None:
+        self._db = db
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        return self._db.run(op)
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class SQLiteUserStore:
@@ -57,7 +84,8 @@ class SQLiteUserStore:
             " username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
             " created_at REAL NOT NULL)"
         )
-        self._db = SQLiteDatabase(
+        self.schema = schema
+        self._db: _Runs = SQLiteDatabase(
             self.path, schema=schema, lock_timeout=timeout, label="sqlite users table"
         )
         self._by_id = f"SELECT id, username, password_hash FROM {t} WHERE id = ?"
@@ -129,3 +157,55 @@ class SQLiteUserStore:
     async def close(self) -> None:
         """Close the connection (it reopens on the next call)."""
         self._db.close()
+
+
+class SyncSQLiteUserStore:
+    """`SQLiteUserStore` for threaded (WSGI) code: the same table, statements and checks.
+
+    Args: as `SQLiteUserStore`. Either class can open a database the other made.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        table: str = "cookieguard_users",
+        timeout: float = 5.0,
+    ) -> None:
+        inline = SQLiteUserStore(path, table=table, timeout=timeout)
+        inline._db = _InlineDatabase(
+            SyncSQLiteDatabase(
+                inline.path, schema=inline.schema, lock_timeout=timeout, label="sqlite users table"
+            )
+        )
+        self._inline = inline
+        self.path = inline.path
+        self.table = table
+
+    def __repr__(self) -> str:
+        return f"SyncSQLiteUserStore({self.path!r})"
+
+    @property
+    def inline(self) -> SQLiteUserStore:
+        """The async store this one runs inline (what the shared auth coroutines see)."""
+        return self._inline
+
+    def get_by_id(self, user_id: str) -> User | None:
+        """The user with this id, or None (ids that are not integers match nobody)."""
+        return run_inline(self._inline.get_by_id(user_id))
+
+    def get_by_username(self, username: str) -> User | None:
+        """The user with exactly this username, or None."""
+        return run_inline(self._inline.get_by_username(username))
+
+    def create_user(self, username: str, password_hash: str) -> User:
+        """Add a user; raises `UserExists` if the username is taken, ValueError if invalid."""
+        return run_inline(self._inline.create_user(username, password_hash))
+
+    def set_password(self, user_id: str, password_hash: str) -> bool:
+        """Replace the password hash; False if there is no such user."""
+        return run_inline(self._inline.set_password(user_id, password_hash))
+
+    def close(self) -> None:
+        """Close this thread's connections (they reopen on the next call)."""
+        run_inline(self._inline.close())

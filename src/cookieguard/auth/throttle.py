@@ -16,11 +16,12 @@ An attempt is admitted in three steps, cheapest first, and a refused attempt wri
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 
+from cookieguard._inline import gather
 from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.core import throttle as rules
 from cookieguard.core.throttle import ThrottlePolicy
@@ -76,7 +77,7 @@ class LoginAttempt:
             await counters.hit(trusted, window=policy.trusted_address_for, now=now)
 
         reserved = [key for kind, key in keys.items() if kind != rules.USER]
-        await asyncio.gather(
+        await gather(
             counters.reset(keys[rules.USER]),
             trust(),
             *(counters.release(key, now=now) for key in reserved),
@@ -108,25 +109,32 @@ class LoginThrottle:
         self._clock = clock
         self._in_flight: dict[str, int] = {}  # address group -> admitted attempts running
         self._busy: set[str] = set()  # groups refused as busy since they last had none running
+        # WSGI servers run attempts on several threads (`SyncLoginThrottle`); uncontended
+        # on an event loop.
+        self._slots = threading.Lock()
 
     def _take_slot(self, group: str) -> None:
         cap = self.policy.max_in_flight_per_address
-        running = self._in_flight.get(group, 0)
-        if cap is not None and running >= cap:
+        with self._slots:
+            running = self._in_flight.get(group, 0)
+            if cap is None or running < cap:
+                self._in_flight[group] = running + 1
+                return
             # One log line per burst, not one per refused request of a flood.
-            if group not in self._busy:
-                self._busy.add(group)
-                logger.warning("login refused: %d checks already running for one address", cap)
-            raise LoginThrottled(1, reason=rules.BUSY)
-        self._in_flight[group] = running + 1
+            first = group not in self._busy
+            self._busy.add(group)
+        if first:
+            logger.warning("login refused: %d checks already running for one address", cap)
+        raise LoginThrottled(1, reason=rules.BUSY)
 
     def _free_slot(self, group: str) -> None:
-        running = self._in_flight.get(group, 0) - 1
-        if running > 0:
-            self._in_flight[group] = running
-        else:
-            self._in_flight.pop(group, None)
-            self._busy.discard(group)
+        with self._slots:
+            running = self._in_flight.get(group, 0) - 1
+            if running > 0:
+                self._in_flight[group] = running
+            else:
+                self._in_flight.pop(group, None)
+                self._busy.discard(group)
 
     def _keys(self, username: str, group: str) -> dict[str, str]:
         keys = {
@@ -146,7 +154,7 @@ class LoginThrottle:
         """The refusal the counters give right now, without counting; may drop the account
         ceiling from `keys` when this address is trusted for this account."""
         caps = rules.limits(self.policy)
-        values = await asyncio.gather(*(self.counters.peek(k, now=now) for k in keys.values()))
+        values = await gather(*(self.counters.peek(k, now=now) for k in keys.values()))
         counters = dict(zip(keys, values, strict=True))
         found = rules.refusal(caps, counters, now)
         if (
@@ -180,7 +188,7 @@ class LoginThrottle:
         found = await self._read(username, group, keys, now)
         if found is None:
             caps = rules.limits(policy)
-            results = await asyncio.gather(
+            results = await gather(
                 *(
                     self.counters.hit(key, window=policy.window, now=now, limit=caps[kind])
                     for kind, key in keys.items()
@@ -194,7 +202,7 @@ class LoginThrottle:
             if not full:
                 return LoginAttempt(self, username, group, keys)
             # A racing request took the last place: take back what this one reserved.
-            await asyncio.gather(
+            await gather(
                 *(self.counters.release(keys[k], now=now) for k in counted if k not in full)
             )
             found = rules.refusal(caps, {k: (caps[k], c[1]) for k, c in full.items()}, now)

@@ -9,18 +9,32 @@ Two implementations:
 A driver (ASGI today) loads the session with `SessionBackend.load`, asks the session for its
 outcome (`Session.plan_save`) and hands that to `SessionBackend.commit`, which answers with the
 Set-Cookie value to send. It never asks which kind of backend it has.
+
+WSGI drivers use the sync twins (`SyncSessionBackend`: `SyncStoreBackend` over a
+`SyncSessionStore`, `SyncSignedCookieBackend` over the same `SignedCookieBackend`), which run
+the async backends' own code inline (`cookieguard._inline`): one set of rules for both.
 """
 
 from __future__ import annotations
 
-from cookieguard.backends.base import SessionBackend, backend_for
+from cookieguard.backends.base import (
+    SessionBackend,
+    SyncSessionBackend,
+    backend_for,
+    sync_backend_for,
+)
 from cookieguard.backends.server import StoreBackend
 from cookieguard.backends.signed import MAX_COOKIE_SIZE, SignedCookieBackend
+from cookieguard.backends.sync import SyncSignedCookieBackend, SyncStoreBackend
 
 __all__ = [
     "MAX_COOKIE_SIZE",
     "SessionBackend",
     "SignedCookieBackend",
     "StoreBackend",
+    "SyncSessionBackend",
+    "SyncSignedCookieBackend",
+    "SyncStoreBackend",
     "backend_for",
+    "sync_backend_for",
 ]

@@ -1,15 +1,17 @@
-"""The `SessionBackend` protocol: load a session from its cookie, commit an outcome."""
+"""The `SessionBackend` protocols (async and sync): load a session from its cookie, commit an
+outcome."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol, runtime_checkable
 
 from cookieguard.core.cookies import CookieSpec
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import SaveOutcome
-from cookieguard.stores.base import SessionStore
+from cookieguard.stores.base import SessionStore, SyncSessionStore
 
-__all__ = ["SessionBackend", "backend_for"]
+__all__ = ["SessionBackend", "SyncSessionBackend", "backend_for", "sync_backend_for"]
 
 
 @runtime_checkable
@@ -65,6 +67,13 @@ def backend_for(where: SessionStore | SessionBackend) -> SessionBackend:
     """
     from cookieguard.backends.server import StoreBackend
 
+    if isinstance(where, SessionBackend | SessionStore) and not inspect.iscoroutinefunction(
+        where.load
+    ):
+        raise TypeError(
+            f"{type(where).__name__} is a sync store; ASGI apps need an async one: "
+            "open_store(url), SQLiteStore, MemoryStore, ..."
+        )
     if isinstance(where, SessionBackend):
         return where
     if isinstance(where, SessionStore):
@@ -72,4 +81,69 @@ def backend_for(where: SessionStore | SessionBackend) -> SessionBackend:
     raise TypeError(
         "sessions need a SessionStore (see cookieguard.stores.open_store) or a SessionBackend "
         f"such as SignedCookieBackend, not {type(where).__name__}"
+    )
+
+
+@runtime_checkable
+class SyncSessionBackend(Protocol):
+    """`SessionBackend` for threaded (WSGI) code: the same seam, blocking.
+
+    The sync backends run the async backends' own code (`cookieguard._inline`), so both
+    front doors load and save sessions by one set of rules.
+    """
+
+    @property
+    def store(self) -> SyncSessionStore | None:
+        """The blocking server-side store; None for signed-cookie sessions."""
+        ...
+
+    @property
+    def inline(self) -> SessionBackend:
+        """The async backend this one drives inline (for the shared auth code)."""
+        ...
+
+    def load(self, cookie_value: str, *, now: float) -> Session | None:
+        """As `SessionBackend.load`."""
+        ...
+
+    def commit(
+        self,
+        session: Session,
+        outcome: SaveOutcome,
+        *,
+        cookie: CookieSpec,
+        user_agent: str | None = None,
+    ) -> str | None:
+        """As `SessionBackend.commit`."""
+        ...
+
+    def close(self) -> None:
+        """As `SessionBackend.close`."""
+        ...
+
+
+def sync_backend_for(where: object) -> SyncSessionBackend:
+    """`where` as a sync backend: a `SyncSessionStore` gets a `SyncStoreBackend`, a
+    `SignedCookieBackend` its sync view.
+
+    Raises:
+        TypeError: `where` is an async store (use `open_sync_store`) or not a store at all.
+    """
+    from cookieguard.backends.signed import SignedCookieBackend
+    from cookieguard.backends.sync import SyncSignedCookieBackend, SyncStoreBackend
+
+    if isinstance(where, SignedCookieBackend):
+        return SyncSignedCookieBackend(where)
+    if isinstance(where, SyncSessionBackend) and not inspect.iscoroutinefunction(where.load):
+        return where
+    if isinstance(where, SyncSessionStore) and not inspect.iscoroutinefunction(where.load):
+        return SyncStoreBackend(where)
+    if isinstance(where, SessionStore | SessionBackend):
+        raise TypeError(
+            f"{type(where).__name__} is an async store; WSGI apps need a sync one: "
+            "open_sync_store(url), SyncSQLiteStore, SyncMemoryStore, ..."
+        )
+    raise TypeError(
+        "WSGI sessions need a sync store (see cookieguard.stores.open_sync_store) or a "
+        f"SignedCookieBackend, not {type(where).__name__}"
     )

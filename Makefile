@@ -8,12 +8,12 @@ PORT ?= 8000
 DB ?= demo.sqlite3
 PYTEST_ARGS ?=
 
-.PHONY: test lint typecheck pytest demo bench dist clean
+.PHONY: test lint typecheck pytest docs demo bench dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[redis,postgres,demo,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[redis,postgres,demo,dev,docs]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -26,7 +26,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The pytest run builds the site too (tests/docs/test_site.py, into a temporary directory).
 test: lint typecheck pytest
+
+# The documentation site in site/: every warning (a broken link, a missing snippet, a
+# docstring the API reference cannot read) is an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 demo: $(STAMP)
 	$(BIN)/cookieguard demo --host $(HOST) --port $(PORT) --db $(DB)
@@ -37,4 +43,4 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist site

@@ -3,8 +3,8 @@
 Each ```python block in README.md is preceded by a marker naming its source:
 ``<!-- example: examples/NAME.py -->`` (the block is that whole file) or
 ``<!-- excerpt: PATH -->`` (the block is a run of consecutive lines of PATH, dedented).
-Every file in examples/ is shown exactly once, and the shell commands the README gives for
-them name files and apps that exist.
+Each file of examples/ is shown at most once (the others are on the documentation site), and
+the shell commands the README gives for them name files and apps that exist.
 """
 
 from __future__ import annotations
@@ -74,10 +74,13 @@ def test_every_python_block_is_a_file_or_an_excerpt_of_one(block: Block) -> None
     assert wanted in runs, f"README.md:{block.line} is not an excerpt of {marker[2]}"
 
 
-def test_every_example_file_is_shown_once() -> None:
+def test_every_example_file_is_shown_at_most_once() -> None:
+    # Files the README does not show are on the documentation site (tests/docs checks that
+    # every file is shown in one or the other).
     shown = [MARKER.fullmatch(b.marker or "") for b in BLOCKS]
     files = sorted(m[2] for m in shown if m and m[1] == "example")
-    assert files == sorted(f"examples/{p.name}" for p in EXAMPLES.glob("*.py"))
+    assert len(files) == len(set(files))
+    assert set(files) <= {f"examples/{p.name}" for p in EXAMPLES.glob("*.py")}
 
 
 def _module_names(path: str) -> set[str]:

@@ -101,8 +101,12 @@ def _last(results: list[Any]) -> Any:
 class SyncPostgresStore:
     """Sessions and counters in PostgreSQL tables, shared by every app server; threaded code.
 
-    Args: as `PostgresStore` (`dsn`, `table`, `max_size`: connections in the pool,
-        `timeout`: to connect or wait for a free connection, `query_timeout`: a whole call).
+    Args:
+        dsn: a ``postgresql://`` URL, as for `PostgresStore`.
+        table: the sessions table (its counters live in ``<table>_counters``).
+        max_size: connections in the pool.
+        timeout: seconds to connect or to wait for a free connection.
+        query_timeout: seconds for a whole call, retry included.
     """
 
     def __init__(

@@ -20,7 +20,7 @@ EXPECTED = {
     "SyncCounterStore", "SyncMemoryStore", "SyncPostgresStore", "SyncRedisStore",
     "SyncSQLiteStore", "SyncSQLiteUserStore", "SyncSessionStore", "SyncUserStore",
     "ThrottlePolicy", "User", "UserExists", "UserStore", "__version__", "authenticate",
-    "change_password", "client_address", "csrf_exempt", "csrf_input", "get_csrf_token",
+    "change_password", "client_address", "csrf_exempt", "csrf_input", "csrf_meta", "get_csrf_token",
     "get_session", "get_session_store", "get_user", "get_user_id", "is_safe_redirect",
     "list_sessions", "login", "logout", "open_store", "open_sync_store", "revoke_other_sessions",
     "revoke_session", "rotate_csrf_token", "safe_next", "stored_session",

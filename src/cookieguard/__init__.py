@@ -13,6 +13,7 @@ from cookieguard.asgi.csrf import (
     CSRFMiddleware,
     csrf_exempt,
     csrf_input,
+    csrf_meta,
     get_csrf_token,
     rotate_csrf_token,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "client_address",
     "csrf_exempt",
     "csrf_input",
+    "csrf_meta",
     "get_csrf_token",
     "get_session",
     "get_session_store",

@@ -14,7 +14,7 @@ from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
 from tests.stores.conftest import REDIS_URL, require_server
 
-from .conftest import Loader, browser, set_cookie, token_in
+from .conftest import BASE_URL, Loader, browser, set_cookie, token_in
 
 DATA_CSRF = re.compile(r'data-csrf="([A-Za-z0-9]{64})"')
 
@@ -134,3 +134,41 @@ async def test_jinja2_example(load: Loader) -> None:
         assert (await http.post("/", data={"text": "hi"})).status_code == 403
         sent = await http.post("/", data={"text": "hi", "csrfmiddlewaretoken": token_in(page.text)})
         assert sent.status_code == 200 and sent.text == "Got hi"
+
+
+META_TOKEN = re.compile(r'<meta name="csrf-token" content="([A-Za-z0-9]{64})">')
+
+
+async def test_htmx_example(load: Loader) -> None:
+    example = load("htmx_starlette")
+    async with browser(example.app) as http:
+        page = await http.get("/")
+        assert page.status_code == 200
+        secret = set_cookie(page, "csrftoken")
+        assert secret is not None
+        assert '<meta name="csrf-header" content="X-CSRFToken">' in page.text
+        meta = META_TOKEN.search(page.text)
+        assert meta is not None
+        assert "htmx:configRequest" in page.text
+        origin = {"origin": BASE_URL}
+        # What the listener sends: the cookie's bare secret, or the meta tag's masked token.
+        for token in (http.cookies["csrftoken"], meta[1]):
+            liked = await http.post(
+                "/like", headers={**origin, "HX-Request": "true", "X-CSRFToken": token}
+            )
+            assert liked.status_code == 200 and liked.text.startswith('<form id="likes"')
+        # Without JavaScript: the form's own field, answered with a redirect.
+        plain = await http.post(
+            "/like", data={"csrfmiddlewaretoken": token_in(page.text)}, headers=origin
+        )
+        assert plain.status_code == 303 and "Like (3)" in (await http.get("/")).text
+        # A missing or stale header: 403, nothing counted.
+        for headers in ({}, {"X-CSRFToken": "A" * 64}):
+            refused = await http.post("/like", headers={**origin, "HX-Request": "true", **headers})
+            assert refused.status_code == 403
+        # The SPA endpoint: a token that works in the header it names, never cached.
+        spa = await http.get("/csrf")
+        assert spa.headers["cache-control"] == "no-store"
+        body = spa.json()
+        ok = await http.post("/like", headers={**origin, body["headerName"]: body["csrfToken"]})
+        assert ok.status_code == 303 and "Like (4)" in (await http.get("/")).text

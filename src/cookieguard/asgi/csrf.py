@@ -14,7 +14,8 @@ request that passes never costs a route lookup, and no answer is ever kept for a
 request (routes may match on the Host header or anything else, not only the path).
 
 Per request state (`CSRFState`, in `csrf_state`) lives at ``scope["cookieguard.csrf"]``; apps
-use `get_csrf_token`, `rotate_csrf_token`, `csrf_input` and `csrf_exempt`, all importable here.
+use `get_csrf_token`, `rotate_csrf_token`, `csrf_input`, `csrf_meta`, `csrf_header_name`
+and `csrf_exempt`, all importable here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from cookieguard.asgi.csrf_state import (
     SESSION_KEY,
     STATE_KEY,
     CSRFState,
+    csrf_header_name,
     csrf_input,
+    csrf_meta,
     get_csrf_token,
     rotate_csrf_token,
 )
@@ -49,7 +52,9 @@ __all__ = [
     "CSRFMiddleware",
     "CSRFState",
     "csrf_exempt",
+    "csrf_header_name",
     "csrf_input",
+    "csrf_meta",
     "get_csrf_token",
     "rotate_csrf_token",
 ]

@@ -243,3 +243,24 @@ def csrf_input(conn: Connection) -> str:
     """A hidden ``<input>`` carrying a fresh token, ready to paste into an HTML form."""
     state = _state(conn)
     return _input_prefix(state.config.form_field) + state.get_token() + '">'
+
+
+def csrf_header_name(conn: Connection) -> str:
+    """The header the middleware reads a token from (`CSRFConfig.header_name`)."""
+    return _state(conn).config.header_name
+
+
+def csrf_meta(conn: Connection) -> str:
+    """Two ``<meta>`` tags for scripts (HTMX, single-page apps): a fresh token and the header.
+
+    ``<meta name="csrf-token" content="...">`` holds a masked token like `csrf_input`'s, and
+    ``<meta name="csrf-header" content="X-CSRFToken">`` the header name to send it in, so a
+    script needs no configuration of its own. The token stays valid until the secret rotates
+    (at login): a page whose ``<head>`` outlives a rotation (HTMX's ``hx-boost`` swaps only
+    the body) must read the current secret from the cookie instead, see the README.
+    """
+    state = _state(conn)
+    return (
+        f'<meta name="csrf-token" content="{state.get_token()}">\n'
+        f'<meta name="csrf-header" content="{html.escape(state.config.header_name)}">'
+    )

@@ -67,6 +67,8 @@ from cookieguard.stores.purge import Purger
 
 HERE = Path(__file__).parent
 STYLE = (HERE / "static" / "style.css").read_bytes()
+SCRIPTS = {name: (HERE / "static" / name).read_bytes() for name in ("htmx.min.js", "csrf-htmx.js")}
+"""HTMX 2 (vendored from the npm package htmx.org, see its header) and the CSRF listener."""
 API_PREFIXES = ("/api/",)
 
 logger = logging.getLogger("cookieguard.demo")
@@ -94,6 +96,13 @@ async def _home(request: Request) -> Response:
 
 async def _style(request: Request) -> Response:
     return Response(STYLE, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+async def _script(request: Request) -> Response:
+    body = SCRIPTS[request.url.path.removeprefix("/static/")]
+    return Response(
+        body, media_type="text/javascript", headers={"cache-control": "public, max-age=3600"}
+    )
 
 
 async def _client_left(request: Request, exc: Exception) -> Response:
@@ -232,6 +241,7 @@ def create_app(
             Route("/api/records", requires_login(api.list), methods=["GET"]),
             Route("/api/records", requires_login(api.add), methods=["POST"]),
             Route("/static/style.css", _style, methods=["GET"]),
+            *(Route(f"/static/{name}", _script, methods=["GET"]) for name in SCRIPTS),
         ],
         lifespan=lifespan,
         exception_handlers={

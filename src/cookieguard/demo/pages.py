@@ -1,5 +1,8 @@
 """The demo's HTML pages: login, records (add, delete), my sessions, logout.
 
+The records page is enhanced with HTMX (``hx-post`` on its forms, answered with the
+``records_section.html`` fragment, see `wants_fragment`) and works the same without it.
+
 Plain Starlette endpoints rendering Jinja2 templates (`Jinja2Templates`), as any app would
 write them: who the user is comes from the session (`get_user_id`, no user query), every
 form carries a CSRF token from cookieguard's `csrf_input(request)` template helper, and
@@ -69,6 +72,19 @@ def form_text(form: FormData, name: str) -> str:
     """A form field as text; an absent field counts as empty."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+_HX_VARY = {"vary": "HX-Request"}
+
+
+def wants_fragment(request: Request) -> bool:
+    """An HTMX request from the records page: answer 200 with the section, not 303.
+
+    A boosted form (``HX-Boosted``) wants a whole page, as without JavaScript; so does any
+    other client: plain forms get the redirect the contract fixes.
+    """
+    headers = request.headers
+    return headers.get("hx-request") == "true" and "hx-boosted" not in headers
 
 
 def _when(epoch: float | None) -> str:
@@ -202,23 +218,30 @@ class Pages:
     # -- records -----------------------------------------------------------------------
 
     async def _records_page(
-        self, request: Request, user_id: str, *, error: str | None = None, text: str = ""
+        self,
+        request: Request,
+        user_id: str,
+        *,
+        error: str | None = None,
+        text: str = "",
+        fragment: bool = False,
     ) -> Response:
         records = [
             {"id": r.id, "text": r.text, "when": _when(r.created_at), "iso": _iso(r.created_at)}
             for r in await self.db.records(user_id)
         ]
-        return await self._page(
-            request,
-            "records.html",
-            {
-                "username": request.session.get(USERNAME_KEY),
-                "records": records,
-                "error": error,
-                "text": text,
-            },
-            400 if error else 200,
-        )
+        context = {
+            "username": request.session.get(USERNAME_KEY),
+            "records": records,
+            "error": error,
+            "text": text,
+        }
+        status = 400 if error else 200
+        if fragment:  # just the section HTMX swaps: no layout, no inspector
+            return self.templates.TemplateResponse(
+                request, "records_section.html", context, status_code=status, headers=_HX_VARY
+            )
+        return await self._page(request, "records.html", context, status)
 
     async def records(self, request: Request) -> Response:
         """GET /records: the user's records and the add form."""
@@ -230,11 +253,18 @@ class Pages:
         user_id = current_user_id(request)
         text = form_text(await read_form(request), "text")
         problem = validate_record_text(text)
+        fragment = wants_fragment(request)
         if problem is not None:
             return await self._records_page(
-                request, user_id, error=f"Not added: {problem}.", text=text[:10_000]
+                request,
+                user_id,
+                error=f"Not added: {problem}.",
+                text=text[:10_000],
+                fragment=fragment,
             )
         await self.db.add_record(user_id, text)
+        if fragment:
+            return await self._records_page(request, user_id, fragment=True)
         return RedirectResponse("/records", status_code=303)
 
     async def delete_record(self, request: Request) -> Response:
@@ -247,6 +277,8 @@ class Pages:
         record_id: int = request.path_params["record_id"]
         if not await self.db.delete_record(user_id, record_id):
             raise HTTPException(404, "No such record.")
+        if wants_fragment(request):
+            return await self._records_page(request, user_id, fragment=True)
         return RedirectResponse("/records", status_code=303)
 
     # -- my sessions ---------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Jinja2 helper: the hidden CSRF input for any form.
+"""Jinja2 helpers: the hidden CSRF input for any form, the CSRF meta tags for scripts.
 
 Example:
     ```python
     env = jinja2.Environment(loader=..., autoescape=True)
     install_csrf(env)
     # in a template: <form method="post">{{ csrf_input(request) }} ... </form>
+    # and, for HTMX or other scripts, in <head>: {{ csrf_meta(request) }}
     ```
 """
 
@@ -20,7 +21,7 @@ from cookieguard.asgi.types import Connection
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-__all__ = ["csrf_input", "install_csrf"]
+__all__ = ["csrf_input", "csrf_meta", "install_csrf"]
 
 
 def csrf_input(request: Connection) -> Markup:
@@ -35,6 +36,12 @@ def csrf_input(request: Connection) -> Markup:
     return Markup(csrf.csrf_input(request))  # noqa: S704 -- the field name is escaped, the token is alphanumeric
 
 
+def csrf_meta(request: Connection) -> Markup:
+    """The ``csrf-token`` and ``csrf-header`` ``<meta>`` tags (see `cookieguard.csrf_meta`)."""
+    return Markup(csrf.csrf_meta(request))  # noqa: S704 -- the header name is escaped, the token is alphanumeric
+
+
 def install_csrf(env: Environment) -> None:
-    """Make ``csrf_input(request)`` available in every template of `env`."""
+    """Make ``csrf_input(request)`` and ``csrf_meta(request)`` available in every template."""
     env.globals["csrf_input"] = csrf_input
+    env.globals["csrf_meta"] = csrf_meta

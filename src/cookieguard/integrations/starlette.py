@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from cookieguard.asgi.csrf import csrf_header_name, get_csrf_token
 from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
 from cookieguard.auth.login import get_user, get_user_id
 from cookieguard.auth.login_policy import (
@@ -40,6 +41,7 @@ from cookieguard.errors import StoreUnavailable
 
 __all__ = [
     "LoginRequired",
+    "csrf_token_endpoint",
     "NotAuthenticated",
     "install_exception_handlers",
     "login_required",
@@ -209,3 +211,20 @@ def install_exception_handlers(app: Starlette, *, api_prefixes: Sequence[str] = 
 def _path(conn: HTTPConnection) -> str:
     # Escaped, so a crafted path cannot forge log lines.
     return ascii(str(conn.scope.get("path", ""))[:300])
+
+
+async def csrf_token_endpoint(request: Request) -> JSONResponse:
+    """``{"csrfToken": ..., "headerName": ...}`` for a single-page app that has no HTML page.
+
+    Mount it as a GET route (Starlette ``Route("/csrf", csrf_token_endpoint)``, FastAPI
+    ``app.get("/csrf")(csrf_token_endpoint)``). The token is a fresh masked one; asking for
+    it sets the CSRF cookie when the browser has none (or a malformed one), so the token works
+    for the next unsafe request sent in ``headerName``. ``Cache-Control: no-store``: a shared
+    cache must never hand one browser's token to another (the middleware adds
+    ``Vary: Cookie`` too). A GET cannot be forged into anything harmful, and another site's
+    script cannot read the answer (same-origin policy), so the endpoint needs no login.
+    """
+    return JSONResponse(
+        {"csrfToken": get_csrf_token(request), "headerName": csrf_header_name(request)},
+        headers={"cache-control": "no-store"},
+    )

@@ -11,6 +11,7 @@ from cookieguard.asgi.csrf import CSRFMiddleware, csrf_input
 from cookieguard.asgi.session import SessionMiddleware, get_session
 from cookieguard.auth import AuthMiddleware, authenticate, change_password, get_user, login, logout
 from cookieguard.django import from_django_settings
+from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.purge import Purger
 
 # The Django site's settings, as its settings.py has them (unset names: Django's defaults).
@@ -94,7 +95,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await users.close()
 
 
-site = Starlette(routes=routes, lifespan=lifespan)
+async def unavailable(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("The database is unavailable; try again", 503)
+
+
+site = Starlette(
+    routes=routes, lifespan=lifespan, exception_handlers={StoreUnavailable: unavailable}
+)
 app = SessionMiddleware(
     CSRFMiddleware(AuthMiddleware(site, auth), django.csrf), sessions, django.session
 )

@@ -208,7 +208,7 @@ class DjangoPasswordHasher(PasswordHasher):
         algorithm = _identify(encoded)
         try:
             ok, current = self._check(algorithm, encoded, data)
-        except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+        except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as exc:
             logger.warning(
                 "password hash (%s) unreadable (%s); the login fails", algorithm, type(exc).__name__
             )

@@ -251,3 +251,19 @@ def test_a_custom_session_store_needs_its_salt() -> None:
         from_django_settings(settings_)
     site = from_django_settings(settings_, session_salt="django.contrib.sessions.MyStore")
     assert site.session_salt == "django.contrib.sessions.MyStore"
+
+
+def test_cookieguard_django_never_imports_django() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cookieguard.django as d\n"
+        "from cookieguard.core.signing import KeyRing\n"
+        "site = d.from_django_settings({'SECRET_KEY': 'k' * 50})\n"
+        "site.session_backend('x.sqlite3'); site.user_store('x.sqlite3')\n"
+        "d.DjangoPasswordHasher(iterations=10).hash('pw')\n"
+        "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

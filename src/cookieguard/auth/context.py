@@ -24,6 +24,7 @@ from cookieguard.asgi.types import ASGIApp, Connection, Receive, Scope, Send, sc
 from cookieguard.auth.passwords import PasswordHasher
 from cookieguard.auth.users import UserStore
 from cookieguard.core.auth import SESSION_AUTH_CHECKED, SESSION_USER_ID, AuthHasher, recheck_due
+from cookieguard.core.django_signing import DjangoAuthHasher
 from cookieguard.core.redirects import is_safe_redirect
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
@@ -63,6 +64,12 @@ class AuthConfig:
             time. 0 checks on every request; None never (then only `change_password` and
             `get_user` notice, and `user_store` may be None).
         clock: Epoch seconds for `recheck_interval`; inject one in tests.
+        django_auth_backend: Share logins with a Django site (`cookieguard.django`): the
+            ``_auth_user_backend`` value `login` writes (an entry of Django's
+            ``AUTHENTICATION_BACKENDS``, e.g. ``django.contrib.auth.backends.ModelBackend``),
+            and the session auth hash becomes Django's (`DjangoAuthHasher`), so a session
+            made on either side is logged in on the other and a password change on either
+            side ends the other's sessions at their next check. None: cookieguard's own.
     """
 
     keyring: KeyRing
@@ -71,6 +78,7 @@ class AuthConfig:
     login_url: str = "/login"
     recheck_interval: int | None = 300
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    django_auth_backend: str | None = None
     auth_hasher: AuthHasher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +91,17 @@ class AuthConfig:
             raise ConfigError("recheck_interval must be a non-negative int of seconds, or None")
         if not is_safe_redirect(self.login_url.partition("?")[0]):
             raise ConfigError("login_url must be a same-site path such as '/login'")
-        object.__setattr__(self, "auth_hasher", AuthHasher(self.keyring))
+        backend = self.django_auth_backend
+        if backend is None:
+            hasher = AuthHasher(self.keyring)
+        elif isinstance(backend, str) and backend:
+            hasher = DjangoAuthHasher(self.keyring.current, tuple(self.keyring.fallbacks))
+        else:
+            raise ConfigError(
+                "django_auth_backend must be a dotted path such as Django's "
+                "'django.contrib.auth.backends.ModelBackend', or None"
+            )
+        object.__setattr__(self, "auth_hasher", hasher)
 
     @property
     def hasher(self) -> PasswordHasher:

@@ -27,6 +27,7 @@ from cookieguard.auth.revalidate import end_session, verify_session_user
 from cookieguard.auth.throttle import LoginThrottle
 from cookieguard.auth.users import ManagedUserStore, User, UserStore, plausible_username
 from cookieguard.core.auth import (
+    SESSION_AUTH_BACKEND,
     SESSION_AUTH_CHECKED,
     SESSION_AUTH_HASH,
     SESSION_USER_ID,
@@ -161,6 +162,8 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
     else:
         session.cycle_key()
     session[SESSION_USER_ID] = user.id
+    if config.django_auth_backend is not None:  # Django's get_user needs it (a shared login)
+        session[SESSION_AUTH_BACKEND] = config.django_auth_backend
     session[SESSION_AUTH_HASH] = new_hash
     _checked_now(session, config)
     session.set_user(user.id)

@@ -25,6 +25,9 @@ SESSION_AUTH_HASH = "_auth_user_hash"
 """Session key of the auth hash (hex), as Django names it."""
 SESSION_AUTH_CHECKED = "_auth_checked_at"
 """Session key of when the auth hash was last checked against the user store (epoch seconds)."""
+SESSION_VERIFIED_AT = "_auth_verified_at"
+"""Session key of when the user last entered their password (epoch seconds): recent-login
+("sudo") mode. A session restored from a remember-me cookie has none."""
 AUTH_HASH_PURPOSE = "cookieguard.auth.session-auth-hash"
 """Purpose the auth-hash HMAC keys are bound to (see `KeyRing.derive`)."""
 

@@ -14,6 +14,15 @@ from cookieguard.auth.login import (
     reset_password,
 )
 from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
+from cookieguard.auth.recent import RecentLoginPolicy, is_recent_login, login_age, reauthenticate
+from cookieguard.auth.remember import (
+    RememberConfig,
+    RememberMiddleware,
+    RememberStore,
+    SessionStoreRememberStore,
+    forget,
+    remember,
+)
 from cookieguard.auth.sessions import (
     SessionEntry,
     list_sessions,
@@ -34,8 +43,13 @@ __all__ = [
     "ManagedUserStore",
     "PasswordCheck",
     "PasswordHasher",
+    "RecentLoginPolicy",
+    "RememberConfig",
+    "RememberMiddleware",
+    "RememberStore",
     "SQLiteUserStore",
     "SessionEntry",
+    "SessionStoreRememberStore",
     "SyncManagedUserStore",
     "SyncSQLiteUserStore",
     "SyncUserStore",
@@ -47,11 +61,16 @@ __all__ = [
     "change_password",
     "client_address",
     "default_hasher",
+    "forget",
     "get_user",
     "get_user_id",
+    "is_recent_login",
     "list_sessions",
     "login",
+    "login_age",
     "logout",
+    "reauthenticate",
+    "remember",
     "reset_password",
     "revoke_other_sessions",
     "revoke_session",

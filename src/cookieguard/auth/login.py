@@ -31,6 +31,7 @@ from cookieguard.core.auth import (
     SESSION_AUTH_CHECKED,
     SESSION_AUTH_HASH,
     SESSION_USER_ID,
+    SESSION_VERIFIED_AT,
     same_user,
 )
 from cookieguard.core.session import Session
@@ -166,6 +167,7 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         session[SESSION_AUTH_BACKEND] = config.django_auth_backend
     session[SESSION_AUTH_HASH] = new_hash
     _checked_now(session, config)
+    session[SESSION_VERIFIED_AT] = config.clock()  # the password was just checked: "sudo"
     session.set_user(user.id)
     rotate_csrf_secret(scope_of(conn))  # no CSRF driver, no secret: an API-only app
     scope_of(conn)[USER_SCOPE_KEY] = user
@@ -195,6 +197,9 @@ async def logout(conn: Connection) -> None:
     session = get_session(conn)
     user_id = get_user_id(conn)
     scope_of(conn)[USER_SCOPE_KEY] = None
+    from cookieguard.auth.remember import forget  # remember imports this module
+
+    await forget(conn)
     rotate_csrf_secret(scope_of(conn))
     await end_session(conn, session)
     if user_id is not None:

@@ -28,6 +28,9 @@ SESSION_AUTH_BACKEND = "_auth_user_backend"
 when sharing logins with Django: `AuthConfig.django_auth_backend`)."""
 SESSION_AUTH_CHECKED = "_auth_checked_at"
 """Session key of when the auth hash was last checked against the user store (epoch seconds)."""
+SESSION_VERIFIED_AT = "_auth_verified_at"
+"""Session key of when the user last entered their password (epoch seconds): recent-login
+("sudo") mode. A session restored from a remember-me cookie has none."""
 AUTH_HASH_PURPOSE = "cookieguard.auth.session-auth-hash"
 """Purpose the auth-hash HMAC keys are bound to (see `KeyRing.derive`)."""
 

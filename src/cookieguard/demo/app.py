@@ -57,15 +57,19 @@ from cookieguard import (
     StoreUnavailable,
     UserStore,
 )
+from cookieguard.auth.remember import RememberConfig, RememberMiddleware
 from cookieguard.config import THIRTY_DAYS
 from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
 from cookieguard.demo.db import DemoDatabase
 from cookieguard.demo.pages import Pages
 from cookieguard.integrations.jinja2 import install_csrf
 from cookieguard.integrations.starlette import requires_login
+from cookieguard.integrations.starlette_recent import require_recent_login
 from cookieguard.stores.purge import Purger
 
 HERE = Path(__file__).parent
+SUDO_MAX_AGE = 600
+"""Seconds a password entry keeps sensitive actions (sessions, password) open."""
 STYLE = (HERE / "static" / "style.css").read_bytes()
 SCRIPTS = {name: (HERE / "static" / name).read_bytes() for name in ("htmx.min.js", "csrf-htmx.js")}
 """HTMX 2 (vendored from the npm package htmx.org, see its header) and the CSRF listener."""
@@ -167,6 +171,10 @@ def create_app(
     pages = Pages(templates, db, users, LoginThrottle(store), inspector=inspector)
     api = RecordsAPI(db)
     refusal_page = _refusal_renderer(templates)
+    # Sensitive actions need the password entered within SUDO_MAX_AGE; a POST comes back to
+    # the page its form was on, since a redirect cannot repeat it.
+    sudo_sessions = require_recent_login(SUDO_MAX_AGE, fallback_next="/sessions")
+    sudo_password = require_recent_login(SUDO_MAX_AGE, fallback_next="/password")
 
     def error_page(request: Request, status: int, message: str) -> Response:
         context = {
@@ -236,8 +244,12 @@ def create_app(
                 methods=["POST"],
             ),
             Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
-            Route("/sessions/revoke", requires_login(pages.revoke), methods=["POST"]),
-            Route("/sessions/revoke-others", requires_login(pages.revoke_others), methods=["POST"]),
+            Route("/sessions/revoke", sudo_sessions(pages.revoke), methods=["POST"]),
+            Route("/sessions/revoke-others", sudo_sessions(pages.revoke_others), methods=["POST"]),
+            Route("/reauth", requires_login(pages.reauth_page), methods=["GET"]),
+            Route("/reauth", requires_login(pages.reauth_submit), methods=["POST"]),
+            Route("/password", sudo_password(pages.password_page), methods=["GET"]),
+            Route("/password", sudo_password(pages.password_submit), methods=["POST"]),
             Route("/api/records", requires_login(api.list), methods=["GET"]),
             Route("/api/records", requires_login(api.add), methods=["POST"]),
             Route("/static/style.css", _style, methods=["GET"]),
@@ -254,7 +266,9 @@ def create_app(
     # five minutes (the re-check interval); every session ends 30 days after login at the
     # latest, however often it is used. Both are the defaults, spelled out here.
     auth_config = AuthConfig(keyring=KeyRing(secret_key), user_store=users, recheck_interval=300)
-    auth = AuthMiddleware(site, auth_config)
+    # "Remember me" series live in the session store, next to the sessions they restore.
+    remembered = RememberMiddleware(site, RememberConfig(store))
+    auth = AuthMiddleware(remembered, auth_config)
     # The API answers in JSON whatever the client accepts: its refusals (403, 503) too.
     # Every other refusal is an HTML page in the site's look (`error_page`).
     csrf_config = CSRFConfig(debug=True, api_prefixes=API_PREFIXES, error_page=refusal_page)

@@ -25,9 +25,12 @@ from starlette.templating import Jinja2Templates
 from cookieguard import (
     LoginThrottle,
     LoginThrottled,
+    ManagedUserStore,
     UserStore,
     authenticate,
+    change_password,
     client_address,
+    get_user,
     get_user_id,
     is_safe_redirect,
     list_sessions,
@@ -37,6 +40,8 @@ from cookieguard import (
     revoke_session,
     safe_next,
 )
+from cookieguard.auth.recent import reauthenticate
+from cookieguard.auth.remember import REMEMBER_LABEL, remember
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.api import current_user_id
 from cookieguard.demo.db import DemoDatabase, validate_record_text
@@ -104,6 +109,12 @@ def _minutes(seconds: int) -> str:
         return "a few seconds"
     minutes = (seconds + 59) // 60
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _device(user_agent: str | None) -> str:
+    if user_agent is not None and user_agent.startswith(REMEMBER_LABEL):
+        return "Remember me: " + device_name(user_agent[len(REMEMBER_LABEL) :] or None)
+    return device_name(user_agent)
 
 
 # What the login form says for each `LoginThrottled.reason` (see cookieguard.core.throttle).
@@ -206,6 +217,8 @@ class Pages:
             )
         before = remember_before_login(request, self.csrf_cookie)
         await login(request, user)
+        if form_text(form, "remember") == "1":
+            await remember(request, user)
         request.session[USERNAME_KEY] = user.username
         request.session[BEFORE_LOGIN_KEY] = before  # for the inspector's "before -> after"
         return RedirectResponse(safe_next(next_url, "/records"), status_code=303)
@@ -214,6 +227,96 @@ class Pages:
         """POST /logout: end the session everywhere (server-side) and clear the cookie."""
         await logout(request)
         return RedirectResponse("/login", status_code=303)
+
+    async def _username(self, request: Request) -> str | None:
+        # A session restored from "remember me" starts without the display name.
+        name = request.session.get(USERNAME_KEY)
+        if name is None:
+            user = await get_user(request, self.users)
+            if user is not None:
+                name = request.session[USERNAME_KEY] = user.username
+        return name if isinstance(name, str) else None
+
+    # -- re-authentication ("sudo") and password -----------------------------------------
+
+    async def _reauth_form(
+        self,
+        request: Request,
+        next_url: str,
+        *,
+        error: str | None = None,
+        throttled: bool = False,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        context = {
+            "username": await self._username(request),
+            "next": next_url if is_safe_redirect(next_url) else "",
+            "error": error,
+            "throttled": throttled,
+        }
+        return await self._page(request, "reauth.html", context, status, headers)
+
+    async def reauth_page(self, request: Request) -> Response:
+        """GET /reauth: ask the logged-in user for their password again."""
+        return await self._reauth_form(request, request.query_params.get("next", ""))
+
+    async def reauth_submit(self, request: Request) -> Response:
+        """POST /reauth: a right password makes the login recent; a wrong one is throttled."""
+        form = await read_form(request)
+        next_url = form_text(form, "next")
+        try:
+            ok = await reauthenticate(
+                request,
+                self.users,
+                form_text(form, "password"),
+                throttle=self.throttle,
+                address=client_address(request),
+            )
+        except LoginThrottled as exc:
+            return await self._reauth_form(
+                request,
+                next_url,
+                throttled=True,
+                error=f"Too many failed attempts. Try again in {_minutes(exc.retry_after)}.",
+                status=429,
+                headers={"retry-after": str(exc.retry_after)},
+            )
+        if not ok:
+            return await self._reauth_form(request, next_url, error="Wrong password.", status=401)
+        return RedirectResponse(safe_next(next_url, "/sessions"), status_code=303)
+
+    async def password_page(self, request: Request) -> Response:
+        """GET /password: the change-password form (needs a recent login)."""
+        changed = request.query_params.get("changed") == "1"
+        context = {
+            "username": await self._username(request),
+            "message": "Password changed; your other sessions were signed out."
+            if changed
+            else None,
+            "error": None,
+        }
+        return await self._page(request, "password.html", context)
+
+    async def password_submit(self, request: Request) -> Response:
+        """POST /password: set a new password, ending every other session and remember-me."""
+        new_password = form_text(await read_form(request), "new_password")
+        user = await get_user(request, self.users)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if not isinstance(self.users, ManagedUserStore) or not new_password:
+            context = {
+                "username": user.username,
+                "message": None,
+                "error": "Enter a new password.",
+            }
+            return await self._page(request, "password.html", context, 400)
+        try:
+            await change_password(request, self.users, user, new_password)
+        except ValueError as exc:
+            context = {"username": user.username, "message": None, "error": str(exc)}
+            return await self._page(request, "password.html", context, 400)
+        return RedirectResponse("/password?changed=1", status_code=303)
 
     # -- records -----------------------------------------------------------------------
 
@@ -231,7 +334,7 @@ class Pages:
             for r in await self.db.records(user_id)
         ]
         context = {
-            "username": request.session.get(USERNAME_KEY),
+            "username": await self._username(request),
             "records": records,
             "error": error,
             "text": text,
@@ -289,7 +392,7 @@ class Pages:
             {
                 "ref": entry.handle,
                 "current": entry.current,
-                "device": device_name(entry.user_agent),
+                "device": _device(entry.user_agent),
                 "user_agent": entry.user_agent or "",
                 "created": _when(entry.created_at),
                 "last_seen": _when(entry.last_seen),
@@ -302,7 +405,7 @@ class Pages:
             request,
             "sessions.html",
             {
-                "username": request.session.get(USERNAME_KEY),
+                "username": await self._username(request),
                 "sessions": rows,
                 "message": message,
             },

@@ -41,6 +41,7 @@ from cookieguard.integrations.starlette import (
     install_exception_handlers,
     login_required,
 )
+from cookieguard.integrations.starlette_recent import RecentLoginRequired
 
 __all__ = [
     "CSRFTokenDep",
@@ -55,6 +56,7 @@ __all__ = [
     "request_csrf_token",
     "request_session",
     "require_login",
+    "require_recent_login",
     "require_user",
 ]
 
@@ -145,6 +147,33 @@ def require_login(
         return user_id
 
     return logged_in_user_id
+
+
+def require_recent_login(
+    max_age: float,
+    *,
+    reauth_url: str = "/reauth",
+    fallback_next: str | None = None,
+    cookie_name: str = SESSION_COOKIE,
+    api_prefixes: Sequence[str] = ("/api/",),
+) -> Callable[..., Awaitable[str]]:
+    """A dependency for sensitive actions: the user id when the password was entered within
+    `max_age` seconds in this session (see `cookieguard.auth.recent`).
+
+    Otherwise: anonymous requests get the login answer; a browser a 303 to `reauth_url`
+    with a safe ``next``, an API client 403 JSON ``{"error": "reauthentication_required"}``.
+    """
+    guard = RecentLoginRequired(
+        max_age, reauth_url=reauth_url, fallback_next=fallback_next, api_prefixes=api_prefixes
+    )
+    scheme = _scheme(cookie_name)
+
+    async def recently_logged_in_user_id(
+        request: Request, _cookie: Annotated[str | None, Security(scheme)]
+    ) -> str:
+        return guard(request)
+
+    return recently_logged_in_user_id
 
 
 RequiredUser = Annotated[User, Depends(require_user())]

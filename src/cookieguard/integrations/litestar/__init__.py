@@ -14,7 +14,8 @@ Example:
   ``request.clear_session()`` are cookieguard's (clearing logs out: the record is deleted).
 * exemption: ``@post("/hook", opt={"csrf_exempt": True})`` (or Litestar's own key,
   ``exclude_from_csrf``), or `csrf_exempt` under the route decorator.
-* ``guards=[requires_login]``: 401 JSON for API clients, a redirect for browsers.
+* ``guards=[requires_login]``: 401 JSON for API clients, a redirect for browsers;
+  ``guards=[require_recent_login(max_age=600)]`` for sensitive actions (sudo mode).
 * dependencies ``session``, ``csrf_token``, ``user`` and ``current_user``.
 * templates: ``{{ csrf_field() }}`` and ``{{ csrf_token() }}``.
 """
@@ -32,6 +33,11 @@ from cookieguard.integrations.litestar.dependencies import (
 from cookieguard.integrations.litestar.guards import LoginGuard, LoginRequired, requires_login
 from cookieguard.integrations.litestar.middleware import CookieGuardMiddleware
 from cookieguard.integrations.litestar.plugin import CookieGuardPlugin
+from cookieguard.integrations.litestar.recent import (
+    ReauthRequired,
+    RecentLoginGuard,
+    require_recent_login,
+)
 from cookieguard.integrations.litestar.templates import csrf_field, csrf_token
 
 __all__ = [
@@ -39,6 +45,8 @@ __all__ = [
     "CookieGuardPlugin",
     "LoginGuard",
     "LoginRequired",
+    "ReauthRequired",
+    "RecentLoginGuard",
     "csrf_exempt",
     "csrf_field",
     "csrf_token",
@@ -47,5 +55,6 @@ __all__ = [
     "provide_current_user",
     "provide_session",
     "provide_user",
+    "require_recent_login",
     "requires_login",
 ]

@@ -48,6 +48,7 @@ from cookieguard.integrations.litestar.middleware import (
     CookieGuardMiddleware,
     StackConfig,
 )
+from cookieguard.integrations.litestar.recent import ReauthRequired, reauth_required_response
 from cookieguard.integrations.litestar.templates import register_template_callables
 from cookieguard.stores.base import SessionStore
 
@@ -122,6 +123,7 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         handlers = app_config.exception_handlers
         handlers.setdefault(StoreUnavailable, self.store_unavailable_response)
         handlers.setdefault(LoginRequired, login_required_response)
+        handlers.setdefault(ReauthRequired, reauth_required_response)
         if self._dependencies:
             for key, provider in providers().items():
                 app_config.dependencies.setdefault(key, provider)

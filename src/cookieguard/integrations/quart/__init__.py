@@ -42,6 +42,7 @@ from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.integrations.quart.exemptions import EXTENSION_KEY, QuartExemptions
+from cookieguard.integrations.quart.recent import require_recent_login
 from cookieguard.integrations.quart.session import CookieGuardSessionInterface, QuartSession
 from cookieguard.integrations.quart.views import (
     csrf_input,
@@ -62,6 +63,7 @@ __all__ = [
     "csrf_input",
     "csrf_token",
     "login_required",
+    "require_recent_login",
 ]
 
 logger = logging.getLogger("cookieguard.quart")

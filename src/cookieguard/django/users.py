@@ -43,8 +43,9 @@ class DjangoUserStore:
         database: a `Database`, a ``postgresql://`` DSN, or Django's SQLite file path (the
             same one the `DjangoSessionBackend` uses).
         table: the user model's table: ``auth_user``, or e.g. ``accounts_user``.
-        id_column, username_column, password_column: its columns (``USERNAME_FIELD`` may be
-            ``email``).
+        id_column: its primary-key column.
+        username_column: its username column (``USERNAME_FIELD`` may be ``email``).
+        password_column: its password-hash column.
         is_active_column: the ``is_active`` column; None for a model without one (every
             user is then active, as Django's ``ModelBackend`` assumes).
     """

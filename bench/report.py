@@ -1,6 +1,6 @@
 """Markdown tables from a results file: throughput, ratios to bare, errors, RSS, targets.
 
-python3 bench/report.py [bench/results/latest.json]
+python3 bench/report.py [bench/results/latest-uvicorn.json]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ users (a reader with 10 records, a writer for W3), and a warm-up per workload th
 away. Then, round by round, every workload runs on every subject (order rotated each round),
 so each ratio to the bare site compares two runs of the same round. Results: medians over
 rounds, every socket error and every status other than the workload's expected one, the
-peak RSS (VmHWM) of each server's processes. Written to bench/results/latest.json and .md.
+peak RSS (VmHWM) of each server's processes. Written to bench/results/latest-SERVER.json and .md.
 Standard library only.
 """
 
@@ -245,7 +245,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="default: bench/results/latest-SERVER.json")
-    parser.add_argument("--no-chart", action="store_true", help="skip bench/chart.png")
+    parser.add_argument("--no-chart", action="store_true", help="skip bench/chart-SERVER.png")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
         "--nice",

@@ -201,7 +201,9 @@ def targets(result: dict) -> list[str]:
                 continue
             goal = wanted[k] - slack
             verdict = "held" if got >= goal else "**not held**"
-            cell = f"{got:.2f} (target {goal:.2f}): {verdict}"
+            cpu = per[k].get("cpu_ratio")
+            steady = f", CPU ratio {cpu:.2f}" if cpu is not None else ""
+            cell = f"{got:.2f} (target {goal:.2f}{steady}): {verdict}"
             peer_rps = summary.get(PEER.get(name, "starsessions-memory"), {}).get(k, {}).get("rps")
             if peer_rps:
                 times = per[k]["rps"] / peer_rps

@@ -1,6 +1,7 @@
 """Bar chart of req/s per workload and subject (run with bench/.venvs/asgi/bin/python).
 
-bench/.venvs/asgi/bin/python bench/chart.py bench/results/latest.json bench/chart.png
+bench/.venvs/asgi/bin/python bench/chart.py bench/results/latest-uvicorn.json \
+    bench/chart-uvicorn.png
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
     bench/.venvs/asgi/bin/python bench/inproc.py [--cookieguard-rev HEAD] [--requests 3000]
 
-uvicorn and h11 cost the same for every ASGI subject; this takes them out. Each workload's
+The server costs the same for every ASGI subject; this takes it out. Every subject is the
+same app (sites/app.py) with its own security layer. Each workload's
 request is built as an ASGI scope (the same headers the wrk runs send) and awaited on the
 app directly, one at a time; the CPU time (process_time) per request is the median of 9
 batches, the apps' batches interleaved so that a burst of another process hits them all.
@@ -36,7 +37,7 @@ sys.path.insert(1, str(BENCH / "sites"))
 
 from client import _FIELD, _VALUE, Browser  # noqa: E402
 from run import RESULTS, snapshot  # noqa: E402
-from subjects import POSTGRES_URL, REDIS_URL, USERS  # noqa: E402
+from subjects import USERS  # noqa: E402
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 HOST = "127.0.0.1:8000"
@@ -183,40 +184,34 @@ async def measure(
 
 
 async def build(name: str, workdir: Path) -> tuple[App, Jar, Jar]:
-    db_path = str(workdir / f"{name}.sqlite3")
-    if name in ("bare", "starsessions-memory"):
-        os.environ["BENCH_DB"] = db_path
-        os.environ["BENCH_STORE"] = "memory://"
-        if name == "bare":
-            import bare
+    """The subject's app: `sites/app.py` with the subject's security layer, logged in."""
+    import app as site
 
-            app: App = bare.create_app()
-            reader, writer = Jar(app), Jar(app)
-            reader.cookies["uid"], writer.cookies["uid"] = "reader", "writer"
-        else:
-            import starsessions_site
-            from peerdb import PeerDB
+    from subjects import all_subjects
 
-            for user, password in USERS.items():
-                PeerDB(db_path).add_user(user, password)
-            app = starsessions_site.create_app()
-            reader, writer = [await login(app, u, p) for u, p in USERS.items()]
-    else:
-        from cookieguard.demo.app import create_app
-        from cookieguard.demo.db import DemoDatabase
-        from cookieguard.demo.users import create_user
-        from cookieguard.stores import open_store
+    subject = next(s for s in all_subjects() if s.name == name)
+    values = {"db": str(workdir / f"{name}.sqlite3"), "dir": str(workdir), "prefix": "", "port": ""}
+    env = {k: subject.fill(v, values) for k, v in subject.env.items()}
+    env.pop("BENCH_REDIS_PREFIX", None)
+    env.pop("BENCH_PG_TABLE", None)
+    security, db_path = env["BENCH_SECURITY"], env["BENCH_DB"]
+    if security == "starsessions":
+        from peerdb import PeerDB
 
         for user, password in USERS.items():
-            await create_user(db_path, user, password)
-        url = {
-            "cookieguard-memory": "memory://",
-            "cookieguard-sqlite": f"sqlite:///{workdir}/{name}-sessions.sqlite3",
-            "cookieguard-redis": REDIS_URL,
-            "cookieguard-postgres": POSTGRES_URL,
-        }[name]
-        db = DemoDatabase(db_path)
-        app = create_app(db, open_store(url), secret_key=db.secret_key())
+            PeerDB(db_path).add_user(user, password)
+    elif security == "cookieguard":
+        import cookieguard
+        from cookieguard.auth import default_hasher
+
+        users = cookieguard.SQLiteUserStore(db_path)
+        for user, password in USERS.items():
+            await users.create_user(user, default_hasher().hash(password))
+    app: App = site.build(security, db_path, env["BENCH_STORE"], "inproc-secret-" + "x" * 32)
+    if security == "none":
+        reader, writer = Jar(app), Jar(app)
+        reader.cookies["uid"], writer.cookies["uid"] = "reader", "writer"
+    else:
         reader, writer = [await login(app, u, p) for u, p in USERS.items()]
     headers = {
         "content-type": "application/json",

@@ -5,8 +5,9 @@
 
 Timings on a shared machine swing by several percent from run to run; an instruction count
 does not: `valgrind --tool=callgrind` counts the instructions the CPU retires, the same for
-the same code and inputs whatever else the machine does. Each subject x workload runs twice
-under callgrind (after the same set-up and 200 warm-up requests), once with no measured
+the same code and inputs whatever else the machine does. The event loop is uvloop (as under
+uvicorn[standard] or granian); the server itself is not in the count. Each subject x workload
+runs twice under callgrind (after the same set-up and 200 warm-up requests), once with no measured
 requests and once with `--requests`; the difference over the requests is the cost of one
 request. Hash randomisation is fixed (PYTHONHASHSEED=0) so dict layouts repeat. Instructions
 are not time (cache misses and branch mispredictions are not in them), but a change that
@@ -33,8 +34,37 @@ WARMUP = 200
 _COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
+def _event_loop_run(main: object) -> None:
+    """uvloop when installed (what uvicorn[standard] and granian run), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)  # type: ignore[arg-type]
+    else:
+        uvloop.run(main)  # type: ignore[arg-type]
+
+
+def core_child(case: str, calls: int) -> None:
+    """`calls` calls of one of micro.py's core cases (cookie parsing, masking, verdict...)."""
+    sys.path.insert(0, str(BENCH))
+    import gc
+
+    import micro
+
+    fn = micro.cases()[case]
+    for _ in range(WARMUP):
+        fn()
+    gc.collect()
+    gc.freeze()
+    for _ in range(calls):
+        fn()
+
+
 def child(subject: str, workload: str, requests: int) -> None:
     """Set the subject up, warm it, then serve `requests` requests of `workload`."""
+    if subject.startswith("core:"):
+        core_child(subject.removeprefix("core:"), requests)
+        return
     sys.path.insert(0, str(BENCH))
     sys.path.insert(1, str(BENCH / "sites"))
     import gc
@@ -53,7 +83,7 @@ def child(subject: str, workload: str, requests: int) -> None:
         for _ in range(requests):
             await inproc.call(app, method, path, headers, body)
 
-    asyncio.run(run())
+    _event_loop_run(run())
 
 
 def count(subject: str, workload: str, requests: int, env: dict[str, str]) -> int:
@@ -82,6 +112,12 @@ def main() -> int:
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--cookieguard-rev", metavar="REV")
+    parser.add_argument(
+        "--core",
+        action="store_true",
+        help="also count instructions per call of micro.py's core cases (cookie parsing and "
+        "rendering, token masking, the CSRF verdict)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("SUBJECT", "WORKLOAD", "N"))
     args = parser.parse_args()
     if args.child:
@@ -102,6 +138,13 @@ def main() -> int:
     subjects = args.subjects.split(",")
     workloads = args.workloads.split(",")
     jobs = [(s, w, n) for s in subjects for w in workloads for n in (0, args.requests)]
+    core_cases: list[str] = []
+    if args.core:
+        sys.path.insert(0, str(BENCH))
+        import micro
+
+        core_cases = list(micro.cases())
+        jobs += [(f"core:{c}", "-", n) for c in core_cases for n in (0, args.requests)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         totals = dict(zip(jobs, pool.map(lambda job: count(*job, env), jobs), strict=True))
@@ -130,6 +173,11 @@ def main() -> int:
                 ratio = f" ({per[('bare', workload)] / value:.2f})"
             cells.append(f"{value / 1000:,.1f}k{ratio}")
         lines.append(f"| `{subject}` | " + " | ".join(cells) + " |")
+    if core_cases:
+        lines += ["", "| core case (micro.py) | instructions per call |", "|---|---:|"]
+        for case in core_cases:
+            calls = totals[(f"core:{case}", "-", args.requests)] - totals[(f"core:{case}", "-", 0)]
+            lines.append(f"| {case} | {calls / args.requests:,.0f} |")
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / "instructions.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

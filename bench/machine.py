@@ -54,6 +54,9 @@ def describe() -> dict[str, object]:
         ASGI_VENV,
         [
             "uvicorn",
+            "uvloop",
+            "httptools",
+            "granian",
             "starlette",
             "starsessions",
             "starlette-csrf",
@@ -76,8 +79,8 @@ def describe() -> dict[str, object]:
         "kernel": platform.release(),
         "wrk": _output(["wrk", "-v"]).split(" Copyright")[0],
         "asgi_env": asgi,
-        "asgi_server": "uvicorn, 1 worker, --loop asyncio --http h11 (uvloop importable: "
-        f"{_importable('uvloop')}, httptools importable: {_importable('httptools')})",
+        "asgi_server": f"uvicorn {asgi.get('uvicorn')} (uvloop {asgi.get('uvloop')}, httptools "
+        f"{asgi.get('httptools')}; h11 for uvicorn-h11), granian {asgi.get('granian')}",
         "django_env": django,
         "django_server": "gunicorn, 1 sync worker (closes the connection after each response)",
         "redis_server": redis_version,

@@ -1,6 +1,7 @@
 """Where a subject's server spends its CPU under load: py-spy samples while wrk drives it.
 
     python3 bench/profile.py --subject cookieguard-memory --workloads W2,W3 --duration 10
+    python3 bench/profile.py --subject cookieguard-memory --server uvicorn-h11
 
 The server runs as in bench/run.py (CPU 0, same setup and login); py-spy (from
 bench/.venvs/asgi) samples it at 1 kHz from CPU 1 alongside wrk. For each workload the
@@ -24,24 +25,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import RESULTS, WORKLOADS, run_wrk, snapshot, start, stop
-from subjects import ASGI_VENV, all_subjects
+from subjects import ASGI_VENV, SERVERS, all_subjects
 
 # First matching (substring of "function (file)") wins; order matters.
 LAYERS = (
     ("cookieguard stores", "cookieguard/stores/"),
+    ("cookieguard cookie parsing/rendering", "cookieguard/core/cookies"),
+    ("cookieguard token masking", "cookieguard/core/tokens"),
     ("cookieguard session middleware", "cookieguard/asgi/session"),
     ("cookieguard CSRF middleware", "cookieguard/asgi/csrf"),
     ("cookieguard core", "cookieguard/core/"),
     ("cookieguard auth", "cookieguard/auth/"),
     ("cookieguard other asgi", "cookieguard/asgi/"),
-    ("demo app", "cookieguard/demo/"),
+    ("cookieguard other", "cookieguard/"),
+    ("the bench app", "sites/app.py"),
+    ("the bench app", "sites/peerdb.py"),
     ("jinja2 templates", "jinja2/"),
     ("starlette", "starlette/"),
     ("starsessions / starlette-csrf / itsdangerous", "starsessions/"),
     ("redis client", "redis/"),
     ("psycopg", "psycopg"),
-    ("uvicorn + h11", "uvicorn/"),
-    ("uvicorn + h11", "h11/"),
+    ("server (uvicorn)", "uvicorn/"),
+    ("server (h11)", "h11/"),
+    ("server (granian)", "granian/"),
     ("json", "json/"),
     ("sqlite3", "sqlite3"),
     ("asyncio", "asyncio/"),
@@ -105,6 +111,7 @@ def analyse(raw: Path, top: int = 25) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subject", default="cookieguard-memory")
+    parser.add_argument("--server", choices=list(SERVERS), default="uvicorn")
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
@@ -119,12 +126,12 @@ def main() -> int:
         revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.raw").touch()
-    report = [f"# Profile of `{subject.name}` ({subject.label})", ""]
+    report = [f"# Profile of `{subject.name}` ({subject.label}) under {SERVERS[args.server]}", ""]
     report.append(
         f"py-spy {args.rate} Hz, {args.duration} s per workload, {args.connections} "
         f"connections, cookieguard from the {revision}, {time.strftime('%Y-%m-%d %H:%M %Z')}."
     )
-    running = start(subject, workdir)
+    running = start(subject, workdir, args.server)
     try:
         for w in [w for w in WORKLOADS if w.key in args.workloads.split(",")]:
             run_wrk(running, w, args, 2)  # warm-up
@@ -161,7 +168,7 @@ def main() -> int:
     finally:
         stop(running)
         shutil.rmtree(workdir, ignore_errors=True)
-    out = RESULTS / f"profile-{subject.name}.md"
+    out = RESULTS / f"profile-{subject.name}-{args.server}.md"
     out.write_text("\n".join(report) + "\n")
     print(f"wrote {out}")
     return 0

@@ -1,15 +1,18 @@
 """Benchmark runner: every subject x workload with wrk over loopback, interleaved by round.
 
     bench/setup.sh                        # once: the environments under bench/.venvs/
-    python3 bench/run.py                  # all subjects, 3 rounds of 5 s, ~12 minutes
-    python3 bench/run.py --subjects bare,cookieguard-memory --rounds 3 --duration 3
+    python3 bench/run.py --server uvicorn # the ASGI subjects, 3 rounds of 5 s, ~9 minutes
+    python3 bench/run.py --server granian --subjects bare,cookieguard-memory --duration 3
+
+Every ASGI subject serves the same app (sites/app.py) under the chosen server (uvicorn with
+uvloop + httptools, granian, or uvicorn with h11 + asyncio); only the security layer differs.
 
 The server runs pinned to CPU 0 and wrk to CPU 1. Each subject gets a fresh SQLite file, two
 users (a reader with 10 records, a writer for W3), and a warm-up per workload that is thrown
 away. Then, round by round, every workload runs on every subject (order rotated each round),
 so each ratio to the bare site compares two runs of the same round. Results: medians over
 rounds, every socket error and every status other than the workload's expected one, the
-peak RSS (VmHWM) of each server's processes. Written to bench/results/latest.json and .md.
+peak RSS (VmHWM) of each server's processes. Written to bench/results/latest-SERVER.json and .md.
 Standard library only.
 """
 
@@ -45,10 +48,12 @@ from procs import (
 from subjects import (
     ASGI_VENV,
     BENCH,
+    POSTGRES_URL,
+    SERVERS,
     USERS,
     Subject,
     all_subjects,
-    cookieguard_available,
+    asgi_command,
 )
 
 WRK_CPU = "1"
@@ -106,7 +111,7 @@ def wait_ready(running: Running, timeout: float = 30.0) -> None:
     raise SetupError(f"server not ready after {timeout:.0f} s; see {running.log}")
 
 
-def start(subject: Subject, workdir: Path) -> Running:
+def start(subject: Subject, workdir: Path, server: str, workers: int = 1) -> Running:
     sdir = workdir / subject.name
     sdir.mkdir()
     port = free_port()
@@ -115,16 +120,18 @@ def start(subject: Subject, workdir: Path) -> Running:
         "db": str(sdir / "site.sqlite3"),
         "dir": str(sdir),
         "prefix": f"bench-{secrets.token_hex(4)}:",
+        "table": f"bench_sessions_{secrets.token_hex(4)}",
     }
     subject.prepare(subject, sdir, values)
     env = {**os.environ, **{k: subject.fill(v, values) for k, v in subject.env.items()}}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    command = asgi_command(server, workers) if subject.asgi else subject.command
     cmd = [
         *niced(),
         "taskset",
         "-c",
-        "0",
-        *(subject.fill(part, values) for part in subject.command),
+        ",".join(str(cpu) for cpu in range(workers)),
+        *(subject.fill(part, values) for part in command),
     ]
     log = sdir / "server.log"
     with log.open("wb") as out:
@@ -165,6 +172,11 @@ def stop(running: Running) -> None:
             running.proc.wait(timeout=10)
     if running.subject.redis_prefix:
         cleanup_redis(running.subject.fill(running.subject.redis_prefix, running.values))
+    if running.subject.pg_table:
+        table = running.subject.fill(running.subject.pg_table, running.values)
+        drop = f"import psycopg; psycopg.connect({POSTGRES_URL!r}, autocommit=True).execute("
+        drop += f"'DROP TABLE IF EXISTS {table}')"
+        subprocess.run([str(ASGI_VENV / "bin" / "python"), "-c", drop], check=False)
 
 
 def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seconds: float) -> dict:
@@ -211,11 +223,20 @@ def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seco
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [s.name for s in all_subjects()]
+    asgi = [s.name for s in all_subjects() if s.asgi]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--subjects",
-        default=",".join(names),
+        default=",".join(asgi),
         help=f"comma-separated, from: {', '.join(names)} (bare is always added)",
+    )
+    parser.add_argument("--server", choices=list(SERVERS), default="uvicorn")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server workers, pinned to CPUs 0..N-1 (wrk stays on CPU 1: with 2 on 2 CPUs "
+        "they share one)",
     )
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--rounds", type=int, default=3)
@@ -223,8 +244,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2.0, help="seconds per discarded run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default=str(RESULTS / "latest.json"))
-    parser.add_argument("--no-chart", action="store_true", help="skip bench/chart.png")
+    parser.add_argument("--out", help="default: bench/results/latest-SERVER.json")
+    parser.add_argument("--no-chart", action="store_true", help="skip bench/chart-SERVER.png")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
         "--nice",
@@ -252,28 +273,23 @@ def main(argv: list[str] | None = None) -> int:
     if "bare" not in wanted:
         wanted.insert(0, "bare")
     workloads = [w for w in WORKLOADS if w.key in args.workloads.split(",")]
+    suffix = args.server + (f"-{args.workers}w" if args.workers > 1 else "")
+    args.out = args.out or str(RESULTS / f"latest-{suffix}.json")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.raw").write_text("")
+    (RESULTS / "latest.raw").write_text("")  # appended to by run_wrk
     workdir = Path(tempfile.mkdtemp(prefix="cookieguard-bench-"))
     print(f"work directory: {workdir}", flush=True)
     revision = "work tree"
     if args.cookieguard_rev:
         revision = snapshot(args.cookieguard_rev, workdir / "cookieguard-src")
     skipped: dict[str, str] = {}
-    if any(n.startswith("cookieguard-") for n in wanted):
-        why = cookieguard_available()
-        if why:
-            for n in [n for n in wanted if n.startswith("cookieguard-")]:
-                skipped[n] = why
-                wanted.remove(n)
-            print(f"skipping cookieguard subjects: {why}", flush=True)
     running: dict[str, Running] = {}
     started = time.time()
     try:
         for name in wanted:
             print(f"starting {name} ...", flush=True)
             try:
-                running[name] = start(known[name], workdir)
+                running[name] = start(known[name], workdir, args.server, args.workers)
             except (SetupError, RuntimeError, OSError) as exc:
                 if name == "bare":
                     raise
@@ -332,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "threads": args.threads,
             "nice": args.nice,
-            "server_cpu": "0",
+            "server": args.server,
+            "server_label": SERVERS[args.server],
+            "workers": args.workers,
+            "server_cpu": ",".join(str(cpu) for cpu in range(args.workers)),
             "wrk_cpu": WRK_CPU,
         },
         "machine": machine.describe(),
@@ -368,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(ASGI_VENV / "bin" / "python"),
                 str(BENCH / "chart.py"),
                 str(out),
-                str(BENCH / "chart.png"),
+                str(BENCH / f"chart-{suffix}.png"),
             ],
             capture_output=True,
             text=True,

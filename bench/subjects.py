@@ -1,8 +1,10 @@
 """The servers under test: how to prepare, start and log in to each one.
 
-Every subject serves the demo contract's routes on 127.0.0.1, pinned to CPU 0. The ASGI
-subjects share one environment (bench/.venvs/asgi) and one server stack: uvicorn, one worker,
-`--loop asyncio --http h11`. Django runs under gunicorn's sync worker from bench/.venvs/django.
+Every ASGI subject serves the same app (`sites/app.py`) and differs only in its security layer
+(none, cookieguard's `CookieGuard` over a store, starsessions + starlette-csrf); all run from one
+environment (bench/.venvs/asgi), one worker pinned to CPU 0, under the server picked by
+`SERVERS`: uvicorn with uvloop + httptools (what `uvicorn[standard]` installs), granian, or
+uvicorn with h11 + asyncio. Django keeps its own site under gunicorn's sync worker.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ DJANGO_VENV = BENCH / ".venvs" / "django"
 PEERS = BENCH / "sites"
 DJANGO_SITE = PEERS / "django_site"
 SERVER_CPU = "0"
-UVICORN_FLAGS = ["--loop", "asyncio", "--http", "h11", "--workers", "1", "--no-access-log"]
+# Server name -> how it is started (the app factory and port are filled in by `asgi_command`).
+SERVERS = {
+    "uvicorn": "uvicorn, uvloop + httptools",
+    "granian": "granian (Rust HTTP, uvloop)",
+    "uvicorn-h11": "uvicorn, asyncio + h11",
+}
 USERS = {"reader": "reader-password-1", "writer": "writer-password-1"}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -36,12 +43,17 @@ class Subject:
 
     name: str
     label: str
-    command: list[str]
+    command: list[str]  # empty for ASGI subjects: `asgi_command` builds it for the server
     prepare: Callable[[Subject, Path, dict[str, str]], None]
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = BENCH
     bare: bool = False
     redis_prefix: str | None = None
+    pg_table: str | None = None
+
+    @property
+    def asgi(self) -> bool:
+        return not self.command
 
     def fill(self, text: str, values: dict[str, str]) -> str:
         return text.format(**values)
@@ -55,18 +67,13 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path, stdin: str | None = Non
         raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()[-500:]}")
 
 
-def _prepare_peer(subject: Subject, workdir: Path, values: dict[str, str]) -> None:
-    if subject.bare:
+def _prepare_app(subject: Subject, workdir: Path, values: dict[str, str]) -> None:
+    """Create the bench users where the subject's layer looks them up (none: no users)."""
+    security = subject.env.get("BENCH_SECURITY", "none")
+    if security == "none":
         return
     for name, password in USERS.items():
-        cmd = [
-            str(ASGI_VENV / "bin" / "python"),
-            "peerdb.py",
-            "adduser",
-            name,
-            "--db",
-            values["db"],
-        ]
+        cmd = [str(ASGI_VENV / "bin" / "python"), "app.py", "adduser", security, name, values["db"]]
         _run(cmd, {}, PEERS, password + "\n")
 
 
@@ -78,48 +85,22 @@ def _prepare_django(subject: Subject, workdir: Path, values: dict[str, str]) -> 
         _run([python, "manage.py", "adduser", name], env, DJANGO_SITE, password + "\n")
 
 
-def _prepare_cookieguard(subject: Subject, workdir: Path, values: dict[str, str]) -> None:
-    exe = cookieguard_executable()
-    for name, password in USERS.items():
-        _run([exe, "adduser", name, "--db", values["db"]], {}, BENCH, password + "\n")
-
-
-def cookieguard_executable() -> str:
-    """The `cookieguard` command of the bench environment (override: BENCH_COOKIEGUARD)."""
-    override = os.environ.get("BENCH_COOKIEGUARD")
-    return os.path.abspath(override) if override else str(ASGI_VENV / "bin" / "cookieguard")
-
-
-def cookieguard_available() -> str | None:
-    """None when `cookieguard demo` exists here, else why not."""
-    try:
-        result = subprocess.run(
-            [cookieguard_executable(), "demo", "--help"], capture_output=True, text=True, timeout=60
-        )
-    except OSError as exc:
-        return str(exc)
-    if result.returncode != 0 or "--store" not in result.stdout:
-        return "`cookieguard demo --help` does not offer --store yet"
-    return None
-
-
-def _uvicorn(factory: str) -> list[str]:
+def asgi_command(server: str, workers: int = 1) -> list[str]:
+    """The command that serves `sites/app.py` under `server` ({port} filled in at start)."""
+    python = str(ASGI_VENV / "bin" / "python")
+    if server == "granian":
+        return [
+            python, "-m", "granian", "--interface", "asgi", "--factory",
+            "--working-dir", str(PEERS), "--host", "127.0.0.1", "--port", "{port}",
+            "--workers", str(workers), "--loop", "uvloop", "--log-level", "warning",
+            "--no-ws", "app:create_app",
+        ]  # fmt: skip
+    loop, http = ("uvloop", "httptools") if server == "uvicorn" else ("asyncio", "h11")
     return [
-        str(ASGI_VENV / "bin" / "python"),
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        str(PEERS),
-        "--factory",
-        factory,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        *UVICORN_FLAGS,
-    ]
+        python, "-m", "uvicorn", "--app-dir", str(PEERS), "--factory", "app:create_app",
+        "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
+        "--loop", loop, "--http", http, "--workers", str(workers), "--no-access-log",
+    ]  # fmt: skip
 
 
 def _gunicorn() -> list[str]:
@@ -139,39 +120,55 @@ def _gunicorn() -> list[str]:
     ]
 
 
-def _cookieguard(store: str | None) -> list[str]:
-    cmd = [cookieguard_executable(), "demo", "--host", "127.0.0.1", "--port", "{port}"]
-    cmd += ["--db", "{db}"]
-    if store:
-        cmd += ["--store", store]
-    return cmd
+def _app(name: str, label: str, security: str, store: str, **extra: str | None) -> Subject:
+    env = {"BENCH_DB": "{db}", "BENCH_SECURITY": security, "BENCH_STORE": store}
+    subject = Subject(name, label, [], _prepare_app, env=env, bare=security == "none")
+    if extra.get("redis"):
+        env["BENCH_REDIS_PREFIX"] = "{prefix}"
+        subject.redis_prefix = "{prefix}"
+    if extra.get("pg"):
+        env["BENCH_PG_TABLE"] = "{table}"
+        subject.pg_table = "{table}"
+    return subject
 
 
 def all_subjects() -> list[Subject]:
-    """Every subject, the bare ceiling first."""
+    """Every subject, the no-security ceiling first."""
     return [
-        Subject(
-            "bare",
-            "bare Starlette (no security)",
-            _uvicorn("bare:create_app"),
-            _prepare_peer,
-            env={"BENCH_DB": "{db}"},
-            bare=True,
-        ),
-        Subject(
+        _app("bare", "same app, no security", "none", ""),
+        _app(
             "starsessions-memory",
-            "Starlette + starsessions (memory) + starlette-csrf",
-            _uvicorn("starsessions_site:create_app"),
-            _prepare_peer,
-            env={"BENCH_DB": "{db}", "BENCH_STORE": "memory://"},
+            "same app, starsessions (memory) + starlette-csrf",
+            "starsessions",
+            "memory://",
         ),
-        Subject(
+        _app(
             "starsessions-redis",
-            "Starlette + starsessions (Redis) + starlette-csrf",
-            _uvicorn("starsessions_site:create_app"),
-            _prepare_peer,
-            env={"BENCH_DB": "{db}", "BENCH_STORE": REDIS_URL, "BENCH_REDIS_PREFIX": "{prefix}"},
-            redis_prefix="{prefix}",
+            "same app, starsessions (Redis) + starlette-csrf",
+            "starsessions",
+            REDIS_URL,
+            redis="1",
+        ),
+        _app("cookieguard-memory", "same app, CookieGuard (memory)", "cookieguard", "memory://"),
+        _app(
+            "cookieguard-sqlite",
+            "same app, CookieGuard (SQLite)",
+            "cookieguard",
+            "sqlite:///{dir}/sessions.sqlite3",
+        ),
+        _app(
+            "cookieguard-redis",
+            "same app, CookieGuard (Redis)",
+            "cookieguard",
+            REDIS_URL,
+            redis="1",
+        ),
+        _app(
+            "cookieguard-postgres",
+            "same app, CookieGuard (PostgreSQL)",
+            "cookieguard",
+            POSTGRES_URL,
+            pg="1",
         ),
         Subject(
             "django-db",
@@ -194,29 +191,5 @@ def all_subjects() -> list[Subject]:
             },
             cwd=DJANGO_SITE,
             redis_prefix="{prefix}",
-        ),
-        Subject(
-            "cookieguard-memory",
-            "cookieguard demo (memory store)",
-            _cookieguard("memory://"),
-            _prepare_cookieguard,
-        ),
-        Subject(
-            "cookieguard-sqlite",
-            "cookieguard demo (SQLite store)",
-            _cookieguard(None),
-            _prepare_cookieguard,
-        ),
-        Subject(
-            "cookieguard-redis",
-            "cookieguard demo (Redis store)",
-            _cookieguard(REDIS_URL),
-            _prepare_cookieguard,
-        ),
-        Subject(
-            "cookieguard-postgres",
-            "cookieguard demo (PostgreSQL store)",
-            _cookieguard(POSTGRES_URL),
-            _prepare_cookieguard,
         ),
     ]

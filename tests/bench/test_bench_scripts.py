@@ -1,0 +1,57 @@
+"""The benchmark scripts run and report honestly (no speed is asserted: benchmarks are not
+timed tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import bench_csrf  # noqa: E402
+import micro  # noqa: E402
+
+
+def test_bench_csrf_core_costs_runs_every_case() -> None:
+    # It once called a middleware method that no longer existed and crashed.
+    names = [name for name, us in bench_csrf.core_costs(number=1) if us >= 0]
+    assert "cookie lookup (middleware)" in names
+    assert "Set-Cookie header (middleware)" in names
+
+
+def test_micro_warns_when_a_composite_measures_below_its_part() -> None:
+    part = "per request: cookies + id hash + verdict"
+    composite = "per request + form token + Set-Cookie"
+    warnings = micro.composite_warnings({part: 5.0, composite: 4.0})
+    assert len(warnings) == 1 and composite in warnings[0] and part in warnings[0]
+    assert micro.composite_warnings({part: 5.0, composite: 7.0}) == []
+
+
+def test_micro_leaves_the_tracked_results_alone_without_update(tmp_path: Path) -> None:
+    tracked = BENCH / "results" / "micro.json"
+    before = hashlib.sha256(tracked.read_bytes()).hexdigest() if tracked.exists() else None
+    out = tmp_path / "micro.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "micro.py"), "--repeats", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+    after = hashlib.sha256(tracked.read_bytes()).hexdigest() if tracked.exists() else None
+    assert after == before
+
+
+@pytest.mark.parametrize("security", ["none", "cookieguard"])
+def test_the_bench_app_builds_for_every_layer(tmp_path: Path, security: str) -> None:
+    sys.path.insert(0, str(BENCH / "sites"))
+    import app
+
+    built = app.build(security, str(tmp_path / "site.sqlite3"), "memory://", "s" * 40)
+    assert callable(built)

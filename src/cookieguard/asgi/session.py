@@ -233,7 +233,9 @@ def _client_address(scope: Scope, mode: str) -> str | None:
 def _user_agent(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"user-agent":
-            return bytes(value[:USER_AGENT_LIMIT]).decode("latin-1")
+            text = bytes(value[:USER_AGENT_LIMIT]).decode("latin-1")
+            # Control characters are no browser's: such a value is not kept (nor shown).
+            return text if text.isprintable() and text else None
     return None
 
 

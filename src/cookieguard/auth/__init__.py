@@ -17,6 +17,7 @@ from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordCheck, Passw
 from cookieguard.auth.sessions import (
     SessionEntry,
     list_sessions,
+    revoke_all_sessions,
     revoke_other_sessions,
     revoke_session,
     stored_session,
@@ -49,6 +50,7 @@ __all__ = [
     "login",
     "logout",
     "reset_password",
+    "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
     "stored_session",

@@ -37,7 +37,6 @@ from cookieguard import (
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.api import current_user_id
 from cookieguard.demo.db import DemoDatabase, validate_record_text
-from cookieguard.demo.devices import device_name
 from cookieguard.demo.inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
 
 logger = logging.getLogger("cookieguard.demo")
@@ -257,7 +256,8 @@ class Pages:
             {
                 "ref": entry.handle,
                 "current": entry.current,
-                "device": device_name(entry.user_agent),
+                "device": entry.device,
+                "address": entry.client_address or "",
                 "user_agent": entry.user_agent or "",
                 "created": _when(entry.created_at),
                 "last_seen": _when(entry.last_seen),

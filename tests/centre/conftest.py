@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from tests.stores.conftest import store  # noqa: F401
 
 from cookieguard import events
 from cookieguard.auth.passwords import PasswordHasher
 from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.events import SecurityEvent
+from tests.stores.conftest import store  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 

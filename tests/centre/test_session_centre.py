@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.centre.centre_app import CHROME_WINDOWS, FIREFOX, SAFARI_IPHONE, client, site
-from tests.centre.conftest import PASSWORD
 
 from cookieguard.auth.passwords import PasswordHasher
 from cookieguard.auth.sqlite_users import SQLiteUserStore
@@ -14,6 +12,8 @@ from cookieguard.config import SessionConfig
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
+from tests.centre.centre_app import CHROME_WINDOWS, FIREFOX, SAFARI_IPHONE, client, site
+from tests.centre.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("received")
 

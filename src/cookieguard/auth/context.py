@@ -70,6 +70,8 @@ class AuthConfig:
         on_security_event: Called with every `cookieguard.events.SecurityEvent` of a
             request this middleware serves (besides the `cookieguard.events.subscribe`
             callbacks); sync or async. A callback that raises is logged, never fatal.
+            CSRF refusals happen before this middleware runs: they reach the
+            `subscribe` callbacks only.
     """
 
     keyring: KeyRing

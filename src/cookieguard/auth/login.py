@@ -18,7 +18,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from cookieguard.asgi.security_events import emit_for
+from cookieguard.asgi.security_events import app_subscriber, emit_for
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection, scope_of
@@ -39,7 +39,7 @@ from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import rotate_csrf_secret
 from cookieguard.errors import ConfigError, LoginThrottled
-from cookieguard.events import EventType, emit, make_event
+from cookieguard.events import EventType, emit, listening, make_event
 from cookieguard.stores.base import SessionStore
 
 __all__ = [
@@ -198,7 +198,8 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         EventType.LOGIN_SUCCEEDED,
         user_id=user.id,
         key_hash=session.key_hash,
-        device=device_name(request_user_agent(conn)),
+        # Parsing the User-Agent only pays when someone listens (logs get None otherwise).
+        device=device_name(request_user_agent(conn)) if listening(app_subscriber(conn)) else None,
     )
     await after_login(
         conn,

@@ -57,9 +57,14 @@ async def after_login(
 
     `key_hash` is the new session's; `replaced` the session it replaces (going away).
     """
-    store = get_session_store(conn)
     wants_events = listening(app_subscriber(conn))
-    if store is None or (cap is None and not wants_events):
+    if cap is None and not wants_events:
+        return
+    try:
+        store = get_session_store(conn)
+    except RuntimeError:  # a session without SessionMiddleware's backend (tests, tools)
+        return
+    if store is None:
         return
     sessions = await store.list_user(user_id, now=now)
     agent = request_user_agent(conn)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
+from cookieguard.core.client_address import ADDRESS_MODES, AddressMode
 from cookieguard.core.cookies import CookieSpec, SameSite
 from cookieguard.errors import ConfigError
 
@@ -242,10 +243,17 @@ class SessionConfig:
     error_page: RefusalPage | None = None
     """Renders the middleware's HTML refusals (503, 507) in the app's look, as
     `CSRFConfig.error_page` does. It must not need the store: it runs while the store is down."""
+    client_address: AddressMode = "truncated"
+    """How much of the client's address a new session record keeps (shown in the user's
+    session list) and security events carry: ``"truncated"`` its network (IPv4 /24, IPv6
+    /48), ``"full"`` the address, ``"none"`` nothing. It is the address the ASGI server
+    reports: behind a proxy, run the server with its trusted-proxy option."""
 
     def __post_init__(self) -> None:
         if self.error_page is not None and not callable(self.error_page):
             raise ConfigError("error_page must be a function from a Refusal to an HTML str")
+        if self.client_address not in ADDRESS_MODES:
+            raise ConfigError("client_address must be 'truncated', 'full' or 'none'")
         object.__setattr__(self, "api_prefixes", _api_prefixes(self.api_prefixes))
         idle = _normalise(self, "idle_timeout", optional=False)
         absolute = _normalise(self, "absolute_timeout", optional=True)

@@ -192,6 +192,9 @@ async def test_sessions_show_friendly_device_names(
         assert r.status_code == 200
         assert re.search(rf'class="device" title="[^"]*">{re.escape(shown)}</td>', r.text)
         assert "<script>" not in r.text
+        # The network the session came from, never the whole address (httpx's 127.0.0.1).
+        assert 'class="address">127.0.0.0/24</td>' in r.text
+        assert "127.0.0.1" not in r.text
 
 
 # -- the inspector ---------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ async def bulk_insert(
         try:
             with conn:
                 conn.executemany(
-                    f"INSERT INTO {store.table} VALUES (?, ?, NULL, ?, ?, ?, NULL)",
+                    f"INSERT INTO {store.table} VALUES (?, ?, NULL, ?, ?, ?, NULL, NULL)",
                     (
                         (k, json.dumps({"n": i}), created_at, created_at, expires_at)
                         for i, k in enumerate(keys)
@@ -109,7 +109,7 @@ def _bulk_insert_sync(store: Any, keys: list[str], expires_at: float, created_at
         try:
             with conn:
                 conn.executemany(
-                    f"INSERT INTO {store.table} VALUES (?, ?, NULL, ?, ?, ?, NULL)", rows
+                    f"INSERT INTO {store.table} VALUES (?, ?, NULL, ?, ?, ?, NULL, NULL)", rows
                 )
         finally:
             conn.close()

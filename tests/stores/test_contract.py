@@ -45,6 +45,7 @@ def rec(
     now: float = NOW,
     ttl: float = 3600,
     ua: str | None = None,
+    address: str | None = None,
 ) -> SessionRecord:
     return SessionRecord(
         data=data if data is not None else {},
@@ -53,6 +54,7 @@ def rec(
         last_seen=now,
         expires_at=now + ttl,
         user_agent=ua,
+        client_address=address,
     )
 
 
@@ -78,7 +80,9 @@ async def update(
 async def test_round_trip_keeps_every_field(store: SessionStore) -> None:
     k = key()
     data = {"n": 1, "f": 0.1, "s": "héllo ✓", "l": [1, "2", None], "d": {"x": {"y": True}}}
-    record = SessionRecord(data, "user-7", NOW - 10.25, NOW - 0.5, NOW + 99.75, "Firefox/140")
+    record = SessionRecord(
+        data, "user-7", NOW - 10.25, NOW - 0.5, NOW + 99.75, "Firefox/140", "198.51.100.0/24"
+    )
     await store.create(k, record)
     assert await store.load(k, now=NOW) == record
     assert await store.load(key(), now=NOW) is None
@@ -210,8 +214,8 @@ async def test_cycling_replaces_the_old_record(store: SessionStore) -> None:
 
 async def test_list_user_newest_first_without_expired(store: SessionStore) -> None:
     a, b, c, dead, other = key(), key(), key(), key(), key()
-    await store.create(a, rec(user="u", now=NOW, ua="A"))
-    await store.create(b, rec(user="u", now=NOW + 20, ua="B"))
+    await store.create(a, rec(user="u", now=NOW, ua="A", address="2001:db8:7::/48"))
+    await store.create(b, rec(user="u", now=NOW + 20, ua="B", address="192.0.2.1"))
     await store.create(c, rec(user="u", now=NOW + 10))
     await store.create(dead, rec(user="u", now=NOW, ttl=5))
     await store.create(other, rec(user="v", now=NOW))
@@ -219,8 +223,8 @@ async def test_list_user_newest_first_without_expired(store: SessionStore) -> No
     assert await update(store, a, {"x": 1}, now=NOW + 30)
     infos = await store.list_user("u", now=NOW + 40)
     assert infos == [
-        SessionInfo(a, "u", NOW, NOW + 30, NOW + 3630, "A"),
-        SessionInfo(b, "u", NOW + 20, NOW + 20, NOW + 3620, "B"),
+        SessionInfo(a, "u", NOW, NOW + 30, NOW + 3630, "A", "2001:db8:7::/48"),
+        SessionInfo(b, "u", NOW + 20, NOW + 20, NOW + 3620, "B", "192.0.2.1"),
         SessionInfo(c, "u", NOW + 10, NOW + 10, NOW + 3610, None),
     ]
     assert await store.list_user("nobody", now=NOW) == []

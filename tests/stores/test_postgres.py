@@ -39,6 +39,7 @@ async def test_concurrent_first_use_creates_the_schema_once(table: str) -> None:
             ("last_seen", "double precision"),
             ("expires_at", "double precision"),
             ("user_agent", "text"),
+            ("client_address", "text"),
         ]
         cur = await conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
         assert {r[0] for r in await cur.fetchall()} == {

@@ -49,6 +49,7 @@ async def test_database_is_wal_with_indexes_on_user_and_expiry(tmp_path: Path) -
             "last_seen",
             "expires_at",
             "user_agent",
+            "client_address",
         ]
         indexes = {r[1]: r[2] for r in conn.execute("PRAGMA index_list(app_sessions)")}
         assert {"app_sessions_user", "app_sessions_expiry"} <= set(indexes)

@@ -38,6 +38,7 @@ from cookieguard.asgi.exemption_check import ExemptionCheck
 from cookieguard.asgi.layering import check_layering
 from cookieguard.asgi.responses import ApiPaths, send_error
 from cookieguard.asgi.routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi.security_events import emit_for
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +46,7 @@ from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.core.cookies import render_set_cookie
 from cookieguard.errors import ConfigError, RequestRejected
+from cookieguard.events import EventType
 
 __all__ = [
     "SESSION_KEY",
@@ -279,6 +281,7 @@ class CSRFMiddleware:
         if isinstance(decision, core.Accept) or self._route_exempt(scope):
             return receive
         logger.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
+        await emit_for(scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope))
         await send_error(
             send,
             403,
@@ -342,6 +345,9 @@ class CSRFMiddleware:
         )
         if isinstance(decision, core.Reject) and not self._route_exempt(scope):
             logger.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
+            await emit_for(
+                scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope)
+            )
             message = await receive()
             if message.get("type") == "websocket.connect":
                 # Closing before accepting makes the server answer the handshake with 403.

@@ -29,6 +29,7 @@ from cookieguard.asgi.responses import ApiPaths, RefusalPage, accept_header, sen
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.backends.base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
+from cookieguard.core.client_address import keep_address
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome
@@ -43,6 +44,8 @@ logger = logging.getLogger("cookieguard.sessions")
 SCOPE_KEY = "session"
 BACKEND_SCOPE_KEY = "cookieguard.session_backend"
 COOKIE_DOMAIN_SCOPE_KEY = "cookieguard.session_cookie_domain"
+ADDRESS_MODE_SCOPE_KEY = "cookieguard.client_address_mode"
+"""`SessionConfig.client_address`, on the scope only when not the default ("truncated")."""
 """The session cookie's Domain (or None), for ``CSRFConfig(use_session=True)``'s Referer check."""
 USER_AGENT_LIMIT = 256
 UNAVAILABLE_MESSAGE = "The {what} is unavailable. Please try again in a moment."
@@ -112,6 +115,7 @@ class SessionMiddleware:
         self._cookie_needle = cookie.wire_name.encode("latin-1") + b"="
         self._spec_http = cookie.spec(https=False)
         self._spec_https = cookie.spec(https=True)
+        self._address_mode = self.config.client_address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -120,6 +124,8 @@ class SessionMiddleware:
             return
         scope[BACKEND_SCOPE_KEY] = self.backend
         scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
+        if self._address_mode != "truncated":
+            scope[ADDRESS_MODE_SCOPE_KEY] = self._address_mode
         value = find_cookie(scope.get("headers", ()), self._cookie_needle)
         # One clock reading per request: the load and the save are judged at the same time.
         now = self.clock()
@@ -192,11 +198,15 @@ class SessionMiddleware:
         The app's message is never modified: an app may send the same dict every time.
         """
         https = scope.get("scheme") in ("https", "wss")
+        agent = address = None
+        if isinstance(outcome, Create):
+            agent, address = _user_agent(scope), _client_address(scope, self._address_mode)
         header = await self.backend.commit(
             session,
             outcome,
             cookie=self._spec_https if https else self._spec_http,
-            user_agent=_user_agent(scope) if isinstance(outcome, Create) else None,
+            user_agent=agent,
+            client_address=address,
         )
         headers = list(message.get("headers", ()))
         if header is not None:
@@ -218,10 +228,18 @@ class SessionMiddleware:
         )
 
 
+def _client_address(scope: Scope, mode: str) -> str | None:
+    """What a new record keeps of the client's address (see `SessionConfig.client_address`)."""
+    client = scope.get("client")
+    return keep_address(client[0], mode) if client and mode != "none" else None
+
+
 def _user_agent(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"user-agent":
-            return bytes(value[:USER_AGENT_LIMIT]).decode("latin-1")
+            text = bytes(value[:USER_AGENT_LIMIT]).decode("latin-1")
+            # Control characters are no browser's: such a value is not kept (nor shown).
+            return text if text.isprintable() and text else None
     return None
 
 

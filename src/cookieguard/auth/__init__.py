@@ -26,6 +26,7 @@ from cookieguard.auth.remember import (
 from cookieguard.auth.sessions import (
     SessionEntry,
     list_sessions,
+    revoke_all_sessions,
     revoke_other_sessions,
     revoke_session,
     stored_session,
@@ -72,6 +73,7 @@ __all__ = [
     "reauthenticate",
     "remember",
     "reset_password",
+    "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
     "stored_session",

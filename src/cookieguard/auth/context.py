@@ -29,6 +29,7 @@ from cookieguard.core.redirects import is_safe_redirect
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError
+from cookieguard.events import Subscriber
 
 __all__ = ["AUTH_SCOPE_KEY", "AuthConfig", "AuthMiddleware", "auth_config", "default_hasher"]
 
@@ -70,6 +71,14 @@ class AuthConfig:
             and the session auth hash becomes Django's (`DjangoAuthHasher`), so a session
             made on either side is logged in on the other and a password change on either
             side ends the other's sessions at their next check. None: cookieguard's own.
+        max_sessions_per_user: At most this many concurrent sessions per user: `login`
+            ends the user's oldest sessions beyond N-1 (a `SESSION_REVOKED` event, reason
+            ``cap``). None (the default): no cap. Needs a server-side session store.
+        on_security_event: Called with every `cookieguard.events.SecurityEvent` of a
+            request this middleware serves (besides the `cookieguard.events.subscribe`
+            callbacks); sync or async. A callback that raises is logged, never fatal.
+            CSRF refusals happen before this middleware runs: they reach the
+            `subscribe` callbacks only.
     """
 
     keyring: KeyRing
@@ -79,6 +88,8 @@ class AuthConfig:
     recheck_interval: int | None = 300
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     django_auth_backend: str | None = None
+    max_sessions_per_user: int | None = None
+    on_security_event: Subscriber | None = field(default=None, repr=False, compare=False)
     auth_hasher: AuthHasher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +100,11 @@ class AuthConfig:
             isinstance(interval, bool) or not isinstance(interval, int) or interval < 0
         ):
             raise ConfigError("recheck_interval must be a non-negative int of seconds, or None")
+        cap = self.max_sessions_per_user
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError("max_sessions_per_user must be a positive int, or None")
+        if self.on_security_event is not None and not callable(self.on_security_event):
+            raise ConfigError("on_security_event must be a callable taking a SecurityEvent")
         if not is_safe_redirect(self.login_url.partition("?")[0]):
             raise ConfigError("login_url must be a same-site path such as '/login'")
         backend = self.django_auth_backend

@@ -18,10 +18,13 @@ import dataclasses
 import logging
 from typing import Any
 
+from cookieguard.asgi.security_events import app_subscriber, emit_for
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection, scope_of
+from cookieguard.auth.centre import after_login, request_user_agent
 from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig, auth_config
+from cookieguard.auth.devices import device_name
 from cookieguard.auth.passwords import PasswordHasher, acceptable_password
 from cookieguard.auth.revalidate import end_session, verify_session_user
 from cookieguard.auth.throttle import LoginThrottle
@@ -37,7 +40,8 @@ from cookieguard.core.auth import (
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import rotate_csrf_secret
-from cookieguard.errors import ConfigError
+from cookieguard.errors import ConfigError, LoginThrottled
+from cookieguard.events import EventType, emit, listening, make_event
 from cookieguard.stores.base import SessionStore
 
 __all__ = [
@@ -67,6 +71,7 @@ async def authenticate(
     hasher: PasswordHasher | None = None,
     throttle: LoginThrottle | None = None,
     address: str = "",
+    conn: Connection | None = None,
 ) -> User | None:
     """The user whose username and password these are, or None.
 
@@ -85,6 +90,8 @@ async def authenticate(
         hasher: the password hasher; the shared Argon2id default when omitted.
         throttle: counts attempts; raises `LoginThrottled` when over a limit.
         address: the client address for the throttle (see `client_address`).
+        conn: the request, if any: its failure and throttling events then carry the
+            client's (truncated) address and reach `AuthConfig.on_security_event`.
 
     Raises:
         LoginThrottled: too many failed attempts; answer 429 with ``Retry-After``.
@@ -95,13 +102,19 @@ async def authenticate(
 
         hasher = default_hasher()
     name = username if isinstance(username, str) else ""
-    attempt = await throttle.begin(name, address) if throttle is not None else None
+    try:
+        attempt = await throttle.begin(name, address) if throttle is not None else None
+    except LoginThrottled as exc:
+        await _auth_event(conn, EventType.LOGIN_THROTTLED, username=name, reason=exc.reason)
+        raise
     ok = False
+    reason = "invalid_input"
     try:
         user = None
         # An unusable password skips the lookup: known and unknown names run the same code.
         if plausible_username(name) and acceptable_password(password):
             user = await user_store.get_by_username(name)
+            reason = "unknown_user"
         if user is None:
             await hasher.averify_dummy(password if isinstance(password, str) else "")
         else:
@@ -109,6 +122,7 @@ async def authenticate(
             check = await hasher.averify(user.password_hash, password)
             # An inactive user is refused like a wrong password, as Django's ModelBackend does.
             ok = check.ok and user.is_active is True
+            reason = "wrong_password" if not check.ok else "inactive"
             if ok and check.needs_rehash:
                 user = await _rehash(user_store, hasher, user, password)
     except BaseException:
@@ -119,8 +133,19 @@ async def authenticate(
         await (attempt.succeeded() if ok else attempt.failed())
     if not ok:
         logger.info("login failed")
+        user_id = user.id if user is not None else None
+        await _auth_event(
+            conn, EventType.LOGIN_FAILED, username=name, user_id=user_id, reason=reason
+        )
         return None
     return user
+
+
+async def _auth_event(conn: Connection | None, kind: EventType, **fields: Any) -> None:
+    if conn is not None:
+        await emit_for(conn, kind, **fields)
+    else:
+        await emit(make_event(kind, **fields))
 
 
 async def _rehash(store: UserStore, hasher: PasswordHasher, user: User, password: str) -> User:
@@ -153,6 +178,7 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         raise ValueError("login() refuses an inactive user")
     config = auth_config(conn, keyring)
     session = get_session(conn)
+    replaced = session.key_hash if session.is_stored else None
     new_hash = config.auth_hasher.auth_hash(user.password_hash)
     stored_id = session.get(SESSION_USER_ID)
     if stored_id is not None and not (
@@ -172,6 +198,22 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
     rotate_csrf_secret(scope_of(conn))  # no CSRF driver, no secret: an API-only app
     scope_of(conn)[USER_SCOPE_KEY] = user
     logger.info("user %s logged in (session %s)", user.id, _tag(session))
+    await emit_for(
+        conn,
+        EventType.LOGIN_SUCCEEDED,
+        user_id=user.id,
+        key_hash=session.key_hash,
+        # Parsing the User-Agent only pays when someone listens (logs get None otherwise).
+        device=device_name(request_user_agent(conn)) if listening(app_subscriber(conn)) else None,
+    )
+    await after_login(
+        conn,
+        user.id,
+        key_hash=session.key_hash,
+        replaced=replaced,
+        cap=config.max_sessions_per_user,
+        now=config.clock(),
+    )
 
 
 def _checked_now(session: Session, config: AuthConfig) -> None:
@@ -196,6 +238,7 @@ async def logout(conn: Connection) -> None:
     """
     session = get_session(conn)
     user_id = get_user_id(conn)
+    key_hash = session.key_hash
     scope_of(conn)[USER_SCOPE_KEY] = None
     from cookieguard.auth.remember import forget  # remember imports this module
 
@@ -204,6 +247,7 @@ async def logout(conn: Connection) -> None:
     await end_session(conn, session)
     if user_id is not None:
         logger.info("user %s logged out", user_id)
+        await emit_for(conn, EventType.LOGOUT, user_id=user_id, key_hash=key_hash)
 
 
 def get_user_id(conn: Connection) -> str | None:
@@ -279,7 +323,7 @@ async def change_password(
     session = get_session(conn)
     own = get_user_id(conn) == user.id
     store = get_session_store(conn)
-    updated, _ = await reset_password(
+    updated, ended = await _set_password(
         user_store,
         user,
         new_password,
@@ -287,6 +331,7 @@ async def change_password(
         keep=session.key_hash if own and session.is_stored else None,
         hasher=hasher or config.hasher,
     )
+    await emit_for(conn, EventType.PASSWORD_CHANGED, user_id=user.id, count=ended)
     if own:
         session.cycle_key()
         session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(updated.password_hash)
@@ -318,6 +363,22 @@ async def reset_password(
         ValueError: the new password is unacceptable (empty or too long).
         LookupError: the user no longer exists.
     """
+    updated, ended = await _set_password(
+        user_store, user, new_password, session_store=session_store, keep=keep, hasher=hasher
+    )
+    await emit(make_event(EventType.PASSWORD_CHANGED, user_id=user.id, count=ended))
+    return updated, ended
+
+
+async def _set_password(
+    user_store: ManagedUserStore,
+    user: User,
+    new_password: str,
+    *,
+    session_store: SessionStore | None,
+    keep: str | None,
+    hasher: PasswordHasher | None,
+) -> tuple[User, int]:
     new_hash = await (hasher or PasswordHasher()).ahash(new_password)
     if not await user_store.set_password(user.id, new_hash):
         raise LookupError("no such user")

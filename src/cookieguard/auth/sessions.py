@@ -15,16 +15,20 @@ import logging
 import time
 from dataclasses import dataclass
 
+from cookieguard.asgi.security_events import emit_for
 from cookieguard.asgi.session import get_session, get_session_store
 from cookieguard.asgi.types import Connection
+from cookieguard.auth.devices import UNKNOWN, device_name
 from cookieguard.auth.login import get_user_id, logout
 from cookieguard.errors import ConfigError
+from cookieguard.events import EventType
 from cookieguard.stores.base import SessionInfo, SessionRecord, SessionStore
 
 __all__ = [
     "HANDLE_LENGTH",
     "SessionEntry",
     "list_sessions",
+    "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
     "stored_session",
@@ -53,6 +57,10 @@ class SessionEntry:
     """The browser's User-Agent at login, truncated."""
     current: bool
     """This is the session making the request."""
+    device: str = UNKNOWN
+    """A friendly name for `user_agent` ("Firefox on Linux"; see `cookieguard.auth.devices`)."""
+    client_address: str | None = None
+    """The client address at login, as `SessionConfig.client_address` kept it."""
 
 
 def _server_store(conn: Connection) -> SessionStore:
@@ -86,6 +94,8 @@ async def list_sessions(conn: Connection, *, now: float | None = None) -> list[S
             expires_at=info.expires_at,
             user_agent=info.user_agent,
             current=info.key_hash == current,
+            device=device_name(info.user_agent),
+            client_address=info.client_address,
         )
         for info in await _own_sessions(conn, user_id, now)
     ]
@@ -131,6 +141,7 @@ async def revoke_session(conn: Connection, handle: object, *, now: float | None 
             else:
                 await _server_store(conn).delete(info.key_hash)
             logger.info("user %s ended session %s", user_id, info.key_hash[:12])
+            await _revoked(conn, user_id, "one", 1, info.key_hash)
             return True
     return False
 
@@ -142,4 +153,32 @@ async def revoke_other_sessions(conn: Connection) -> int:
         return 0
     ended = await _server_store(conn).delete_user(user_id, keep=_current_hash(conn))
     logger.info("user %s logged out everywhere else (%d sessions)", user_id, ended)
+    await _revoked(conn, user_id, "others", ended, None)
     return ended
+
+
+async def revoke_all_sessions(conn: Connection) -> int:
+    """End every session of the logged-in user, this one too (a logout); how many ended."""
+    user_id = get_user_id(conn)
+    if user_id is None:
+        return 0
+    ended = await _server_store(conn).delete_user(user_id, keep=_current_hash(conn))
+    current = _current_hash(conn)
+    await logout(conn)
+    ended += current is not None
+    logger.info("user %s logged out everywhere (%d sessions)", user_id, ended)
+    await _revoked(conn, user_id, "all", ended, None)
+    return ended
+
+
+async def _revoked(
+    conn: Connection, user_id: str, reason: str, count: int, key_hash: str | None
+) -> None:
+    await emit_for(
+        conn,
+        EventType.SESSION_REVOKED,
+        user_id=user_id,
+        key_hash=key_hash,
+        reason=reason,
+        count=count,
+    )

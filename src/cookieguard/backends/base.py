@@ -39,6 +39,7 @@ class SessionBackend(Protocol):
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
         """Carry out `outcome`; the Set-Cookie header value to send, or None for none.
 
@@ -47,6 +48,8 @@ class SessionBackend(Protocol):
             outcome: what `session.plan_save` decided.
             cookie: the session cookie's attributes for this response (http or https).
             user_agent: the request's User-Agent, kept with a created record.
+            client_address: what `SessionConfig.client_address` keeps of the client's
+                address, kept with a created record.
 
         Raises:
             SessionTooLarge: the session does not fit in a cookie (signed cookies).

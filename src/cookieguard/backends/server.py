@@ -67,12 +67,13 @@ class StoreBackend:
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
         """Carry out `outcome` in the store; the Set-Cookie value (see `SessionBackend`)."""
         value: str | None = None
         match outcome:
             case Create():
-                value = await self._create(session, outcome, user_agent)
+                value = await self._create(session, outcome, user_agent, client_address)
             case Update():
                 alive = await self.store.update(
                     outcome.key_hash,
@@ -103,7 +104,13 @@ class StoreBackend:
                 pass
         return cookie_header(cookie, value, outcome)
 
-    async def _create(self, session: Session, outcome: Create, user_agent: str | None) -> str:
+    async def _create(
+        self,
+        session: Session,
+        outcome: Create,
+        user_agent: str | None,
+        client_address: str | None = None,
+    ) -> str:
         record = SessionRecord(
             data=outcome.data,
             user_id=outcome.user_id,
@@ -111,6 +118,7 @@ class StoreBackend:
             last_seen=outcome.now,
             expires_at=outcome.expires_at,
             user_agent=user_agent,
+            client_address=client_address,
         )
         key_hash = outcome.key_hash
         for _ in range(_KEY_COLLISION_RETRIES):

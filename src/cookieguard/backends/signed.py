@@ -76,6 +76,7 @@ class SignedCookieBackend:
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
         """The Set-Cookie value for `outcome`: the re-signed session, or its deletion.
 

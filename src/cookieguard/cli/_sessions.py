@@ -13,6 +13,7 @@ import re
 import sys
 import time
 
+from cookieguard.auth.devices import device_name
 from cookieguard.cli._common import CommandError, UsageError, iso, print_json, redact
 from cookieguard.cli._files import has_table, require_file, user_id_of
 from cookieguard.errors import ConfigError, StoreUnavailable
@@ -120,6 +121,8 @@ async def _list(store: SessionStore, args: argparse.Namespace, user_id: str, nam
                     "last_seen": iso(info.last_seen),
                     "expires_at": iso(info.expires_at),
                     "user_agent": info.user_agent,
+                    "device": device_name(info.user_agent),
+                    "client_address": info.client_address,
                 }
                 for info in infos
             ]
@@ -128,10 +131,16 @@ async def _list(store: SessionStore, args: argparse.Namespace, user_id: str, nam
     for info in infos:
         print(
             f"{info.key_hash}  created {iso(info.created_at)}  last seen {iso(info.last_seen)}"
-            f"  expires {iso(info.expires_at)}  {info.user_agent or '-'}"
+            f"  expires {iso(info.expires_at)}  {device_name(info.user_agent)}"
+            f"  from {info.client_address or '-'}  {_printable(info.user_agent)}"
         )
     print(f"{len(infos)} live session(s) of user {name}", file=sys.stderr)
     return 0
+
+
+def _printable(user_agent: str | None) -> str:
+    # A User-Agent is client input: escape anything that could move the terminal's cursor.
+    return ascii(user_agent)[1:-1] if user_agent else "-"
 
 
 async def _revoke(

@@ -40,12 +40,12 @@ from cookieguard import (
     revoke_session,
     safe_next,
 )
+from cookieguard.auth.devices import device_name
 from cookieguard.auth.recent import reauthenticate
 from cookieguard.auth.remember import REMEMBER_LABEL, remember
 from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
 from cookieguard.demo.api import current_user_id
 from cookieguard.demo.db import DemoDatabase, validate_record_text
-from cookieguard.demo.devices import device_name
 from cookieguard.demo.inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
 
 logger = logging.getLogger("cookieguard.demo")
@@ -393,6 +393,7 @@ class Pages:
                 "ref": entry.handle,
                 "current": entry.current,
                 "device": _device(entry.user_agent),
+                "address": entry.client_address or "",
                 "user_agent": entry.user_agent or "",
                 "created": _when(entry.created_at),
                 "last_seen": _when(entry.last_seen),

@@ -200,8 +200,12 @@ class DjangoSessionBackend:
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
-        """Carry `outcome` out on the table; the Set-Cookie value (see `SessionBackend`)."""
+        """Carry `outcome` out on the table; the Set-Cookie value (see `SessionBackend`).
+
+        Django's table has no place for the user agent or client address: both are dropped.
+        """
         value: str | None = None
         match outcome:
             case Create():

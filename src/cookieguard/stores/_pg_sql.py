@@ -39,7 +39,8 @@ class Statements:
             f"CREATE TABLE IF NOT EXISTS {t} (key text PRIMARY KEY, data jsonb NOT NULL,"
             " user_id text, created_at double precision NOT NULL,"
             " last_seen double precision NOT NULL, expires_at double precision NOT NULL,"
-            " user_agent text);"
+            " user_agent text, client_address text);"
+            f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS client_address text;"
             f"CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_id) WHERE user_id IS NOT NULL;"
             f"CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at);"
             f"CREATE TABLE IF NOT EXISTS {c} (key text PRIMARY KEY, count integer NOT NULL,"
@@ -47,20 +48,22 @@ class Statements:
         )
         insert = (
             f"INSERT INTO {t} (key, data, user_id, created_at, last_seen, expires_at,"
-            " user_agent) VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7)"
+            " user_agent, client_address) VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)"
         )
         sql = {
-            "load": f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent"
+            "load": f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent,"
+            " client_address"
             f" FROM {t} WHERE key = $1 AND expires_at > $2",
             "insert": insert,
             # One statement, so the old id goes only if the new one lands.
-            "cycle": f"WITH gone AS (DELETE FROM {t} WHERE key = $8) {insert}",
+            "cycle": f"WITH gone AS (DELETE FROM {t} WHERE key = $9) {insert}",
             "delete": f"DELETE FROM {t} WHERE key = $1",
             "update": f"UPDATE {t} SET data = (data - $1::text[]) || $2::jsonb, last_seen = $3,"
             " expires_at = $4 WHERE key = $5 AND expires_at > $6",
             "touch": f"UPDATE {t} SET last_seen = $1, expires_at = $2"
             " WHERE key = $3 AND expires_at > $4",
-            "list": f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
+            "list": f"SELECT key, created_at, last_seen, expires_at, user_agent, client_address"
+            f" FROM {t}"
             " WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen DESC",
             "delete_user": f"DELETE FROM {t} WHERE user_id = $1 AND key <> $2",
             # SKIP LOCKED: a batch never waits behind a session being saved right now.
@@ -100,6 +103,7 @@ class Statements:
             num(record.last_seen),
             num(record.expires_at),
             opt_text(record.user_agent),
+            opt_text(record.client_address),
         ]
         if replaces is None:
             return self.by_name["insert"], params
@@ -145,7 +149,7 @@ def record_of(res: Any) -> SessionRecord | None:
     if not res.ntuples:
         return None
     value = res.get_value
-    user_id, user_agent = value(0, 1), value(0, 5)
+    user_id, user_agent, address = value(0, 1), value(0, 5), value(0, 6)
     return SessionRecord(
         decode(value(0, 0).decode()),
         None if user_id is None else user_id.decode(),
@@ -153,6 +157,7 @@ def record_of(res: Any) -> SessionRecord | None:
         float(value(0, 3)),
         float(value(0, 4)),
         None if user_agent is None else user_agent.decode(),
+        None if address is None else address.decode(),
     )
 
 
@@ -161,7 +166,7 @@ def infos_of(res: Any, user_id: str) -> list[SessionInfo]:
     value = res.get_value
     infos = []
     for i in range(res.ntuples):
-        agent = value(i, 4)
+        agent, address = value(i, 4), value(i, 5)
         infos.append(
             SessionInfo(
                 value(i, 0).decode(),
@@ -170,6 +175,7 @@ def infos_of(res: Any, user_id: str) -> list[SessionInfo]:
                 float(value(i, 2)),
                 float(value(i, 3)),
                 None if agent is None else agent.decode(),
+                None if address is None else address.decode(),
             )
         )
     return infos

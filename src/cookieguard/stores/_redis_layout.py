@@ -15,7 +15,7 @@ from typing import Any
 from cookieguard.stores._json import decode, encode_value
 from cookieguard.stores.base import SessionInfo, SessionRecord
 
-META = ("m:u", "m:c", "m:l", "m:e", "m:a")
+META = ("m:u", "m:c", "m:l", "m:e", "m:a", "m:i")
 """The metadata fields of a session hash, in `meta_info`'s order."""
 GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
@@ -130,6 +130,8 @@ def create_args(record: SessionRecord) -> list[Any]:
         args += ("m:u", record.user_id)
     if record.user_agent is not None:
         args += ("m:a", record.user_agent)
+    if record.client_address is not None:
+        args += ("m:i", record.client_address)
     for name, value in record.data.items():
         args += (f"k:{name}", encode_value(value))
     return args
@@ -175,6 +177,7 @@ def record_of(fields: Mapping[str, str], now: float) -> SessionRecord | None:
         float(fields["m:l"]),
         float(expires),
         fields.get("m:a"),
+        fields.get("m:i"),
     )
 
 
@@ -192,7 +195,7 @@ def infos_of(
 ) -> list[SessionInfo]:
     """A user's live sessions, most recently seen first, from `split_members`' live part."""
     infos = [
-        SessionInfo(key_hash, user_id, float(m[1]), float(m[2]), float(m[3]), m[4])  # type: ignore[arg-type]
+        SessionInfo(key_hash, user_id, float(m[1]), float(m[2]), float(m[3]), m[4], m[5])  # type: ignore[arg-type]
         for key_hash, m in sessions
         if float(m[3]) > now  # type: ignore[arg-type]
     ]

@@ -49,12 +49,12 @@ def _json_path(name: str) -> str | None:
 
 def record(row: Any) -> SessionRecord:
     """The record of a `Statements.load` row."""
-    return SessionRecord(decode(row[0]), row[1], row[2], row[3], row[4], row[5])
+    return SessionRecord(decode(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])
 
 
 def infos(rows: list[Any], user_id: str) -> list[SessionInfo]:
     """The session list of `Statements.list_user` rows."""
-    return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4]) for r in rows]
+    return [SessionInfo(r[0], user_id, r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def create_op(
@@ -72,6 +72,7 @@ def create_op(
         rec.last_seen,
         rec.expires_at,
         rec.user_agent,
+        rec.client_address,
     )
 
     def op(conn: sqlite3.Connection) -> None:

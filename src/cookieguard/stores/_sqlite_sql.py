@@ -16,26 +16,29 @@ class Statements:
         self.schema = (
             f"CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, data TEXT NOT NULL,"
             " user_id TEXT, created_at REAL NOT NULL, last_seen REAL NOT NULL,"
-            " expires_at REAL NOT NULL, user_agent TEXT) WITHOUT ROWID;"
+            " expires_at REAL NOT NULL, user_agent TEXT, client_address TEXT) WITHOUT ROWID;"
             f"CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_id) WHERE user_id IS NOT NULL;"
             f"CREATE INDEX IF NOT EXISTS {t}_expiry ON {t} (expires_at);"
             f"CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
             " window_end REAL NOT NULL) WITHOUT ROWID;"
         )
         self.load = (
-            f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent FROM {t}"
+            f"SELECT data, user_id, created_at, last_seen, expires_at, user_agent,"
+            f" client_address FROM {t}"
             " WHERE key = ? AND expires_at > ?"
         )
         self.insert = (
             f"INSERT INTO {t} (key, data, user_id, created_at, last_seen, expires_at,"
-            " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " user_agent, client_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        self.added_columns = ((t, "client_address", "TEXT"),)
+        """Columns newer than the first schema: added in place to an older table."""
         self.delete = f"DELETE FROM {t} WHERE key = ?"
         self.update_head = f"UPDATE {t} SET "
         self.update_tail = ", last_seen = ?, expires_at = ? WHERE key = ? AND expires_at > ?"
         self.select_data = f"SELECT data FROM {t} WHERE key = ? AND expires_at > ?"
         self.list_user = (
-            f"SELECT key, created_at, last_seen, expires_at, user_agent FROM {t}"
+            f"SELECT key, created_at, last_seen, expires_at, user_agent, client_address FROM {t}"
             " WHERE user_id = ? AND expires_at > ? ORDER BY last_seen DESC"
         )
         self.delete_user = f"DELETE FROM {t} WHERE user_id = ? AND key != ?"

@@ -36,6 +36,9 @@ class SessionRecord:
     """When the session ends: min(idle deadline, absolute deadline). Loads at or after it miss."""
     user_agent: str | None = None
     """User-Agent seen at creation (truncated), to help users recognise their sessions."""
+    client_address: str | None = None
+    """Client address seen at creation, as `SessionConfig.client_address` keeps it (by
+    default truncated to its network: IPv4 /24, IPv6 /48); None when not kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class SessionInfo:
     last_seen: float
     expires_at: float
     user_agent: str | None
+    client_address: str | None = None
 
 
 class KeyCollision(Exception):

@@ -23,7 +23,16 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _Row:
-    __slots__ = ("created_at", "data", "expires_at", "last_seen", "plain", "user_agent", "user_id")
+    __slots__ = (
+        "client_address",
+        "created_at",
+        "data",
+        "expires_at",
+        "last_seen",
+        "plain",
+        "user_agent",
+        "user_id",
+    )
 
     def __init__(self, record: SessionRecord, data: dict[str, str]) -> None:
         self.data = data
@@ -35,6 +44,7 @@ class _Row:
         self.last_seen = record.last_seen
         self.expires_at = record.expires_at
         self.user_agent = record.user_agent
+        self.client_address = record.client_address
 
 
 class _MemoryCore:
@@ -63,7 +73,13 @@ class _MemoryCore:
                 row.plain = dict(data)
         # Positional: keyword arguments cost a dataclass __init__ more, on every request.
         return SessionRecord(
-            data, row.user_id, row.created_at, row.last_seen, row.expires_at, row.user_agent
+            data,
+            row.user_id,
+            row.created_at,
+            row.last_seen,
+            row.expires_at,
+            row.user_agent,
+            row.client_address,
         )
 
     def _create(self, key_hash: str, record: SessionRecord, replaces: str | None) -> None:
@@ -108,6 +124,7 @@ class _MemoryCore:
                 last_seen=row.last_seen,
                 expires_at=row.expires_at,
                 user_agent=row.user_agent,
+                client_address=row.client_address,
             )
             for key in self._by_user.get(user_id, ())
             if (row := self._rows[key]).expires_at > now

@@ -72,6 +72,7 @@ class SQLiteStore:
             label="sqlite store",
             autocheckpoint=False,  # see _wrote()
         )
+        self._db.added_columns = self._sql.added_columns
         self._purge_conn: sqlite3.Connection | None = None
         self._purge_lock = threading.Lock()
         self._update_sqls: dict[tuple[int, int], str] = {}  # by (deleted, changed) counts

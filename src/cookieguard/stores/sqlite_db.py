@@ -173,6 +173,19 @@ class Backoff:
         return delay
 
 
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    """Add `column` to an existing `table` made by an older release (SQLite has no
+    ``ADD COLUMN IF NOT EXISTS``; a racing process adding it first is fine)."""
+    names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if column in names:
+        return
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
+
+
 class _SQLiteFile:
     """What both database classes share: the settings, opening, and reacting to errors."""
 
@@ -192,6 +205,8 @@ class _SQLiteFile:
         self.label = label
         self.autocheckpoint = autocheckpoint
         self.cached_statements = cached_statements
+        self.added_columns: tuple[tuple[str, str, str], ...] = ()
+        """(table, column, type) that `schema` creates but older tables lack: added in place."""
 
     def open(self, *, busy_ms: int | None = None) -> sqlite3.Connection:
         """A new connection, blocking: WAL, synchronous=NORMAL, `schema` applied.
@@ -216,6 +231,8 @@ class _SQLiteFile:
             conn.execute("PRAGMA synchronous=NORMAL")
             if self.schema:
                 conn.executescript(f"BEGIN IMMEDIATE;{self.schema};COMMIT;")
+            for table, column, kind in self.added_columns:
+                _add_column(conn, table, column, kind)
             busy = int(self.lock_timeout * 1000) if busy_ms is None else busy_ms
             conn.execute(f"PRAGMA busy_timeout={busy}")
         except BaseException:

@@ -54,6 +54,7 @@ class SyncSQLiteStore:
             label="sqlite store",
             autocheckpoint=False,  # see _wrote()
         )
+        self._db.added_columns = self._sql.added_columns
         self._update_sqls: dict[tuple[int, int], str] = {}
         self._writes = 0
         self._checkpointing = threading.Lock()

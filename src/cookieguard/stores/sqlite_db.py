@@ -42,6 +42,7 @@ import sqlite3
 import stat
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -186,7 +187,7 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) ->
             raise
 
 
-class _SQLiteFile:
+class _SQLiteFile(ABC):
     """What both database classes share: the settings, opening, and reacting to errors."""
 
     def __init__(
@@ -266,8 +267,9 @@ class _SQLiteFile:
                 self._discard(conn)
         return is_busy(exc)
 
+    @abstractmethod
     def _discard(self, conn: sqlite3.Connection) -> None:
-        raise NotImplementedError
+        """Drop `conn` after a failure (the loop's connection, or one thread's)."""
 
 
 class SQLiteDatabase(_SQLiteFile):

@@ -265,7 +265,11 @@ async def test_authenticate_refuses_an_inactive_user_with_the_right_password(
             return None if user is None else dataclasses.replace(user, is_active=False)
 
     users = Disabled(str(tmp_path / "users.db"))
-    await users.create_user("carol", fast_hasher.hash("carol-pass"))
-    assert await authenticate(users, "carol", "carol-pass", hasher=fast_hasher) is None
     active = SQLiteUserStore(str(tmp_path / "users.db"))
-    assert await authenticate(active, "carol", "carol-pass", hasher=fast_hasher) is not None
+    try:
+        await users.create_user("carol", fast_hasher.hash("carol-pass"))
+        assert await authenticate(users, "carol", "carol-pass", hasher=fast_hasher) is None
+        assert await authenticate(active, "carol", "carol-pass", hasher=fast_hasher) is not None
+    finally:
+        await users.close()
+        await active.close()

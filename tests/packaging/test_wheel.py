@@ -147,3 +147,49 @@ def test_the_installed_demo_serves_the_login_form(installed: Path, tmp_path: Pat
         if proc.stdout is not None:
             proc.stdout.close()
     assert (tmp_path / "demo.sqlite3").is_file()
+
+
+def test_an_example_runs_against_the_installed_package(installed: Path, tmp_path: Path) -> None:
+    """examples/jinja2_csrf.py, copied out of the checkout, served by the venv's uvicorn."""
+    import shutil
+    import socket
+
+    shutil.copy(ROOT / "examples" / "jinja2_csrf.py", tmp_path / "jinja2_csrf.py")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen(
+        [str(installed / "uvicorn"), "--port", str(port), "jinja2_csrf:app"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(url + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.1)
+        assert page.status_code == 200
+        token = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', page.text)
+        assert token is not None and "csrftoken" in page.cookies
+        cookies = {"csrftoken": page.cookies["csrftoken"]}
+        sent = httpx.post(
+            url + "/", data={"csrfmiddlewaretoken": token[1], "text": "hi"}, cookies=cookies
+        )
+        assert sent.status_code == 200 and sent.text == "Got hi"
+        refused = httpx.post(url + "/", data={"text": "hi"}, cookies=cookies)
+        assert refused.status_code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -8,7 +8,7 @@ PORT ?= 8000
 DB ?= demo.sqlite3
 PYTEST_ARGS ?=
 
-.PHONY: test lint typecheck pytest docs django-venv demo bench dist clean
+.PHONY: test lint typecheck pytest docs django-venv test-pythons demo bench dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,20 @@ pytest: $(STAMP) django-venv
 # The pytest run builds the site too (tests/docs/test_site.py, into a temporary directory).
 test: lint typecheck pytest
 
+# The suite on every Python this project supports (3.11 is `make test`'s own): each gets its
+# own venv, found through pyenv (PYENV_ROOT or ~/.pyenv) or PATH. Not part of `make test`.
+PYTHONS ?= 3.12 3.13
+test-pythons: django-venv
+	@for v in $(PYTHONS); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python3 2>/dev/null | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v); \
+	  [ -n "$$py" ] || { echo "test-pythons: no Python $$v found"; exit 1; }; \
+	  echo "test-pythons: Python $$v ($$py)"; \
+	  test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
+	  .venv-$$v/bin/python -m pip install --quiet -e '.[redis,postgres,demo,dev,docs]' && \
+	  .venv-$$v/bin/pytest $(PYTEST_ARGS) || exit 1; \
+	done
+
 # The documentation site in site/: every warning (a broken link, a missing snippet, a
 # docstring the API reference cannot read) is an error.
 docs: $(STAMP)
@@ -48,4 +62,4 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
 clean:
-	rm -rf $(VENV) .venv-django .mypy_cache .pytest_cache .ruff_cache build dist site
+	rm -rf $(VENV) .venv-django .venv-3.1[2-9] .mypy_cache .pytest_cache .ruff_cache build dist site

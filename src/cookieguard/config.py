@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
 from cookieguard.core.client_address import ADDRESS_MODES, AddressMode
-from cookieguard.core.cookies import CookieSpec, SameSite
+from cookieguard.core.cookies import CookieSpec, CookieSpelling, SameSite
 from cookieguard.errors import ConfigError
 
 if TYPE_CHECKING:  # the drivers' type, not imported at run time (config sits below them)
@@ -46,6 +46,9 @@ class CookieConfig:
     """CHIPS (``Partitioned``): a separate cookie per top-level site, for an app embedded in
     other sites' frames. Needs ``secure=True`` (or `host_prefix`): browsers refuse a
     Partitioned cookie without Secure, so the config refuses it too."""
+    spelling: CookieSpelling = "rfc"
+    """How Set-Cookie attribute names are written: ``"rfc"`` (``Path=/; HttpOnly``) or
+    ``"starlette"``, the layout Starlette's SessionMiddleware sends (see `CookieSpelling`)."""
 
     def __post_init__(self) -> None:
         if self.host_prefix and (self.domain is not None or self.path != "/"):
@@ -76,6 +79,7 @@ class CookieConfig:
                 httponly=self.httponly,
                 samesite=self.samesite,
                 partitioned=self.partitioned,
+                spelling=self.spelling,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

@@ -70,6 +70,24 @@ def test_set_cookie_rendering() -> None:
         render_set_cookie(spec, "a;b", max_age=None)
 
 
+def test_starlette_spelling_writes_starlettes_layout() -> None:
+    spec = CookieSpec("session", domain=".example.com", secure=True, spelling="starlette")
+    assert render_set_cookie(spec, "abc", max_age=60, now=0) == (
+        "session=abc; path=/; Max-Age=60; httponly; samesite=lax; secure; domain=.example.com"
+    )
+    assert render_set_cookie(spec, "abc", max_age=None) == (
+        "session=abc; path=/; httponly; samesite=lax; secure; domain=.example.com"
+    )
+    assert render_deletion(spec) == (
+        "session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; httponly; "
+        "samesite=lax; secure; domain=.example.com"
+    )
+    starlette = CookieConfig(name="session", spelling="starlette").spec(https=False)
+    assert render_set_cookie(starlette, "v", max_age=5).startswith("session=v; path=/; Max-Age")
+    with pytest.raises(ValueError, match="spelling"):
+        CookieSpec("session", spelling="camel")  # type: ignore[arg-type]
+
+
 def test_host_prefix_forces_secure() -> None:
     config = CookieConfig(name="sessionid", host_prefix=True)
     spec = config.spec(https=False)

@@ -172,3 +172,17 @@ async def test_htmx_example(load: Loader) -> None:
         body = spa.json()
         ok = await http.post("/like", headers={**origin, body["headerName"]: body["csrfToken"]})
         assert ok.status_code == 303 and "Like (4)" in (await http.get("/")).text
+
+
+async def test_starlette_drop_in_example(load: Loader, tmp_path: Path) -> None:
+    example = load("starlette_sessions")
+    async with browser(example.app) as http:
+        first = await http.post("/visit")
+        line = set_cookie(first, "session")
+        assert first.json() == {"session": {"visits": 1}}
+        assert line is not None and "; path=/; Max-Age=1209600; httponly; samesite=lax" in line
+        assert (await http.post("/visit")).json() == {"session": {"visits": 2}}
+        assert _session_rows(tmp_path) == 1
+        assert (await http.post("/forget")).json() == {"session": {}}
+        assert _session_rows(tmp_path) == 0
+        assert (await http.post("/visit")).json() == {"session": {"visits": 1}}

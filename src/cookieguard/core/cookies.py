@@ -14,6 +14,14 @@ from email.utils import formatdate
 from typing import Literal
 
 SameSite = Literal["Lax", "Strict", "None"]
+CookieSpelling = Literal["rfc", "starlette"]
+"""How Set-Cookie attribute names are written (browsers accept any case).
+
+``"rfc"`` (the default) spells them as RFC 6265 and browsers' tools do (``Path``,
+``HttpOnly``, ``SameSite=Lax``...). ``"starlette"`` writes exactly the layout Starlette's own
+``SessionMiddleware`` sends (``path=/; Max-Age=...; httponly; samesite=lax``), so an app moving
+over keeps the header its tests and proxies already read.
+"""
 
 MAX_COOKIE_HEADER = 16 * 1024
 """Cookie headers beyond this many bytes are treated as absent rather than parsed."""
@@ -86,8 +94,12 @@ class CookieSpec:
     samesite: SameSite | None = "Lax"
     partitioned: bool = False
     """CHIPS: the browser keeps a separate cookie per top-level site (needs Secure)."""
+    spelling: CookieSpelling = "rfc"
+    """How the attribute names are written (see `CookieSpelling`)."""
 
     def __post_init__(self) -> None:
+        if self.spelling not in ("rfc", "starlette"):
+            raise ValueError("cookie spelling must be 'rfc' or 'starlette'")
         if not self.name or any(c in _FORBIDDEN_VALUE_CHARS or c == "=" for c in self.name):
             raise ValueError(f"invalid cookie name {self.name!r}")
         if self.name.startswith("__Host-") and (
@@ -128,10 +140,13 @@ def render_set_cookie(
 
     `now` (epoch seconds) adds an Expires attribute for old clients alongside Max-Age.
     Attribute names are spelled as RFC 6265 and browsers write them (``Expires``,
-    ``Max-Age``, ``Domain``, ``Path``, ``Secure``, ``HttpOnly``, ``SameSite``, ``Partitioned``).
+    ``Max-Age``, ``Domain``, ``Path``, ``Secure``, ``HttpOnly``, ``SameSite``, ``Partitioned``),
+    or in Starlette's layout when `spec.spelling` asks for it.
     """
     if not _FORBIDDEN_VALUE_CHARS.isdisjoint(value):
         raise ValueError("cookie value contains characters that need quoting")
+    if spec.spelling == "starlette":
+        return _render_starlette(spec, value, max_age=max_age)
     parts = [f"{spec.name}={value}"]
     if max_age is not None:
         if now is not None:
@@ -148,6 +163,33 @@ def render_set_cookie(
         parts.append(f"SameSite={spec.samesite}")
     if spec.partitioned:
         parts.append("Partitioned")
+    return "; ".join(parts)
+
+
+_STARLETTE_EPOCH = "expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def _render_starlette(spec: CookieSpec, value: str, *, max_age: int | None) -> str:
+    """Starlette's SessionMiddleware layout: path first, then the lifetime, then the flags.
+
+    A deletion (``max_age`` 0 or less) carries the 1970 expiry Starlette sends as well as
+    ``Max-Age``, so every browser drops the cookie.
+    """
+    parts = [f"{spec.name}={value}", f"path={spec.path}"]
+    if max_age is not None:
+        if max_age <= 0:
+            parts.append(_STARLETTE_EPOCH)
+        parts.append(f"Max-Age={max_age}")
+    if spec.httponly:
+        parts.append("httponly")
+    if spec.samesite:
+        parts.append(f"samesite={spec.samesite.lower()}")
+    if spec.secure:
+        parts.append("secure")
+    if spec.domain:
+        parts.append(f"domain={spec.domain}")
+    if spec.partitioned:
+        parts.append("partitioned")
     return "; ".join(parts)
 
 

@@ -38,6 +38,7 @@ from cookieguard.auth.login_policy import (
 )
 from cookieguard.auth.users import User, UserStore
 from cookieguard.errors import StoreUnavailable
+from cookieguard.integrations._starlette_sessions import SessionMiddleware
 
 __all__ = [
     "LoginRequired",
@@ -48,6 +49,7 @@ __all__ = [
     "request_user",
     "request_user_id",
     "requires_login",
+    "SessionMiddleware",
 ]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from flask import Response, current_app, request
 
+from cookieguard.auth.recent import login_age
 from cookieguard.auth.remember import RememberConfig
 from cookieguard.auth.sessions import SessionEntry
 from cookieguard.auth.users import User
@@ -35,6 +36,7 @@ from cookieguard.wsgi import remember_me as wsgi_remember
 from cookieguard.wsgi.auth import SyncLoginThrottle
 from cookieguard.wsgi.csrf import csrf_token_payload
 from cookieguard.wsgi.recent import RecentLoginRequired
+from cookieguard.wsgi.scope import scope_of_request
 
 __all__ = ["EXTENSION", "AccountMixin", "csrf_token_view", "require_recent_login"]
 
@@ -89,6 +91,12 @@ class AccountMixin:
             throttle=state.throttle,
             address=wsgi_auth.client_address(request),
         )
+
+    @staticmethod
+    def login_age() -> float | None:
+        """Seconds since the logged-in user last entered their password in this session;
+        None when anonymous or restored from a remember-me cookie."""
+        return login_age(scope_of_request(request))
 
     @staticmethod
     def remember(user: User) -> None:

@@ -5,6 +5,8 @@ Every event goes three ways:
 * to the callbacks subscribed with `subscribe` (process-wide) or given as
   `AuthConfig.on_security_event` (one app). A callback may be a plain function or a
   coroutine function; it runs in the request, so keep it quick (hand slow work to a queue).
+  In a sync app (WSGI, Flask) there is no event loop: a coroutine callback that waits for
+  I/O is stopped and logged there, so give those apps a plain function.
   A callback that raises is logged and skipped: it never breaks the request.
 * to the ``cookieguard.events`` logger, at INFO (WARNING for refusals), with the event's
   fields as structured ``extra`` (``record.security_event``, ``record.user_id``, ...);
@@ -29,6 +31,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from cookieguard._inline import inline, run_inline
 
 __all__ = [
     "EventType",
@@ -191,9 +195,32 @@ async def emit(event: SecurityEvent, *, also: Subscriber | None = None) -> None:
         try:
             result = callback(event)
             if inspect.isawaitable(result):
-                await result
+                await _deliver(result, event)
         except Exception:
             logger.exception("security event subscriber failed on %s", event.type.value)
+
+
+async def _deliver(result: Awaitable[object], event: SecurityEvent) -> None:
+    """Await an async callback's result; in a sync front door (WSGI, Flask) drive it alone.
+
+    There is no event loop under `run_inline`: an async callback that truly waits (network
+    I/O, ``asyncio.sleep``) cannot finish there. It is closed and logged instead of
+    suspending the request's coroutine (which would turn the request into an error).
+    """
+    if not inline():
+        await result
+        return
+    if not inspect.iscoroutine(result):
+        logger.error("security event subscriber returned a non-coroutine awaitable in a sync app")
+        return
+    try:
+        run_inline(result)
+    except TypeError:
+        logger.error(
+            "async security event subscriber waited for I/O in a sync (WSGI) app and was "
+            "stopped on %s: subscribe a plain function there",
+            event.type.value,
+        )
 
 
 def make_event(

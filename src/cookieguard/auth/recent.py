@@ -113,6 +113,7 @@ async def reauthenticate(
         hasher=hasher or config.hasher,
         throttle=throttle,
         address=address,
+        conn=conn,
     )
     if checked is None or checked.id != user.id:
         logger.info("re-authentication of user %s failed", user.id)
@@ -168,10 +169,11 @@ class RecentLoginPolicy(LoginPolicy):
     def reauth_redirect_url(self, conn: Connection) -> str:
         """The re-authentication page with a ``next`` back (when one can be safely given)."""
         scope = scope_of(conn)
-        back: str | None
-        if scope.get("method", "GET") in _SAFE_METHODS:
-            path = scope.get("root_path", "") + scope.get("path", "")
-            back = next_for(path, scope.get("query_string", b""))
-        else:
-            back = self.fallback_next
+        path = scope.get("root_path", "") + scope.get("path", "")
+        return self.reauth_target(scope.get("method", "GET"), path, scope.get("query_string", b""))
+
+    def reauth_target(self, method: str, path: str, query_string: bytes | str = b"") -> str:
+        """`reauth_redirect_url` from the request's method, full path and query string
+        (for front doors whose request is no ASGI scope, such as WSGI)."""
+        back = next_for(path, query_string) if method in _SAFE_METHODS else self.fallback_next
         return login_redirect_url(self.reauth_url, back, self.field)

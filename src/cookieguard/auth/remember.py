@@ -17,33 +17,53 @@ When a request has no logged-in session but a remember cookie, `RememberMiddlewa
   forgery): the whole series is deleted and a warning logged: whoever holds the current
   validator, the thief or the user, is logged out, and the user notices.
 
+Every outcome is a security event: `REMEMBER_ME_USED`, or `REMEMBER_ME_REJECTED` with the
+reason ``malformed``, ``unknown`` (no such live series), ``theft`` (replay or forgery) or
+``invalid_user`` (gone, inactive, or the password changed).
+
 Series live in the session store itself (`SessionStoreRememberStore`), as records under a
 key no session id can hash to, carrying the user id: they share the store's connection,
 expire and are purged like sessions, appear in "my sessions" (their user agent starts
 with `REMEMBER_LABEL`), and die with "log out everywhere else" and password changes.
+
+The rules (cookie format, matching, rotation) are `cookieguard.auth.remember_series`; this
+module carries them out over a request. The WSGI front door (`cookieguard.wsgi.remember`,
+the Flask extension) runs this very code inline over a sync store.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import inspect
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from cookieguard.asgi.security_events import emit_for
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.auth.context import AuthConfig, auth_config
 from cookieguard.auth.login import login
+from cookieguard.auth.remember_series import (
+    REMEMBER_LABEL,
+    RememberSeries,
+    RememberStore,
+    SessionStoreRememberStore,
+    judge,
+    new_series,
+    parse_cookie,
+    rotation,
+    series_key,
+)
 from cookieguard.auth.users import User
-from cookieguard.core.auth import SESSION_VERIFIED_AT
+from cookieguard.core.auth import SESSION_USER_ID, SESSION_VERIFIED_AT
 from cookieguard.core.cookies import CookieSpec, find_cookie, render_deletion, render_set_cookie
 from cookieguard.core.session import Session
 from cookieguard.errors import ConfigError
-from cookieguard.stores.base import SessionRecord, SessionStore
+from cookieguard.events import EventType
+from cookieguard.stores.base import SessionStore, SyncSessionStore
+from cookieguard.stores.inline import InlineStore
 
 __all__ = [
     "REMEMBER_LABEL",
@@ -52,128 +72,18 @@ __all__ = [
     "RememberSeries",
     "RememberStore",
     "SessionStoreRememberStore",
+    "cookie_header",
     "forget",
     "remember",
+    "restore",
     "series_key",
+    "settle",
 ]
 
 logger = logging.getLogger("cookieguard.auth")
 
 SETTINGS_SCOPE_KEY = "cookieguard.remember"
 PENDING_SCOPE_KEY = "cookieguard.remember.pending"
-REMEMBER_LABEL = "[remember me] "
-"""Prefix of a series' user agent in the session list."""
-_MARK = "_remember_series"
-_AUTH = "_remember_auth"
-_VALIDATOR = "v:"
-_MAX_COOKIE = 200
-
-
-def series_key(selector: str) -> str:
-    """The store key of a series: SHA-256 over a prefix no cookie value can contain (NUL),
-    so no session id hashes to it."""
-    return hashlib.sha256(b"cookieguard.remember\x00" + selector.encode("ascii")).hexdigest()
-
-
-def _validator_hash(validator: str) -> str:
-    return hashlib.sha256(validator.encode("ascii")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class RememberSeries:
-    """A stored series: whose it is, the password fingerprint and the validator hashes."""
-
-    user_id: str
-    auth_hash: str
-    validators: dict[str, float | None]
-    """Validator hash -> end of its grace window (None: current)."""
-    expires_at: float
-
-
-@runtime_checkable
-class RememberStore(Protocol):
-    """Where remember-me series live; every method is one round trip."""
-
-    async def create(
-        self, key: str, series: RememberSeries, *, now: float, user_agent: str | None
-    ) -> None:
-        """Store a new series under `key`."""
-        ...
-
-    async def load(self, key: str, *, now: float) -> RememberSeries | None:
-        """The live series under `key`, or None."""
-        ...
-
-    async def rotate(
-        self,
-        key: str,
-        *,
-        set_validators: dict[str, float | None],
-        drop: list[str],
-        now: float,
-        expires_at: float,
-    ) -> bool:
-        """Add or change validator hashes and drop others, atomically per hash (two racing
-        rotations both land); False when the series is gone."""
-        ...
-
-    async def delete(self, key: str) -> None:
-        """Remove the series if present."""
-        ...
-
-
-class SessionStoreRememberStore:
-    """`RememberStore` over any `SessionStore` (memory, SQLite, PostgreSQL, Redis), as records.
-
-    Each validator hash is its own data key, so the store's atomic deltas make racing
-    rotations merge instead of overwriting each other.
-    """
-
-    def __init__(self, store: SessionStore) -> None:
-        self.store = store
-
-    async def create(
-        self, key: str, series: RememberSeries, *, now: float, user_agent: str | None
-    ) -> None:
-        data: dict[str, Any] = {_MARK: 1, _AUTH: series.auth_hash}
-        data.update({_VALIDATOR + h: end for h, end in series.validators.items()})
-        agent = REMEMBER_LABEL + (user_agent or "")
-        record = SessionRecord(data, series.user_id, now, now, series.expires_at, agent[:256])
-        await self.store.create(key, record)
-
-    async def load(self, key: str, *, now: float) -> RememberSeries | None:
-        record = await self.store.load(key, now=now)
-        if record is None or record.data.get(_MARK) != 1 or record.user_id is None:
-            return None
-        auth = record.data.get(_AUTH)
-        validators: dict[str, float | None] = {}
-        for name, end in record.data.items():
-            if name.startswith(_VALIDATOR) and (end is None or isinstance(end, int | float)):
-                validators[name[len(_VALIDATOR) :]] = end
-        if not isinstance(auth, str):
-            return None
-        return RememberSeries(record.user_id, auth, validators, record.expires_at)
-
-    async def rotate(
-        self,
-        key: str,
-        *,
-        set_validators: dict[str, float | None],
-        drop: list[str],
-        now: float,
-        expires_at: float,
-    ) -> bool:
-        return await self.store.update(
-            key,
-            set_items={_VALIDATOR + h: end for h, end in set_validators.items()},
-            delete_keys=[_VALIDATOR + h for h in drop],
-            last_seen=now,
-            expires_at=expires_at,
-            now=now,
-        )
-
-    async def delete(self, key: str) -> None:
-        await self.store.delete(key)
 
 
 @dataclass(frozen=True)
@@ -182,28 +92,40 @@ class RememberConfig:
 
     Args:
         store: Where series live: a `RememberStore`, or a `SessionStore` to keep them in.
+            A sync store (`open_sync_store`) makes a config for the WSGI front door.
         max_age: Seconds a series lives after its last use (cookie Max-Age too).
         grace: Seconds a rotated-away validator stays valid (racing tabs).
         cookie_name: Base name; ``__Host-`` is prefixed over HTTPS.
         clock: Epoch seconds; inject one in tests.
     """
 
-    store: RememberStore | SessionStore
+    store: RememberStore | SessionStore | SyncSessionStore
     max_age: int = 30 * 24 * 3600
     grace: int = 30
     cookie_name: str = "remember"
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     series_store: RememberStore = field(init=False, repr=False, compare=False)
+    sync: bool = field(init=False, repr=False, compare=False)
+    """The store is a blocking one: only the WSGI front door may use this config."""
 
     def __post_init__(self) -> None:
+        for name in ("max_age", "grace"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"RememberConfig.{name} must be an int of seconds")
         if self.max_age <= 0 or self.grace < 0:
             raise ConfigError("RememberConfig needs a positive max_age and grace >= 0")
         chosen: Any = self.store
-        if isinstance(chosen, SessionStore):
+        # The protocols only name methods: a coroutine `load` tells async from sync.
+        sync = isinstance(chosen, SyncSessionStore) and not inspect.iscoroutinefunction(chosen.load)
+        if sync:
+            chosen = SessionStoreRememberStore(InlineStore(chosen))
+        elif isinstance(chosen, SessionStore):
             chosen = SessionStoreRememberStore(chosen)
         elif not isinstance(chosen, RememberStore):
             raise ConfigError("RememberConfig.store must be a RememberStore or a SessionStore")
         object.__setattr__(self, "series_store", chosen)
+        object.__setattr__(self, "sync", sync)
         CookieSpec(self.cookie_name)  # validates the name
 
     def spec(self, scope: Scope) -> CookieSpec:
@@ -218,16 +140,6 @@ def _settings(conn: Connection) -> RememberConfig | None:
     return found if isinstance(found, RememberConfig) else None
 
 
-def _parse(value: str | None) -> tuple[str, str] | None:
-    if not value or len(value) > _MAX_COOKIE:
-        return None
-    selector, dot, validator = value.partition(".")
-    allowed = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    if not dot or not selector or not validator or not allowed.issuperset(selector + validator):
-        return None
-    return selector, validator
-
-
 def _cookie(scope: Scope, config: RememberConfig) -> str | None:
     needle = (config.spec(scope).name + "=").encode("latin-1")
     return find_cookie(scope.get("headers", ()), needle)
@@ -236,7 +148,8 @@ def _cookie(scope: Scope, config: RememberConfig) -> str | None:
 def _user_agent(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"user-agent":
-            return str(value.decode("latin-1"))[:200]
+            text = bytes(value[:200]).decode("latin-1")
+            return text if text.isprintable() else None  # control characters: not kept
     return None
 
 
@@ -259,10 +172,9 @@ async def remember(conn: Connection, user: User) -> None:
         raise ConfigError("remember() needs RememberMiddleware inside AuthMiddleware")
     scope = scope_of(conn)
     await _end_named_series(scope, config)
-    selector, validator = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
     now = config.clock()
     auth = auth_config(conn).auth_hasher.auth_hash(user.password_hash)
-    series = RememberSeries(user.id, auth, {_validator_hash(validator): None}, now + config.max_age)
+    selector, validator, series = new_series(user.id, auth, now=now, max_age=config.max_age)
     key = series_key(selector)
     await config.series_store.create(key, series, now=now, user_agent=_user_agent(scope))
     _set_pending(scope, f"{selector}.{validator}")
@@ -270,7 +182,7 @@ async def remember(conn: Connection, user: User) -> None:
 
 
 async def _end_named_series(scope: Scope, config: RememberConfig) -> None:
-    parsed = _parse(_cookie(scope, config))
+    parsed = parse_cookie(_cookie(scope, config))
     if parsed is not None:
         await config.series_store.delete(series_key(parsed[0]))
 
@@ -289,14 +201,126 @@ async def forget(conn: Connection) -> None:
         _set_pending(scope, None)
 
 
+async def settle(scope: Scope, config: RememberConfig) -> str | None:
+    """`cookie_header`, after ending the series of a request that restored (or had) a login
+    but ends logged out without `logout` (``session.clear()``, a session ended by the
+    re-check): a remember cookie must not log the user straight back in."""
+    session = scope.get(SESSION_SCOPE_KEY)
+    if (
+        PENDING_SCOPE_KEY not in scope
+        and scope.get(SETTINGS_SCOPE_KEY) is config
+        and isinstance(session, Session)
+        and session.peek(SESSION_USER_ID) is None
+        and _cookie(scope, config) is not None
+    ):
+        await _end_named_series(scope, config)
+        _set_pending(scope, None)
+        logger.info("remember-me series ended with its logged-out session")
+    return cookie_header(scope, config)
+
+
+def cookie_header(scope: Scope, config: RememberConfig) -> str | None:
+    """The Set-Cookie value the response must carry (a new cookie or a deletion), once;
+    None when the cookie does not change."""
+    if PENDING_SCOPE_KEY not in scope:
+        return None
+    value = scope.pop(PENDING_SCOPE_KEY)
+    spec = config.spec(scope)
+    if value is None:
+        return render_deletion(spec)
+    return render_set_cookie(spec, value, max_age=config.max_age, now=config.clock())
+
+
+async def restore(scope: Scope, config: RememberConfig) -> None:
+    """Log the request in from its remember cookie, if it has no logged-in session.
+
+    Binds `config` to the scope first (so `remember` and `forget` find it). Needs the
+    session and `AuthConfig` (with a user store) on the scope; run it before the app.
+    """
+    scope[SETTINGS_SCOPE_KEY] = config
+    session = scope.get(SESSION_SCOPE_KEY)
+    if not isinstance(session, Session) or session.peek(SESSION_USER_ID) is not None:
+        return
+    value = _cookie(scope, config)
+    if value is not None:
+        await _restore(scope, config, session, value)
+
+
+async def _rejected(scope: Scope, reason: str, user_id: str | None = None) -> None:
+    _set_pending(scope, None)
+    await emit_for(scope, EventType.REMEMBER_ME_REJECTED, reason=reason, user_id=user_id)
+
+
+async def _restore(scope: Scope, config: RememberConfig, session: Session, value: str) -> None:
+    parsed = parse_cookie(value)
+    if parsed is None:
+        logger.warning("malformed remember-me cookie ignored and deleted")
+        await _rejected(scope, "malformed")
+        return
+    selector, validator = parsed
+    key = series_key(selector)
+    now = config.clock()
+    series = await config.series_store.load(key, now=now)
+    if series is None:
+        logger.info("remember-me cookie of an unknown or expired series deleted")
+        await _rejected(scope, "unknown")
+        return
+    match = judge(series, validator, now)
+    if match.theft or match.matched is None:
+        await config.series_store.delete(key)
+        logger.warning(
+            "remember-me cookie of user %s replayed or forged: series %s revoked",
+            series.user_id,
+            key[:12],
+        )
+        await _rejected(scope, "theft", series.user_id)
+        return
+    user = await _user(auth_config(scope), series)
+    if user is None:
+        await config.series_store.delete(key)
+        logger.info("remember-me series %s no longer valid (password changed?)", key[:12])
+        await _rejected(scope, "invalid_user", series.user_id)
+        return
+    turn = rotation(series, match.matched, now, config.grace)
+    await config.series_store.rotate(
+        key,
+        set_validators=turn.set_validators,
+        drop=turn.drop,
+        now=now,
+        expires_at=now + config.max_age,
+    )
+    _set_pending(scope, f"{selector}.{turn.validator}")
+    await login(scope, user)
+    session.pop(SESSION_VERIFIED_AT, None)  # a cookie proves no presence: not "recent"
+    logger.info("user %s logged in from remember-me series %s", user.id, key[:12])
+    await emit_for(scope, EventType.REMEMBER_ME_USED, user_id=user.id, key_hash=session.key_hash)
+
+
+async def _user(auth: AuthConfig, series: RememberSeries) -> User | None:
+    users = auth.user_store
+    if users is None:
+        raise ConfigError("remember-me needs AuthConfig.user_store (the users to log in)")
+    user = await users.get_by_id(series.user_id)
+    if user is None or user.is_active is not True:
+        return None
+    return user if auth.auth_hasher.matches(series.auth_hash, user.password_hash) else None
+
+
 class RememberMiddleware:
     """Restores logins from remember-me cookies and writes the cookie changes.
 
     Place it inside `AuthMiddleware` (it needs its `AuthConfig`, with a user store):
     ``AuthMiddleware(RememberMiddleware(app, RememberConfig(store)), auth_config)``.
+
+    Raises:
+        ConfigError: `config` is over a sync store (that one is for the WSGI front door).
     """
 
     def __init__(self, app: ASGIApp, config: RememberConfig) -> None:
+        if config.sync:
+            raise ConfigError(
+                "RememberMiddleware needs an async store (open_store), not a sync one"
+            )
         self.app = app
         self.config = config
 
@@ -304,95 +328,16 @@ class RememberMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[SETTINGS_SCOPE_KEY] = self.config
-        session = scope.get(SESSION_SCOPE_KEY)
-        if type(session) is Session and session.peek("_auth_user_id") is None:
-            value = _cookie(scope, self.config)
-            if value is not None:
-                await self._restore(scope, session, value)
+        await restore(scope, self.config)
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and PENDING_SCOPE_KEY in scope:
-                message = _with_cookie(message, self._header(scope, scope.pop(PENDING_SCOPE_KEY)))
+            if message["type"] == "http.response.start":
+                header = await settle(scope, self.config)
+                if header is not None:
+                    message = _with_cookie(message, header)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
-
-    def _header(self, scope: Scope, value: str | None) -> str:
-        spec = self.config.spec(scope)
-        if value is None:
-            return render_deletion(spec)
-        return render_set_cookie(spec, value, max_age=self.config.max_age, now=self.config.clock())
-
-    async def _restore(self, scope: Scope, session: Session, value: str) -> None:
-        parsed = _parse(value)
-        if parsed is None:
-            logger.warning("malformed remember-me cookie ignored and deleted")
-            _set_pending(scope, None)
-            return
-        selector, validator = parsed
-        config, key = self.config, series_key(selector)
-        now = config.clock()
-        series = await config.series_store.load(key, now=now)
-        if series is None:
-            logger.info("remember-me cookie of an unknown or expired series deleted")
-            _set_pending(scope, None)
-            return
-        presented = _validator_hash(validator).encode("ascii")
-        matched: str | None = None
-        live = False
-        for stored, end in series.validators.items():  # a handful; each compared fully
-            if hmac.compare_digest(stored.encode("ascii"), presented):
-                matched, live = stored, end is None or now < end
-        if matched is None or not live:
-            await config.series_store.delete(key)
-            logger.warning(
-                "remember-me cookie of user %s replayed or forged: series %s revoked",
-                series.user_id,
-                key[:12],
-            )
-            _set_pending(scope, None)
-            return
-        auth = auth_config(scope)
-        user = await self._user(auth, series)
-        if user is None:
-            await config.series_store.delete(key)
-            logger.info("remember-me series %s no longer valid (password changed?)", key[:12])
-            _set_pending(scope, None)
-            return
-        await self._rotate(scope, key, series, matched, now)
-        await login(scope, user)
-        session.pop(SESSION_VERIFIED_AT, None)  # a cookie proves no presence: not "recent"
-        logger.info("user %s logged in from remember-me series %s", user.id, key[:12])
-
-    async def _user(self, auth: AuthConfig, series: RememberSeries) -> User | None:
-        users = auth.user_store
-        if users is None:
-            raise ConfigError("RememberMiddleware needs AuthConfig.user_store")
-        user = await users.get_by_id(series.user_id)
-        if user is None or user.is_active is not True:
-            return None
-        return user if auth.auth_hasher.matches(series.auth_hash, user.password_hash) else None
-
-    async def _rotate(
-        self, scope: Scope, key: str, series: RememberSeries, used: str, now: float
-    ) -> None:
-        config = self.config
-        validator = secrets.token_urlsafe(32)
-        grace_end = now + config.grace
-        changes: dict[str, float | None] = {_validator_hash(validator): None}
-        drop: list[str] = []
-        for stored, end in series.validators.items():
-            if end is None or stored == used:
-                changes[stored] = min(end, grace_end) if end is not None else grace_end
-            elif end <= now:
-                drop.append(stored)
-        await config.series_store.rotate(
-            key, set_validators=changes, drop=drop, now=now, expires_at=now + config.max_age
-        )
-        selector = _parse(_cookie(scope, config))
-        assert selector is not None
-        _set_pending(scope, f"{selector[0]}.{validator}")
 
 
 def _with_cookie(message: Message, header: str) -> Message:

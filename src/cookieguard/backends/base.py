@@ -116,6 +116,7 @@ class SyncSessionBackend(Protocol):
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
         """As `SessionBackend.commit`."""
         ...

@@ -45,10 +45,17 @@ class _Inline:
         *,
         cookie: CookieSpec,
         user_agent: str | None = None,
+        client_address: str | None = None,
     ) -> str | None:
         """Carry out `outcome`; the Set-Cookie value (see `SessionBackend.commit`)."""
         return run_inline(
-            self._inline.commit(session, outcome, cookie=cookie, user_agent=user_agent)
+            self._inline.commit(
+                session,
+                outcome,
+                cookie=cookie,
+                user_agent=user_agent,
+                client_address=client_address,
+            )
         )
 
     def close(self) -> None:

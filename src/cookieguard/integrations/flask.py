@@ -10,6 +10,10 @@
 * `login`, `logout`, `authenticate` (throttled), `get_user` work on ``flask.request``;
   Flask-Login runs unchanged on top: its ``user_logged_in`` signal gives the session a new id
   and the client a new CSRF secret, ``user_logged_out`` ends the session server-side.
+* Account security (`cookieguard.integrations.flask_account`): ``@require_recent_login``
+  and `CookieGuard.reauthenticate`, remember-me (``COOKIEGUARD_REMEMBER``), the session
+  centre (`CookieGuard.sessions`, `CookieGuard.revoke_session`, ...), ``csrf_meta()`` and
+  `csrf_token_view` for HTMX and single-page apps; every event reaches `cookieguard.events`.
 
 Settings come from ``app.config``: ``SECRET_KEY`` (and ``SECRET_KEY_FALLBACKS``, which keep
 verifying) signs the auth hash, and every cookieguard setting has the ``COOKIEGUARD_``
@@ -33,6 +37,12 @@ from cookieguard.auth.revalidate import end_session
 from cookieguard.auth.users import User
 from cookieguard.csrf_rotation import rotate_csrf_secret
 from cookieguard.errors import ConfigError, LoginThrottled, StoreUnavailable
+from cookieguard.integrations.flask_account import (
+    EXTENSION,
+    AccountMixin,
+    csrf_token_view,
+    require_recent_login,
+)
 from cookieguard.integrations.flask_session import (
     UNAVAILABLE_KEY,
     CookieGuardSessionInterface,
@@ -41,8 +51,9 @@ from cookieguard.integrations.flask_session import (
 )
 from cookieguard.integrations.flask_settings import SETTINGS, Settings, read_settings
 from cookieguard.wsgi import auth as wsgi_auth
+from cookieguard.wsgi import remember_me as wsgi_remember
 from cookieguard.wsgi.auth import SyncLoginThrottle, WSGIAuthMiddleware
-from cookieguard.wsgi.csrf import CSRFCheck, csrf_input, get_csrf_token
+from cookieguard.wsgi.csrf import CSRFCheck, csrf_input, csrf_meta, get_csrf_token
 from cookieguard.wsgi.login_required import LoginRequired
 from cookieguard.wsgi.responses import ErrorResponse, Refusal
 from cookieguard.wsgi.scope import scope_of_request
@@ -53,13 +64,15 @@ __all__ = [
     "CSRFError",
     "CookieGuard",
     "FlaskSession",
+    "csrf_token_view",
     "login_required",
+    "require_recent_login",
 ]
 
 logger = logging.getLogger("cookieguard.flask")
 
 F = TypeVar("F", bound=Callable[..., Any])
-_EXTENSION = "cookieguard"
+_EXTENSION = EXTENSION
 
 
 class CSRFError(Forbidden):
@@ -75,8 +88,11 @@ class CSRFError(Forbidden):
         self.reason = reason
 
 
-class CookieGuard:
+class CookieGuard(AccountMixin):
     """Sessions, CSRF protection and login for a Flask app (see the module docstring).
+
+    The account methods (`reauthenticate`, `remember`, `sessions`, `revoke_session`, ...)
+    come from `AccountMixin` (`cookieguard.integrations.flask_account`).
 
     Args:
         app: the Flask app; or call `init_app` later (application factories).
@@ -106,6 +122,7 @@ class CookieGuard:
         app.after_request(state.after_request)
         app.jinja_env.globals["csrf_token"] = lambda: get_csrf_token(request)
         app.jinja_env.globals["csrf_input"] = lambda: Markup(csrf_input(request))  # noqa: S704
+        app.jinja_env.globals["csrf_meta"] = lambda: Markup(csrf_meta(request))  # noqa: S704
         app.register_error_handler(StoreUnavailable, state.store_unavailable)
         app.register_error_handler(LoginThrottled, state.throttled)
         _connect_flask_login(app)
@@ -146,6 +163,7 @@ class CookieGuard:
             password,
             throttle=state.throttle,
             address=wsgi_auth.client_address(request),
+            request=request,
         )
 
     @staticmethod
@@ -196,6 +214,8 @@ class _State:
         g._cookieguard_csrf = state
         refused = self.csrf.check(environ, state, exempt=self._is_exempt)
         if refused is None:
+            if self.settings.remember is not None:  # as RememberMiddleware: after the checks
+                wsgi_remember.restore(request, self.settings.remember)
             return
         if isinstance(refused, Refusal):
             abort(refusal_response(refused))
@@ -206,6 +226,10 @@ class _State:
         state = g.get("_cookieguard_csrf")
         if state is None:
             return response
+        if self.settings.remember is not None:
+            remembered = wsgi_remember.cookie_header(request, self.settings.remember)
+            if remembered is not None:
+                response.headers.add("Set-Cookie", remembered)
         for name, value in self.csrf.headers(request.environ, state, []):
             if name == "Vary":
                 response.vary.add("Cookie")
@@ -280,6 +304,7 @@ def _flask_login_out(sender: Flask, user: Any = None, **extra: Any) -> None:
     session = get_session(request)
     remember = session.get("_remember")  # Flask-Login's note to clear its remember cookie
     scope = scope_of_request(request)
+    wsgi_remember.forget(request)  # cookieguard's remember-me, if on (not Flask-Login's)
     rotate_csrf_secret(scope)
     run_inline(end_session(scope, session))
     if remember is not None:

@@ -18,6 +18,13 @@
 ``COOKIEGUARD_LOGIN_URL``      where login-required views send browsers (``/login``)
 ``COOKIEGUARD_RECHECK_INTERVAL`` seconds between re-checks of a session against the users
 ``COOKIEGUARD_THROTTLE``       a `ThrottlePolicy`, or False for no login throttling
+``COOKIEGUARD_REMEMBER``       remember-me: True keeps series in the session store, or a
+                               `RememberConfig` over a sync store; False (default): off
+``COOKIEGUARD_REMEMBER_MAX_AGE``, ``COOKIEGUARD_REMEMBER_GRACE``: the `RememberConfig`
+fields of those names, with ``COOKIEGUARD_REMEMBER = True`` (30 days, 30 seconds)
+``COOKIEGUARD_MAX_SESSIONS_PER_USER`` a cap on each user's concurrent sessions (oldest end)
+``COOKIEGUARD_ON_SECURITY_EVENT`` a callable given this app's `SecurityEvent`s (a plain
+                               function: there is no event loop in a Flask worker)
 =============================  ==========================================================
 
 An unknown ``COOKIEGUARD_*`` key raises `ConfigError`: a misspelt setting must not leave a
@@ -32,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cookieguard.auth.context import AuthConfig
+from cookieguard.auth.remember import RememberConfig
 from cookieguard.auth.users_sync import SyncUserStore
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.throttle import ThrottlePolicy
 from cookieguard.errors import ConfigError
 from cookieguard.stores import open_sync_store
-from cookieguard.stores.base import SyncCounterStore
+from cookieguard.stores.base import SyncCounterStore, SyncSessionStore
 from cookieguard.wsgi.auth import sync_auth_config
 from cookieguard.wsgi.guard import keyring_of
 
@@ -61,6 +69,11 @@ SETTINGS = frozenset(
         "LOGIN_URL",
         "RECHECK_INTERVAL",
         "THROTTLE",
+        "REMEMBER",
+        "REMEMBER_MAX_AGE",
+        "REMEMBER_GRACE",
+        "MAX_SESSIONS_PER_USER",
+        "ON_SECURITY_EVENT",
         *_CSRF_FIELDS,
     }
 )
@@ -78,6 +91,7 @@ class Settings:
     auth: AuthConfig
     counters: SyncCounterStore | None
     throttle: ThrottlePolicy | None
+    remember: RememberConfig | None = None
 
 
 def read_settings(config: Mapping[str, Any]) -> Settings:
@@ -109,6 +123,9 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
     options: dict[str, Any] = {}
     if "LOGIN_URL" in ours:
         options["login_url"] = ours["LOGIN_URL"]
+    for key in ("MAX_SESSIONS_PER_USER", "ON_SECURITY_EVENT"):
+        if key in ours:
+            options[key.lower()] = ours[key]
     auth = sync_auth_config(
         keyring, users, recheck_interval=ours.get("RECHECK_INTERVAL", 300), **options
     )
@@ -122,7 +139,34 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
         auth=auth,
         counters=counters,
         throttle=throttle if isinstance(throttle, ThrottlePolicy) else None,
+        remember=_remember_config(ours, store),
     )
+
+
+def _remember_config(ours: dict[str, Any], store: Any) -> RememberConfig | None:
+    chosen = ours.get("REMEMBER", False)
+    tuned = {key: ours[key] for key in ("REMEMBER_MAX_AGE", "REMEMBER_GRACE") if key in ours}
+    if isinstance(chosen, RememberConfig):
+        if tuned:
+            raise ConfigError(
+                "COOKIEGUARD_REMEMBER is a RememberConfig: set max_age and grace there, "
+                "not in COOKIEGUARD_REMEMBER_MAX_AGE / _GRACE"
+            )
+        config = chosen
+    elif chosen is True:
+        if not isinstance(store, SyncSessionStore):
+            raise ConfigError("COOKIEGUARD_REMEMBER needs a server-side COOKIEGUARD_STORE")
+        options = {key[len("REMEMBER_") :].lower(): value for key, value in tuned.items()}
+        config = RememberConfig(store, **options)
+    elif chosen is False or chosen is None:
+        if tuned:
+            raise ConfigError("COOKIEGUARD_REMEMBER_* given without COOKIEGUARD_REMEMBER = True")
+        return None
+    else:
+        raise ConfigError("COOKIEGUARD_REMEMBER must be True, False or a RememberConfig")
+    if not config.sync:
+        raise ConfigError("COOKIEGUARD_REMEMBER's RememberConfig needs a sync store")
+    return config
 
 
 def _csrf_config(ours: dict[str, Any], *, debug: bool) -> CSRFConfig:

@@ -20,31 +20,46 @@ from cookieguard.wsgi.auth import (
     list_sessions,
     login,
     logout,
+    reauthenticate,
+    revoke_all_sessions,
     revoke_other_sessions,
     revoke_session,
     sync_auth_config,
 )
 from cookieguard.wsgi.csrf import (
     WSGICSRFMiddleware,
+    csrf_header_name,
     csrf_input,
+    csrf_meta,
+    csrf_token_app,
+    csrf_token_payload,
     get_csrf_token,
     rotate_csrf_token,
 )
 from cookieguard.wsgi.guard import CookieGuardWSGI
 from cookieguard.wsgi.login_required import LoginRequired, login_required
+from cookieguard.wsgi.recent import RecentLoginRequired, require_recent_login
+from cookieguard.wsgi.remember_me import WSGIRememberMiddleware, forget, remember
 from cookieguard.wsgi.session import WSGISessionMiddleware, get_session, get_session_store
 
 __all__ = [
     "CookieGuardWSGI",
     "LoginRequired",
+    "RecentLoginRequired",
     "SyncLoginThrottle",
     "WSGIAuthMiddleware",
     "WSGICSRFMiddleware",
+    "WSGIRememberMiddleware",
     "WSGISessionMiddleware",
     "authenticate",
     "change_password",
     "client_address",
+    "csrf_header_name",
     "csrf_input",
+    "csrf_meta",
+    "csrf_token_app",
+    "csrf_token_payload",
+    "forget",
     "get_csrf_token",
     "get_session",
     "get_session_store",
@@ -54,6 +69,10 @@ __all__ = [
     "login",
     "login_required",
     "logout",
+    "reauthenticate",
+    "remember",
+    "require_recent_login",
+    "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
     "rotate_csrf_token",

@@ -25,8 +25,10 @@ from cookieguard.auth.login import get_user_id as _get_user_id
 from cookieguard.auth.login import login as _login
 from cookieguard.auth.login import logout as _logout
 from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth.recent import reauthenticate as _reauthenticate
 from cookieguard.auth.sessions import SessionEntry
 from cookieguard.auth.sessions import list_sessions as _list_sessions
+from cookieguard.auth.sessions import revoke_all_sessions as _revoke_all_sessions
 from cookieguard.auth.sessions import revoke_other_sessions as _revoke_other_sessions
 from cookieguard.auth.sessions import revoke_session as _revoke_session
 from cookieguard.auth.throttle import LoginAttempt, LoginThrottle
@@ -52,6 +54,8 @@ __all__ = [
     "list_sessions",
     "login",
     "logout",
+    "reauthenticate",
+    "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
     "sync_auth_config",
@@ -164,8 +168,12 @@ def authenticate(
     hasher: PasswordHasher | None = None,
     throttle: SyncLoginThrottle | None = None,
     address: str = "",
+    request: object | None = None,
 ) -> User | None:
     """The user whose username and password these are, or None (see the async twin).
+
+    With `request`, the failure and throttling events carry the client's (truncated)
+    address and reach `AuthConfig.on_security_event`, as the async twin's `conn` does.
 
     Raises:
         LoginThrottled: too many failed attempts; answer 429 with ``Retry-After``.
@@ -179,6 +187,42 @@ def authenticate(
             hasher=hasher,
             throttle=None if throttle is None else throttle.inline,
             address=address,
+            conn=None if request is None else scope_of_request(request),
+        )
+    )
+
+
+def reauthenticate(
+    request: object,
+    password: object,
+    user_store: SyncUserStore | None = None,
+    *,
+    hasher: PasswordHasher | None = None,
+    throttle: SyncLoginThrottle | None = None,
+    address: str = "",
+    keyring: KeyRing | None = None,
+) -> bool:
+    """Check the logged-in user's `password` again; True: the login is recent again.
+
+    The async twin's code (`cookieguard.auth.recent.reauthenticate`): the session keeps its
+    data and user under a new id, and a wrong password counts toward `throttle` as a failed
+    login of the session's own user from `address`. `user_store` defaults to the
+    `AuthConfig`'s.
+
+    Raises:
+        LoginThrottled: too many failures; answer 429 with ``Retry-After``.
+        StoreUnavailable: a store is down; answer 503.
+    """
+    store = None if user_store is None else inline_user_store(user_store)
+    return run_inline(
+        _reauthenticate(
+            scope_of_request(request),
+            store,
+            password,
+            hasher=hasher,
+            throttle=None if throttle is None else throttle.inline,
+            address=address,
+            keyring=keyring,
         )
     )
 
@@ -244,6 +288,11 @@ def revoke_session(request: object, handle: object, *, now: float | None = None)
 def revoke_other_sessions(request: object) -> int:
     """End every session of the logged-in user except this one."""
     return run_inline(_revoke_other_sessions(scope_of_request(request)))
+
+
+def revoke_all_sessions(request: object) -> int:
+    """End every session of the logged-in user, this one too (a logout)."""
+    return run_inline(_revoke_all_sessions(scope_of_request(request)))
 
 
 def client_address(request: object) -> str:

@@ -3,8 +3,9 @@
 `CSRFCheck` hands `cookieguard.core.csrf.decide` the request's facts from the environ and
 carries the answer out: the form body is read only on `NeedToken` (bounded, then replayed
 through ``wsgi.input``: `cookieguard.wsgi.body`), a `Reject` becomes Django's 403 page (its
-reason logged, and shown in debug), and the response gets the ``csrftoken`` cookie when the
-secret is new or rotated and ``Vary: Cookie`` whenever it carries a token. The per-request
+reason logged, shown in debug, and emitted as a `CSRF_REFUSED` security event), and the
+response gets the ``csrftoken`` cookie when the secret is new or rotated and ``Vary:
+Cookie`` whenever it carries a token. The per-request
 state is the ASGI driver's `CSRFState`, the policy, cookie rendering and log format are the
 ASGI `CSRFMiddleware`'s own, so no rule exists twice. `WSGICSRFMiddleware` wraps any WSGI app
 with it; the Flask extension calls it from ``before_request``.
@@ -15,25 +16,41 @@ and in the request's scope, where `csrf_input` and `get_csrf_token` find it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cookieguard._inline import run_inline
 from cookieguard.asgi.csrf import _FAILURE_HINT, _FAILURE_MESSAGE, CSRFMiddleware, _log_path
 from cookieguard.asgi.csrf_state import NO_SESSION_MESSAGE, STATE_KEY, CSRFState
+from cookieguard.asgi.csrf_state import csrf_header_name as _csrf_header_name
 from cookieguard.asgi.csrf_state import csrf_input as _csrf_input
+from cookieguard.asgi.csrf_state import csrf_meta as _csrf_meta
 from cookieguard.asgi.csrf_state import get_csrf_token as _get_csrf_token
 from cookieguard.asgi.csrf_state import rotate_csrf_token as _rotate_csrf_token
+from cookieguard.asgi.security_events import emit_for
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.csrf_rotation import CSRF_STATE_KEY
 from cookieguard.errors import ConfigError, RequestRejected
+from cookieguard.events import EventType
 from cookieguard.wsgi.body import form_token
 from cookieguard.wsgi.responses import ErrorResponse, Refusal, WSGIApp
 from cookieguard.wsgi.scope import WSGIEnviron, header, scope_for, scope_of_request
 
-__all__ = ["CSRFCheck", "WSGICSRFMiddleware", "csrf_input", "get_csrf_token", "rotate_csrf_token"]
+__all__ = [
+    "CSRFCheck",
+    "WSGICSRFMiddleware",
+    "csrf_header_name",
+    "csrf_input",
+    "csrf_meta",
+    "csrf_token_app",
+    "csrf_token_payload",
+    "get_csrf_token",
+    "rotate_csrf_token",
+]
 
 logger = logging.getLogger("cookieguard.csrf")
 
@@ -129,6 +146,9 @@ class CSRFCheck:
         if isinstance(decision, core.Accept) or (exempt is not None and exempt()):
             return None
         logger.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
+        run_inline(
+            emit_for(scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope))
+        )
         return decision
 
     def refusal(self, environ: WSGIEnviron, state: CSRFState, reject: core.Reject) -> Refusal:
@@ -229,3 +249,44 @@ def csrf_input(request: object) -> str:
 def rotate_csrf_token(request: object) -> None:
     """Give the client a new secret; forms rendered earlier stop working."""
     _rotate_csrf_token(scope_of_request(request))
+
+
+def csrf_meta(request: object) -> str:
+    """The ``csrf-token`` and ``csrf-header`` ``<meta>`` tags for HTMX and other scripts
+    (see the ASGI twin, `cookieguard.asgi.csrf_state.csrf_meta`)."""
+    return _csrf_meta(scope_of_request(request))
+
+
+def csrf_header_name(request: object) -> str:
+    """The header the CSRF check reads a token from (`CSRFConfig.header_name`)."""
+    return _csrf_header_name(scope_of_request(request))
+
+
+def csrf_token_payload(request: object) -> bytes:
+    """``{"csrfToken": ..., "headerName": ...}`` as JSON, for a single-page app.
+
+    A fresh masked token; asking for it sets the CSRF cookie when the browser has none, so
+    the token works for the next unsafe request. Serve it only on GET, with
+    ``Cache-Control: no-store`` (`csrf_token_app` and the Flask view do).
+    """
+    token = get_csrf_token(request)
+    return json.dumps({"csrfToken": token, "headerName": csrf_header_name(request)}).encode()
+
+
+def csrf_token_app(environ: WSGIEnviron, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A WSGI app answering GET with `csrf_token_payload` (405 for other methods).
+
+    Mount it inside the cookieguard layers, e.g. at ``/csrf``. No login is needed: a GET
+    cannot be forged into anything harmful and another site cannot read the answer.
+    """
+    if environ.get("REQUEST_METHOD", "GET").upper() not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+        return [b""]
+    body = csrf_token_payload(environ)
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    start_response("200 OK", headers)
+    return [body]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cookieguard.auth.context import AuthConfig
+from cookieguard.auth.remember import RememberConfig
 from cookieguard.auth.users_sync import SyncUserStore
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
@@ -17,6 +18,7 @@ from cookieguard.errors import ConfigError
 from cookieguard.stores import open_sync_store
 from cookieguard.wsgi.auth import WSGIAuthMiddleware, sync_auth_config
 from cookieguard.wsgi.csrf import WSGICSRFMiddleware
+from cookieguard.wsgi.remember_me import WSGIRememberMiddleware
 from cookieguard.wsgi.responses import WSGIApp
 from cookieguard.wsgi.scope import WSGIEnviron
 from cookieguard.wsgi.session import WSGISessionMiddleware
@@ -55,6 +57,8 @@ class CookieGuardWSGI:
         csrf: CSRF settings (``exempt_paths`` for webhooks); Django's names by default.
         session: session cookie and expiry settings; Django's names by default.
         auth: full auth settings (`sync_auth_config`), instead of `secret_key` and `users`.
+        remember: remember-me: True keeps series in `store` with the defaults, or a
+            `RememberConfig` over a sync store; None/False (the default): off.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class CookieGuardWSGI:
         csrf: CSRFConfig | None = None,
         session: SessionConfig | None = None,
         auth: AuthConfig | None = None,
+        remember: RememberConfig | bool | None = None,
     ) -> None:
         if auth is None:
             auth = sync_auth_config(keyring_of(secret_key), users)
@@ -76,8 +81,11 @@ class CookieGuardWSGI:
         self._owns_store = isinstance(store, str)
         self.store = open_sync_store(store) if isinstance(store, str) else store
         self.user_app = app
+        if remember is True:
+            remember = RememberConfig(self.store)  # type: ignore[arg-type]
+        inner = WSGIRememberMiddleware(app, remember) if remember else app
         self.app = WSGISessionMiddleware(
-            WSGICSRFMiddleware(WSGIAuthMiddleware(app, auth), csrf), self.store, session
+            WSGICSRFMiddleware(WSGIAuthMiddleware(inner, auth), csrf), self.store, session
         )
 
     def __call__(self, environ: WSGIEnviron, start_response: Callable[..., Any]) -> Iterable[bytes]:

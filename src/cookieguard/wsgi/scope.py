@@ -24,6 +24,15 @@ SCOPE_KEY = "cookieguard.scope"
 
 WSGIEnviron = dict[str, Any]
 
+# Only the headers the shared code reads, as raw ASGI pairs: the cookies (session, CSRF,
+# remember-me), the User-Agent (device names, new-device events, what a new record keeps)
+# and Accept (JSON or a redirect for the login and recent-login guards).
+_SHARED_HEADERS = (
+    (b"cookie", "HTTP_COOKIE"),
+    (b"user-agent", "HTTP_USER_AGENT"),
+    (b"accept", "HTTP_ACCEPT"),
+)
+
 
 def _decoded(value: str) -> str:
     # PEP 3333 carries the raw bytes as latin-1; routers (and exempt paths) see UTF-8 text.
@@ -42,7 +51,11 @@ def scope_for(environ: WSGIEnviron) -> dict[str, Any]:
     if scope is not None:
         return scope  # type: ignore[no-any-return]
     root = _decoded(environ.get("SCRIPT_NAME", ""))
-    cookie = header(environ, "HTTP_COOKIE")
+    headers = [
+        (name, value.encode("latin-1"))
+        for name, key in _SHARED_HEADERS
+        if (value := header(environ, key)) is not None
+    ]
     address = environ.get("REMOTE_ADDR")
     port = str(environ.get("REMOTE_PORT", ""))
     scope = {
@@ -51,8 +64,8 @@ def scope_for(environ: WSGIEnviron) -> dict[str, Any]:
         "scheme": environ.get("wsgi.url_scheme", "http"),
         "root_path": root,
         "path": root + _decoded(environ.get("PATH_INFO", "")),
-        # Only what the shared code reads: the CSRF cookie parser wants raw headers.
-        "headers": [(b"cookie", cookie.encode("latin-1"))] if cookie else [],
+        "query_string": str(environ.get("QUERY_STRING", "")).encode("latin-1", "replace"),
+        "headers": headers,
         "client": (address, int(port) if port.isdigit() else 0) if address else None,
     }
     environ[SCOPE_KEY] = scope

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cookieguard.asgi.session import (
+    ADDRESS_MODE_SCOPE_KEY,
     BACKEND_SCOPE_KEY,
     COOKIE_DOMAIN_SCOPE_KEY,
     TOO_LARGE_MESSAGE,
     UNAVAILABLE_MESSAGE,
-    USER_AGENT_LIMIT,
+    _client_address,
+    _user_agent,
 )
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.backends.base import SyncSessionBackend, sync_backend_for
@@ -41,7 +43,7 @@ from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import SessionTooLarge, StoreUnavailable
 from cookieguard.stores.base import SyncSessionStore
 from cookieguard.wsgi.responses import ErrorResponse, Refusal, WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron, environ_of, header, scope_for, scope_of_request
+from cookieguard.wsgi.scope import WSGIEnviron, environ_of, scope_for, scope_of_request
 
 __all__ = [
     "BACKEND_KEY",
@@ -126,6 +128,8 @@ class SessionIO:
         scope = scope_for(environ)
         scope[BACKEND_SCOPE_KEY] = self.backend.inline
         scope[COOKIE_DOMAIN_SCOPE_KEY] = self.config.cookie.domain
+        if self.config.client_address != "truncated":
+            scope[ADDRESS_MODE_SCOPE_KEY] = self.config.client_address
         environ[BACKEND_KEY] = self.backend
         return scope
 
@@ -167,11 +171,16 @@ class SessionIO:
         if outcome is NOTHING:
             return NO_SAVE
         https = environ.get("wsgi.url_scheme") == "https"
+        agent = address = None
+        if isinstance(outcome, Create):  # what a new record keeps: the ASGI driver's rules
+            scope = scope_for(environ)
+            agent, address = _user_agent(scope), _client_address(scope, self.config.client_address)
         value = self.backend.commit(
             session,
             outcome,
             cookie=self._spec_https if https else self._spec_http,
-            user_agent=_user_agent(environ) if isinstance(outcome, Create) else None,
+            user_agent=agent,
+            client_address=address,
         )
         return SessionSave(value, outcome.vary)
 
@@ -179,11 +188,6 @@ class SessionIO:
 def adopt(environ: WSGIEnviron, session: Session) -> None:
     """Make `session` the request's session, for the shared code and the helpers."""
     scope_for(environ)[SESSION_SCOPE_KEY] = session
-
-
-def _user_agent(environ: WSGIEnviron) -> str | None:
-    agent = header(environ, "HTTP_USER_AGENT")
-    return None if agent is None else agent[:USER_AGENT_LIMIT]
 
 
 def unavailable(api: ErrorResponse, environ: WSGIEnviron, *, store: bool = True) -> Refusal:

@@ -58,7 +58,7 @@ class LoginThrottled(AuthError):
 
     `reason` names the limit: ``"user"`` (this username from this address), ``"address"``,
     ``"account"`` (this username from everywhere) or ``"busy"`` (checks already running for
-    this address), as in `cookieguard.core.throttle`.
+    this address), as in `cookieguard.core._throttle`.
     """
 
     status_code = 429

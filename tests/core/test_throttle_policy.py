@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cookieguard.core.throttle import (
+from cookieguard.core._throttle import (
     ThrottlePolicy,
     address_key,
     address_verdict,
@@ -78,7 +78,7 @@ def test_invalid_policies(kwargs: dict[str, int]) -> None:
 
 
 def test_address_groups() -> None:
-    from cookieguard.core.throttle import address_group
+    from cookieguard.core._throttle import address_group
 
     assert address_group("192.0.2.7") == "192.0.2.7"
     assert address_group("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
@@ -90,7 +90,7 @@ def test_address_groups() -> None:
 
 
 def test_refusal_order_and_limits() -> None:
-    from cookieguard.core.throttle import limits, refusal
+    from cookieguard.core._throttle import limits, refusal
 
     caps = limits(ThrottlePolicy())
     assert caps == {"user": 10, "address": 200, "account": 50}

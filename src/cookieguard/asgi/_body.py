@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_to_bytes
 
-from cookieguard.asgi.types import Message, Receive
+from cookieguard.asgi._types import Message, Receive
 from cookieguard.core.csrf import MULTIPART, NOT_A_FORM, URLENCODED
 from cookieguard.errors import RequestRejected
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from cookieguard.asgi.types import Connection, scope_of
+from cookieguard.asgi._types import Connection, scope_of
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.core.cookies import find_cookie

@@ -1,7 +1,7 @@
 """At startup: is every `csrf_exempt` route one the middleware's exemption lookup can reach?
 
 `CSRFMiddleware` exempts a route by asking the wrapped app's route table, found through the
-``.app`` chain (see `cookieguard.asgi.routes`). A wrapper that keeps its inner app under
+``.app`` chain (see `cookieguard.asgi._routes`). A wrapper that keeps its inner app under
 another name, or a mounted sub-app wrapped in middleware, hides routes from that lookup: a
 marked webhook then gets 403 for every call, and nothing says why. This module finds such
 markers once, when the app has started, so the mistake is reported before traffic arrives.
@@ -20,9 +20,9 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cookieguard.asgi.routes import _routes_of as routes_of
-from cookieguard.asgi.routes import is_marked
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
+from cookieguard.asgi._routes import _routes_of as routes_of
+from cookieguard.asgi._routes import is_marked
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ExemptionCheck", "unreachable_exemptions"]
 

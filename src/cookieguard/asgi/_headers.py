@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.errors import ConfigError
 
 __all__ = ["SecurityHeadersMiddleware"]

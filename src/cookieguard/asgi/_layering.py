@@ -86,7 +86,7 @@ def _layer_of(obj: object, config_holder: object) -> tuple[Layer, bool] | None:
     # Imported here: the middleware modules import this one.
     from cookieguard.asgi.csrf import CSRFMiddleware
     from cookieguard.asgi.session import SessionMiddleware
-    from cookieguard.auth.context import AuthMiddleware
+    from cookieguard.auth._context import AuthMiddleware
 
     if obj is None:
         return None

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from cookieguard.asgi.responses import RefusalPage, accept_header, send_error
-from cookieguard.asgi.routes import route_path
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
+from cookieguard.asgi._responses import RefusalPage, accept_header, send_error
+from cookieguard.asgi._routes import route_path
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "BodyLimitMiddleware"]

@@ -26,8 +26,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from cookieguard.asgi.routes import route_path
-from cookieguard.asgi.types import Scope, Send
+from cookieguard.asgi._routes import route_path
+from cookieguard.asgi._types import Scope, Send
 
 __all__ = ["ApiPaths", "Refusal", "RefusalPage", "accept_header", "send_error", "wants_json"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from cookieguard.asgi.types import Scope
+from cookieguard.asgi._types import Scope
 from cookieguard.errors import ConfigError
 
 EXEMPT_ATTRIBUTE = "_cookieguard_csrf_exempt"

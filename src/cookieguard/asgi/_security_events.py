@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.core.client_address import keep_address
+from cookieguard.asgi._types import Connection, scope_of
+from cookieguard.core._client_address import keep_address
 from cookieguard.events import EventType, Subscriber, emit, make_event
 
 __all__ = ["app_subscriber", "emit_for", "request_address"]
 
-_AUTH_SCOPE_KEY = "cookieguard.auth"  # cookieguard.auth.context.AUTH_SCOPE_KEY (above us)
+_AUTH_SCOPE_KEY = "cookieguard.auth"  # cookieguard.auth._context.AUTH_SCOPE_KEY (above us)
 _MODE_SCOPE_KEY = "cookieguard.client_address_mode"  # asgi.session.ADDRESS_MODE_SCOPE_KEY
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 
-from cookieguard.asgi.body import ClientDisconnected, UnreadableForm, read_form_token
-from cookieguard.asgi.csrf_state import (
+from cookieguard.asgi._body import ClientDisconnected, UnreadableForm, read_form_token
+from cookieguard.asgi._csrf_state import (
     NO_SESSION_MESSAGE,
     SESSION_KEY,
     STATE_KEY,
@@ -34,14 +34,14 @@ from cookieguard.asgi.csrf_state import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.asgi.exemption_check import ExemptionCheck
-from cookieguard.asgi.layering import check_layering
-from cookieguard.asgi.responses import ApiPaths, send_error
-from cookieguard.asgi.routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
-from cookieguard.asgi.security_events import emit_for
+from cookieguard.asgi._exemption_check import ExemptionCheck
+from cookieguard.asgi._layering import check_layering
+from cookieguard.asgi._responses import ApiPaths, send_error
+from cookieguard.asgi._routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi._security_events import emit_for
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.core.cookies import render_set_cookie

@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cookieguard.asgi.layering import check_layering
-from cookieguard.asgi.responses import ApiPaths, RefusalPage, accept_header, send_error
-from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
-from cookieguard.backends.base import SessionBackend, backend_for
+from cookieguard.asgi._layering import check_layering
+from cookieguard.asgi._responses import ApiPaths, RefusalPage, accept_header, send_error
+from cookieguard.asgi._types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
+from cookieguard.backends._base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
-from cookieguard.core.client_address import keep_address
+from cookieguard.core._client_address import keep_address
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome

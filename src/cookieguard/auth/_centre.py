@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 
-from cookieguard.asgi.security_events import app_subscriber, emit_for
+from cookieguard.asgi._security_events import app_subscriber, emit_for
+from cookieguard.asgi._types import Connection, scope_of
 from cookieguard.asgi.session import get_session_store
-from cookieguard.asgi.types import Connection, scope_of
 from cookieguard.auth.devices import UNKNOWN, device_name
 from cookieguard.events import EventType, listening
 from cookieguard.stores.base import SessionInfo

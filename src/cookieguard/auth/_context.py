@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cookieguard.asgi.layering import check_layering
+from cookieguard.asgi._layering import check_layering
+from cookieguard.asgi._types import ASGIApp, Connection, Receive, Scope, Send, scope_of
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.asgi.types import ASGIApp, Connection, Receive, Scope, Send, scope_of
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.users import UserStore
-from cookieguard.core.auth import SESSION_AUTH_CHECKED, SESSION_USER_ID, AuthHasher, recheck_due
-from cookieguard.core.django_signing import DjangoAuthHasher
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._users import UserStore
+from cookieguard.core._auth import SESSION_AUTH_CHECKED, SESSION_USER_ID, AuthHasher, recheck_due
+from cookieguard.core._django_signing import DjangoAuthHasher
 from cookieguard.core.redirects import is_safe_redirect
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
@@ -147,7 +147,7 @@ class AuthMiddleware:
                 "AuthMiddleware re-checks sessions against AuthConfig.user_store: pass one, "
                 "or recheck_interval=None to rely on change_password() alone"
             )
-        from cookieguard.auth.revalidate import recheck  # revalidate imports this module
+        from cookieguard.auth._revalidate import recheck  # revalidate imports this module
 
         check_layering("auth", app)
         self.app = app

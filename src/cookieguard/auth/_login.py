@@ -18,18 +18,18 @@ import dataclasses
 import logging
 from typing import Any
 
-from cookieguard.asgi.security_events import app_subscriber, emit_for
+from cookieguard.asgi._security_events import app_subscriber, emit_for
+from cookieguard.asgi._types import Connection, scope_of
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session, get_session_store
-from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.auth.centre import after_login, request_user_agent
-from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig, auth_config
+from cookieguard.auth._centre import after_login, request_user_agent
+from cookieguard.auth._context import USER_SCOPE_KEY, AuthConfig, auth_config
+from cookieguard.auth._passwords import PasswordHasher, acceptable_password
+from cookieguard.auth._revalidate import end_session, verify_session_user
+from cookieguard.auth._throttle import LoginThrottle
+from cookieguard.auth._users import ManagedUserStore, User, UserStore, plausible_username
 from cookieguard.auth.devices import device_name
-from cookieguard.auth.passwords import PasswordHasher, acceptable_password
-from cookieguard.auth.revalidate import end_session, verify_session_user
-from cookieguard.auth.throttle import LoginThrottle
-from cookieguard.auth.users import ManagedUserStore, User, UserStore, plausible_username
-from cookieguard.core.auth import (
+from cookieguard.core._auth import (
     SESSION_AUTH_BACKEND,
     SESSION_AUTH_CHECKED,
     SESSION_AUTH_HASH,
@@ -98,7 +98,7 @@ async def authenticate(
         StoreUnavailable: the user store or counter store is down; answer 503.
     """
     if hasher is None:
-        from cookieguard.auth.context import default_hasher
+        from cookieguard.auth._context import default_hasher
 
         hasher = default_hasher()
     name = username if isinstance(username, str) else ""
@@ -240,7 +240,7 @@ async def logout(conn: Connection) -> None:
     user_id = get_user_id(conn)
     key_hash = session.key_hash
     scope_of(conn)[USER_SCOPE_KEY] = None
-    from cookieguard.auth.remember import forget  # remember imports this module
+    from cookieguard.auth._remember import forget  # remember imports this module
 
     await forget(conn)
     rotate_csrf_secret(scope_of(conn))

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cookieguard.asgi.responses import accept_header, wants_json
-from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
+from cookieguard.asgi._responses import accept_header, wants_json
+from cookieguard.asgi._types import Connection, scope_of
+from cookieguard.auth._context import AUTH_SCOPE_KEY, AuthConfig
 from cookieguard.core.redirects import login_redirect_url, next_for
 
 __all__ = ["API_HEADERS", "REDIRECT_HEADERS", "UNAUTHENTICATED", "LoginPolicy"]

@@ -26,15 +26,15 @@ import logging
 import math
 from collections.abc import Sequence
 
+from cookieguard.asgi._types import Connection, scope_of
 from cookieguard.asgi.session import get_session
-from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.auth.context import auth_config
-from cookieguard.auth.login import authenticate, get_user, get_user_id
-from cookieguard.auth.login_policy import LoginPolicy
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.throttle import LoginThrottle
-from cookieguard.auth.users import UserStore
-from cookieguard.core.auth import SESSION_AUTH_HASH, SESSION_VERIFIED_AT
+from cookieguard.auth._context import auth_config
+from cookieguard.auth._login import authenticate, get_user, get_user_id
+from cookieguard.auth._login_policy import LoginPolicy
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._throttle import LoginThrottle
+from cookieguard.auth._users import UserStore
+from cookieguard.core._auth import SESSION_AUTH_HASH, SESSION_VERIFIED_AT
 from cookieguard.core.redirects import is_safe_redirect, login_redirect_url, next_for
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError

@@ -34,12 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from cookieguard.asgi._types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
-from cookieguard.auth.context import AuthConfig, auth_config
-from cookieguard.auth.login import login
-from cookieguard.auth.users import User
-from cookieguard.core.auth import SESSION_VERIFIED_AT
+from cookieguard.auth._context import AuthConfig, auth_config
+from cookieguard.auth._login import login
+from cookieguard.auth._users import User
+from cookieguard.core._auth import SESSION_VERIFIED_AT
 from cookieguard.core.cookies import CookieSpec, find_cookie, render_deletion, render_set_cookie
 from cookieguard.core.session import Session
 from cookieguard.errors import ConfigError

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 
+from cookieguard.asgi._types import Connection, Scope, scope_of
 from cookieguard.asgi.session import get_session_store
-from cookieguard.asgi.types import Connection, Scope, scope_of
-from cookieguard.auth.context import USER_SCOPE_KEY, AuthConfig
-from cookieguard.auth.users import User, UserStore
-from cookieguard.core.auth import SESSION_AUTH_CHECKED, SESSION_AUTH_HASH, HashCheck
+from cookieguard.auth._context import USER_SCOPE_KEY, AuthConfig
+from cookieguard.auth._users import User, UserStore
+from cookieguard.core._auth import SESSION_AUTH_CHECKED, SESSION_AUTH_HASH, HashCheck
 from cookieguard.core.session import Session
 
 __all__ = ["end_session", "recheck", "verify_session_user"]

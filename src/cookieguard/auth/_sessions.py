@@ -15,11 +15,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from cookieguard.asgi.security_events import emit_for
+from cookieguard.asgi._security_events import emit_for
+from cookieguard.asgi._types import Connection
 from cookieguard.asgi.session import get_session, get_session_store
-from cookieguard.asgi.types import Connection
+from cookieguard.auth._login import get_user_id, logout
 from cookieguard.auth.devices import UNKNOWN, device_name
-from cookieguard.auth.login import get_user_id, logout
 from cookieguard.errors import ConfigError
 from cookieguard.events import EventType
 from cookieguard.stores.base import SessionInfo, SessionRecord, SessionStore

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from cookieguard._inline import run_inline
-from cookieguard.auth.users import User, plausible_username, validate_username
+from cookieguard.auth._users import User, plausible_username, validate_username
 from cookieguard.errors import UserExists
 from cookieguard.stores._names import check_table_name
 from cookieguard.stores.sqlite_db import SQLiteDatabase, SyncSQLiteDatabase

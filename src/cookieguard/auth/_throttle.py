@@ -1,7 +1,7 @@
 """Login throttling over a shared `CounterStore` (the session store, usually).
 
 Counting in the session store means the limits hold across every app server that shares it
-(Redis, PostgreSQL, a SQLite file). The policy itself is in `cookieguard.core.throttle`.
+(Redis, PostgreSQL, a SQLite file). The policy itself is in `cookieguard.core._throttle`.
 
 An attempt is admitted in three steps, cheapest first, and a refused attempt writes nothing:
 
@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 
 from cookieguard._inline import gather
-from cookieguard.asgi.types import Connection, scope_of
-from cookieguard.core import throttle as rules
-from cookieguard.core.throttle import ThrottlePolicy
+from cookieguard.asgi._types import Connection, scope_of
+from cookieguard.core import _throttle as rules
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.base import CounterStore
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from cookieguard.auth.users import User, UserStore
+from cookieguard.auth._users import User, UserStore
 
 __all__ = [
     "InlineManagedUserStore",

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth._passwords import PasswordHasher
 
 __all__ = ["LegacyHashTable", "WrapReport", "wrap_legacy_hashes"]
 
@@ -66,7 +66,7 @@ async def wrap_legacy_hashes(
         batch_size: rows read per query.
     """
     if hasher is None:
-        from cookieguard.auth.context import default_hasher
+        from cookieguard.auth._context import default_hasher
 
         hasher = default_hasher()
     wrapped = legacy = max_iterations = 0

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cookieguard.auth.users import User, plausible_username, validate_username
+from cookieguard.auth._users import User, plausible_username, validate_username
 from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
 from cookieguard.stores._names import check_table_name
 

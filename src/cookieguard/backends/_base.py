@@ -68,7 +68,7 @@ def backend_for(where: SessionStore | SessionBackend) -> SessionBackend:
     Raises:
         TypeError: `where` is neither.
     """
-    from cookieguard.backends.server import StoreBackend
+    from cookieguard.backends._server import StoreBackend
 
     if isinstance(where, SessionBackend | SessionStore) and not inspect.iscoroutinefunction(
         where.load
@@ -132,8 +132,8 @@ def sync_backend_for(where: object) -> SyncSessionBackend:
     Raises:
         TypeError: `where` is an async store (use `open_sync_store`) or not a store at all.
     """
-    from cookieguard.backends.signed import SignedCookieBackend
-    from cookieguard.backends.sync import SyncSignedCookieBackend, SyncStoreBackend
+    from cookieguard.backends._signed import SignedCookieBackend
+    from cookieguard.backends._sync import SyncSignedCookieBackend, SyncStoreBackend
 
     if isinstance(where, SignedCookieBackend):
         return SyncSignedCookieBackend(where)

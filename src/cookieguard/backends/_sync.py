@@ -9,14 +9,14 @@ Set-Cookie values therefore cannot drift between the ASGI and the WSGI front doo
 from __future__ import annotations
 
 from cookieguard._inline import run_inline
-from cookieguard.backends.base import SessionBackend
-from cookieguard.backends.server import StoreBackend
-from cookieguard.backends.signed import SignedCookieBackend
+from cookieguard.backends._base import SessionBackend
+from cookieguard.backends._server import StoreBackend
+from cookieguard.backends._signed import SignedCookieBackend
 from cookieguard.core.cookies import CookieSpec
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import SaveOutcome
+from cookieguard.stores._inline import InlineStore
 from cookieguard.stores.base import SyncSessionStore
-from cookieguard.stores.inline import InlineStore
 
 __all__ = ["SyncSignedCookieBackend", "SyncStoreBackend"]
 

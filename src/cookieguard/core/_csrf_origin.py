@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from cookieguard.core.csrf_policy import CSRFPolicy, is_same_domain, own_origin
+from cookieguard.core._csrf_policy import CSRFPolicy, is_same_domain, own_origin
 
 REASON_BAD_ORIGIN = "Origin checking failed - %s does not match any trusted origins."
 REASON_NO_REFERER = "Referer checking failed - no Referer."

@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, Final
 
-from cookieguard.core.auth import AuthHasher, HashCheck
+from cookieguard.core._auth import AuthHasher, HashCheck
 
 __all__ = [
     "AUTH_HASH_SALT",

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cookieguard.core.session_dict import EXPIRY_KEY, TrackedDict
+from cookieguard.core._session_dict import EXPIRY_KEY, TrackedDict
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, ExpiryPolicy, SaveOutcome
 from cookieguard.core.session_plan import plan_changes as _plan_changes
 from cookieguard.core.tokens import SESSION_ID_ALPHABET, hash_session_id, new_session_id

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from cookieguard import get_user_id
-from cookieguard.demo.db import MAX_RECORD_LENGTH, DemoDatabase, validate_record_text
+from cookieguard.demo._db import MAX_RECORD_LENGTH, DemoDatabase, validate_record_text
 
 MAX_BODY = 16 * MAX_RECORD_LENGTH
 """Largest JSON body accepted: room for 10,000 characters even when all are ``\\u`` escapes."""

@@ -7,7 +7,7 @@ Plain Starlette endpoints rendering Jinja2 templates (`Jinja2Templates`), as any
 write them: who the user is comes from the session (`get_user_id`, no user query), every
 form carries a CSRF token from cookieguard's `csrf_input(request)` template helper, and
 forms are read with `request.form(...)` within bounds (`read_form`). Every page carries the
-inspector panel (`cookieguard.demo.inspector`) unless the app was made without it.
+inspector panel (`cookieguard.demo._inspector`) unless the app was made without it.
 """
 
 from __future__ import annotations
@@ -40,13 +40,12 @@ from cookieguard import (
     revoke_session,
     safe_next,
 )
+from cookieguard.auth import REMEMBER_LABEL, reauthenticate, remember
 from cookieguard.auth.devices import device_name
-from cookieguard.auth.recent import reauthenticate
-from cookieguard.auth.remember import REMEMBER_LABEL, remember
-from cookieguard.demo.api import MAX_BODY as MAX_RECORD_BODY
-from cookieguard.demo.api import current_user_id
-from cookieguard.demo.db import DemoDatabase, validate_record_text
-from cookieguard.demo.inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
+from cookieguard.demo._api import MAX_BODY as MAX_RECORD_BODY
+from cookieguard.demo._api import current_user_id
+from cookieguard.demo._db import DemoDatabase, validate_record_text
+from cookieguard.demo._inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
 
 logger = logging.getLogger("cookieguard.demo")
 
@@ -117,7 +116,7 @@ def _device(user_agent: str | None) -> str:
     return device_name(user_agent)
 
 
-# What the login form says for each `LoginThrottled.reason` (see cookieguard.core.throttle).
+# What the login form says for each `LoginThrottled.reason` (see cookieguard.core._throttle).
 _THROTTLED = {
     "address": "Too many failed logins from your network",
     "account": "Too many failed attempts for this username from new places",

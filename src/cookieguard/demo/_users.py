@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth import PasswordHasher, SQLiteUserStore
 from cookieguard.errors import UserExists
 
 

@@ -57,11 +57,11 @@ from cookieguard import (
     StoreUnavailable,
     UserStore,
 )
-from cookieguard.auth.remember import RememberConfig, RememberMiddleware
+from cookieguard.auth import RememberConfig, RememberMiddleware
 from cookieguard.config import THIRTY_DAYS
-from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
-from cookieguard.demo.db import DemoDatabase
-from cookieguard.demo.pages import Pages
+from cookieguard.demo._api import MAX_BODY, RecordsAPI, json_error
+from cookieguard.demo._db import DemoDatabase
+from cookieguard.demo._pages import Pages
 from cookieguard.integrations.jinja2 import install_csrf
 from cookieguard.integrations.starlette import requires_login
 from cookieguard.integrations.starlette_recent import require_recent_login

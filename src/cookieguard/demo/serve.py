@@ -115,9 +115,9 @@ def serve(
     """
     import uvicorn
 
+    from cookieguard.demo._db import DemoDatabase
+    from cookieguard.demo._users import ensure_demo_user
     from cookieguard.demo.app import create_app
-    from cookieguard.demo.db import DemoDatabase
-    from cookieguard.demo.users import ensure_demo_user
 
     for option, choice in (("--loop", loop), ("--http", http)):
         if choice != "auto" and importlib.util.find_spec(choice) is None:

@@ -46,7 +46,7 @@ from typing import Final
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
+from cookieguard.auth._passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
 from cookieguard.errors import ConfigError
 
 __all__ = [

@@ -37,9 +37,9 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from cookieguard.config import TWO_WEEKS
-from cookieguard.core.auth import SESSION_USER_ID
+from cookieguard.core._auth import SESSION_USER_ID
+from cookieguard.core._django_signing import DJANGO_SESSION_SALT, SessionCodec
 from cookieguard.core.cookies import CookieSpec
-from cookieguard.core.django_signing import DJANGO_SESSION_SALT, SessionCodec
 from cookieguard.core.session import EXPIRY_KEY, Session, is_well_formed_session_id
 from cookieguard.core.session_plan import (
     Create,
@@ -52,7 +52,7 @@ from cookieguard.core.session_plan import (
 )
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.django.tables import Database, Transaction, check_identifier, open_database
+from cookieguard.django._tables import Database, Transaction, check_identifier, open_database
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores.base import SessionInfo, SessionRecord
 
@@ -101,7 +101,7 @@ class DjangoSessionBackend:
     """Sessions in Django's session table, readable and writable by both sides.
 
     Args:
-        database: a `Database` (`cookieguard.django.tables.open_database`), or where it is:
+        database: a `Database` (`cookieguard.django.open_database`), or where it is:
             a ``postgresql://`` DSN or the path of Django's SQLite file.
         keys: Django's ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` as a `KeyRing`.
         salt: the signing salt: ``"django.contrib.sessions."`` + the ``__qualname__`` of

@@ -25,16 +25,16 @@ from pathlib import PurePath
 from typing import Any, Final
 from urllib.parse import quote
 
-from cookieguard.auth.context import AuthConfig
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._context import AuthConfig
+from cookieguard.auth._users import UserStore
 from cookieguard.config import ONE_YEAR, TWO_WEEKS, CookieConfig, CSRFConfig, SessionConfig
+from cookieguard.core._django_signing import DJANGO_SESSION_SALT
 from cookieguard.core.cookies import SameSite
-from cookieguard.core.django_signing import DJANGO_SESSION_SALT
 from cookieguard.core.signing import KeyRing
-from cookieguard.django.hashers import DJANGO_PBKDF2_ITERATIONS, DjangoPasswordHasher
-from cookieguard.django.sessions import DjangoSessionBackend
-from cookieguard.django.tables import Database
-from cookieguard.django.users import DjangoUserStore
+from cookieguard.django._hashers import DJANGO_PBKDF2_ITERATIONS, DjangoPasswordHasher
+from cookieguard.django._sessions import DjangoSessionBackend
+from cookieguard.django._tables import Database
+from cookieguard.django._users import DjangoUserStore
 from cookieguard.errors import ConfigError
 
 __all__ = ["DjangoSite", "from_django_settings"]

@@ -17,9 +17,9 @@ import logging
 import unicodedata
 from typing import Any
 
-from cookieguard.auth.users import User, plausible_username
-from cookieguard.django.hashers import is_django_hash
-from cookieguard.django.tables import Database, check_identifier, open_database
+from cookieguard.auth._users import User, plausible_username
+from cookieguard.django._hashers import is_django_hash
+from cookieguard.django._tables import Database, check_identifier, open_database
 from cookieguard.errors import ConfigError
 
 __all__ = ["DjangoUserStore"]

@@ -24,8 +24,8 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from cookieguard.core.session import Session
 from cookieguard.errors import SessionTooLarge
-from cookieguard.wsgi.responses import ErrorResponse, Refusal
-from cookieguard.wsgi.session import SessionIO, log_store_error, too_large, unavailable
+from cookieguard.wsgi._responses import ErrorResponse, Refusal
+from cookieguard.wsgi._session import SessionIO, log_store_error, too_large, unavailable
 
 __all__ = ["UNAVAILABLE_KEY", "CookieGuardSessionInterface", "FlaskSession", "refusal_response"]
 

@@ -31,15 +31,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cookieguard.auth.context import AuthConfig
-from cookieguard.auth.users_sync import SyncUserStore
+from cookieguard.auth._context import AuthConfig
+from cookieguard.auth._users_sync import SyncUserStore
 from cookieguard.config import CSRFConfig, SessionConfig
-from cookieguard.core.throttle import ThrottlePolicy
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import ConfigError
 from cookieguard.stores import open_sync_store
 from cookieguard.stores.base import SyncCounterStore
-from cookieguard.wsgi.auth import sync_auth_config
-from cookieguard.wsgi.guard import keyring_of
+from cookieguard.wsgi._auth import sync_auth_config
+from cookieguard.wsgi._guard import keyring_of
 
 __all__ = ["SETTINGS", "Settings", "read_settings"]
 

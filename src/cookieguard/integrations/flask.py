@@ -28,25 +28,25 @@ from markupsafe import Markup
 from werkzeug.exceptions import Forbidden
 
 from cookieguard._inline import run_inline
-from cookieguard.asgi.routes import EXEMPT_ATTRIBUTE, is_marked
-from cookieguard.auth.revalidate import end_session
-from cookieguard.auth.users import User
+from cookieguard.asgi._routes import EXEMPT_ATTRIBUTE, is_marked
+from cookieguard.auth._revalidate import end_session
+from cookieguard.auth._users import User
 from cookieguard.csrf_rotation import rotate_csrf_secret
 from cookieguard.errors import ConfigError, LoginThrottled, StoreUnavailable
-from cookieguard.integrations.flask_session import (
+from cookieguard.integrations._flask_session import (
     UNAVAILABLE_KEY,
     CookieGuardSessionInterface,
     FlaskSession,
     refusal_response,
 )
-from cookieguard.integrations.flask_settings import SETTINGS, Settings, read_settings
-from cookieguard.wsgi import auth as wsgi_auth
-from cookieguard.wsgi.auth import SyncLoginThrottle, WSGIAuthMiddleware
-from cookieguard.wsgi.csrf import CSRFCheck, csrf_input, get_csrf_token
-from cookieguard.wsgi.login_required import LoginRequired
-from cookieguard.wsgi.responses import ErrorResponse, Refusal
-from cookieguard.wsgi.scope import scope_of_request
-from cookieguard.wsgi.session import SessionIO, get_session, log_store_error, unavailable
+from cookieguard.integrations._flask_settings import SETTINGS, Settings, read_settings
+from cookieguard.wsgi import _auth as wsgi_auth
+from cookieguard.wsgi._auth import SyncLoginThrottle, WSGIAuthMiddleware
+from cookieguard.wsgi._csrf import CSRFCheck, csrf_input, get_csrf_token
+from cookieguard.wsgi._login_required import LoginRequired
+from cookieguard.wsgi._responses import ErrorResponse, Refusal
+from cookieguard.wsgi._scope import scope_of_request
+from cookieguard.wsgi._session import SessionIO, get_session, log_store_error, unavailable
 
 __all__ = [
     "SETTINGS",

@@ -27,16 +27,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from cookieguard.asgi._responses import ApiPaths, accept_header, send_error
 from cookieguard.asgi.csrf import csrf_header_name, get_csrf_token
-from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
-from cookieguard.auth.login import get_user, get_user_id
-from cookieguard.auth.login_policy import (
+from cookieguard.auth._login import get_user, get_user_id
+from cookieguard.auth._login_policy import (
     API_HEADERS,
     REDIRECT_HEADERS,
     UNAUTHENTICATED,
     LoginPolicy,
 )
-from cookieguard.auth.users import User, UserStore
+from cookieguard.auth._users import User, UserStore
 from cookieguard.errors import StoreUnavailable
 
 __all__ = [

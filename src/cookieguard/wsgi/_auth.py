@@ -1,6 +1,6 @@
 """Login, logout and the current user for WSGI apps: the async helpers' own code, inline.
 
-Each function here finds the request's scope (`cookieguard.wsgi.scope`) and runs the
+Each function here finds the request's scope (`cookieguard.wsgi._scope`) and runs the
 matching coroutine of `cookieguard.auth` with `run_inline`; user stores and counters are
 seen through their inline views. Binding a user, flushing or cycling the session, deleting
 the record at logout, rotating the CSRF secret, the auth-hash checks, timing equalisation
@@ -16,29 +16,29 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cookieguard._inline import run_inline
-from cookieguard.asgi.types import Message
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.login import authenticate as _authenticate
-from cookieguard.auth.login import change_password as _change_password
-from cookieguard.auth.login import get_user as _get_user
-from cookieguard.auth.login import get_user_id as _get_user_id
-from cookieguard.auth.login import login as _login
-from cookieguard.auth.login import logout as _logout
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sessions import SessionEntry
-from cookieguard.auth.sessions import list_sessions as _list_sessions
-from cookieguard.auth.sessions import revoke_other_sessions as _revoke_other_sessions
-from cookieguard.auth.sessions import revoke_session as _revoke_session
-from cookieguard.auth.throttle import LoginAttempt, LoginThrottle
-from cookieguard.auth.users import ManagedUserStore, User
-from cookieguard.auth.users_sync import SyncManagedUserStore, SyncUserStore, inline_user_store
+from cookieguard.asgi._types import Message
+from cookieguard.auth._context import AuthConfig, AuthMiddleware
+from cookieguard.auth._login import authenticate as _authenticate
+from cookieguard.auth._login import change_password as _change_password
+from cookieguard.auth._login import get_user as _get_user
+from cookieguard.auth._login import get_user_id as _get_user_id
+from cookieguard.auth._login import login as _login
+from cookieguard.auth._login import logout as _logout
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sessions import SessionEntry
+from cookieguard.auth._sessions import list_sessions as _list_sessions
+from cookieguard.auth._sessions import revoke_other_sessions as _revoke_other_sessions
+from cookieguard.auth._sessions import revoke_session as _revoke_session
+from cookieguard.auth._throttle import LoginAttempt, LoginThrottle
+from cookieguard.auth._users import ManagedUserStore, User
+from cookieguard.auth._users_sync import SyncManagedUserStore, SyncUserStore, inline_user_store
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.core.signing import KeyRing
-from cookieguard.core.throttle import ThrottlePolicy
 from cookieguard.errors import ConfigError
+from cookieguard.stores._inline import InlineCounters
 from cookieguard.stores.base import SyncCounterStore
-from cookieguard.stores.inline import InlineCounters
-from cookieguard.wsgi.responses import WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron, environ_of, scope_for, scope_of_request
+from cookieguard.wsgi._responses import WSGIApp
+from cookieguard.wsgi._scope import WSGIEnviron, environ_of, scope_for, scope_of_request
 
 __all__ = [
     "SyncLoginAttempt",

@@ -1,6 +1,6 @@
 """The form token from ``wsgi.input``, found by the ASGI driver's own parser, then replayed.
 
-`cookieguard.asgi.body.read_form_token` does the bounded, incremental search (url-encoded
+`cookieguard.asgi._body.read_form_token` does the bounded, incremental search (url-encoded
 read whole, multipart only up to the field). Here it reads through a receive callable over
 ``wsgi.input`` and runs inline (`cookieguard._inline`): one parser for both front doors.
 Whatever was consumed is put back: ``environ["wsgi.input"]`` becomes a stream that yields the
@@ -14,8 +14,8 @@ import io
 from typing import Any
 
 from cookieguard._inline import run_inline
-from cookieguard.asgi.body import ClientDisconnected, UnreadableForm, read_form_token
-from cookieguard.asgi.types import Message, Receive
+from cookieguard.asgi._body import ClientDisconnected, UnreadableForm, read_form_token
+from cookieguard.asgi._types import Message, Receive
 from cookieguard.errors import RequestRejected
 
 __all__ = ["ReplayInput", "form_token"]

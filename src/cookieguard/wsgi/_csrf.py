@@ -2,7 +2,7 @@
 
 `CSRFCheck` hands `cookieguard.core.csrf.decide` the request's facts from the environ and
 carries the answer out: the form body is read only on `NeedToken` (bounded, then replayed
-through ``wsgi.input``: `cookieguard.wsgi.body`), a `Reject` becomes Django's 403 page (its
+through ``wsgi.input``: `cookieguard.wsgi._body`), a `Reject` becomes Django's 403 page (its
 reason logged, and shown in debug), and the response gets the ``csrftoken`` cookie when the
 secret is new or rotated and ``Vary: Cookie`` whenever it carries a token. The per-request
 state is the ASGI driver's `CSRFState`, the policy, cookie rendering and log format are the
@@ -19,19 +19,19 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cookieguard.asgi._csrf_state import NO_SESSION_MESSAGE, STATE_KEY, CSRFState
+from cookieguard.asgi._csrf_state import csrf_input as _csrf_input
+from cookieguard.asgi._csrf_state import get_csrf_token as _get_csrf_token
+from cookieguard.asgi._csrf_state import rotate_csrf_token as _rotate_csrf_token
 from cookieguard.asgi.csrf import _FAILURE_HINT, _FAILURE_MESSAGE, CSRFMiddleware, _log_path
-from cookieguard.asgi.csrf_state import NO_SESSION_MESSAGE, STATE_KEY, CSRFState
-from cookieguard.asgi.csrf_state import csrf_input as _csrf_input
-from cookieguard.asgi.csrf_state import get_csrf_token as _get_csrf_token
-from cookieguard.asgi.csrf_state import rotate_csrf_token as _rotate_csrf_token
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.csrf_rotation import CSRF_STATE_KEY
 from cookieguard.errors import ConfigError, RequestRejected
-from cookieguard.wsgi.body import form_token
-from cookieguard.wsgi.responses import ErrorResponse, Refusal, WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron, header, scope_for, scope_of_request
+from cookieguard.wsgi._body import form_token
+from cookieguard.wsgi._responses import ErrorResponse, Refusal, WSGIApp
+from cookieguard.wsgi._scope import WSGIEnviron, header, scope_for, scope_of_request
 
 __all__ = ["CSRFCheck", "WSGICSRFMiddleware", "csrf_input", "get_csrf_token", "rotate_csrf_token"]
 
@@ -174,7 +174,7 @@ class CSRFCheck:
 
 
 def _route_path(scope: dict[str, Any]) -> str:
-    from cookieguard.asgi.routes import route_path
+    from cookieguard.asgi._routes import route_path
 
     return route_path(scope)
 

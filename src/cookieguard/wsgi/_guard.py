@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cookieguard.auth.context import AuthConfig
-from cookieguard.auth.users_sync import SyncUserStore
+from cookieguard.auth._context import AuthConfig
+from cookieguard.auth._users_sync import SyncUserStore
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError
 from cookieguard.stores import open_sync_store
-from cookieguard.wsgi.auth import WSGIAuthMiddleware, sync_auth_config
-from cookieguard.wsgi.csrf import WSGICSRFMiddleware
-from cookieguard.wsgi.responses import WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron
-from cookieguard.wsgi.session import WSGISessionMiddleware
+from cookieguard.wsgi._auth import WSGIAuthMiddleware, sync_auth_config
+from cookieguard.wsgi._csrf import WSGICSRFMiddleware
+from cookieguard.wsgi._responses import WSGIApp
+from cookieguard.wsgi._scope import WSGIEnviron
+from cookieguard.wsgi._session import WSGISessionMiddleware
 
 __all__ = ["CookieGuardWSGI", "keyring_of"]
 

@@ -12,12 +12,12 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from cookieguard.asgi.responses import wants_json
-from cookieguard.auth.context import AUTH_SCOPE_KEY, AuthConfig
+from cookieguard.asgi._responses import wants_json
+from cookieguard.auth._context import AUTH_SCOPE_KEY, AuthConfig
 from cookieguard.core.redirects import login_redirect_url, next_for
-from cookieguard.wsgi.auth import get_user_id
-from cookieguard.wsgi.responses import Refusal, WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron, header, scope_for
+from cookieguard.wsgi._auth import get_user_id
+from cookieguard.wsgi._responses import Refusal, WSGIApp
+from cookieguard.wsgi._scope import WSGIEnviron, header, scope_for
 
 __all__ = ["UNAUTHENTICATED", "LoginRequired", "login_required"]
 

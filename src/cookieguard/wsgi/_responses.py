@@ -1,6 +1,6 @@
 """Small error responses for WSGI, rendered by the same code as the ASGI ones.
 
-`cookieguard.asgi.responses.render_error` makes the page or the JSON; this module only
+`cookieguard.asgi._responses.render_error` makes the page or the JSON; this module only
 chooses the format for a WSGI request (the configs' ``api_prefixes``, then the Accept
 header) and hands status, headers and body to ``start_response``.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from cookieguard.asgi.responses import ApiPaths, error_headers, render_error
-from cookieguard.wsgi.scope import WSGIEnviron, header, scope_for
+from cookieguard.asgi._responses import ApiPaths, error_headers, render_error
+from cookieguard.wsgi._scope import WSGIEnviron, header, scope_for
 
 __all__ = ["ErrorResponse", "Refusal", "WSGIApp"]
 
@@ -71,7 +71,7 @@ class ErrorResponse:
         detail: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Refusal:
-        """The error response (see `cookieguard.asgi.responses.send_error`)."""
+        """The error response (see `cookieguard.asgi._responses.send_error`)."""
         content_type, body = render_error(
             status,
             message,

@@ -32,7 +32,7 @@ from cookieguard.asgi.session import (
     USER_AGENT_LIMIT,
 )
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.backends.base import SyncSessionBackend, sync_backend_for
+from cookieguard.backends._base import SyncSessionBackend, sync_backend_for
 from cookieguard.config import SessionConfig
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
@@ -40,8 +40,8 @@ from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import SessionTooLarge, StoreUnavailable
 from cookieguard.stores.base import SyncSessionStore
-from cookieguard.wsgi.responses import ErrorResponse, Refusal, WSGIApp
-from cookieguard.wsgi.scope import WSGIEnviron, environ_of, header, scope_for, scope_of_request
+from cookieguard.wsgi._responses import ErrorResponse, Refusal, WSGIApp
+from cookieguard.wsgi._scope import WSGIEnviron, environ_of, header, scope_for, scope_of_request
 
 __all__ = [
     "BACKEND_KEY",

@@ -16,10 +16,10 @@ from litestar.di import Provide
 
 from cookieguard.asgi.csrf import get_csrf_token
 from cookieguard.asgi.session import get_session
-from cookieguard.auth.login import get_user
-from cookieguard.auth.users import User
+from cookieguard.auth._login import get_user
+from cookieguard.auth._users import User
 from cookieguard.core.session import Session
-from cookieguard.integrations.litestar.guards import requires_login
+from cookieguard.integrations.litestar._guards import requires_login
 
 __all__ = [
     "DEPENDENCY_KEYS",

@@ -17,8 +17,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Response
 
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.auth.login import get_user_id
-from cookieguard.auth.login_policy import UNAUTHENTICATED, LoginPolicy
+from cookieguard.auth._login import get_user_id
+from cookieguard.auth._login_policy import UNAUTHENTICATED, LoginPolicy
 from cookieguard.errors import ConfigError
 
 __all__ = ["LoginGuard", "LoginRequired", "login_required_response", "requires_login"]

@@ -32,17 +32,17 @@ from typing import Any
 from litestar.serialization import decode_json, encode_json
 from litestar.types import Empty
 
+from cookieguard.asgi._responses import ApiPaths, accept_header, send_error
+from cookieguard.asgi._routes import handler_is_marked
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
-from cookieguard.asgi.routes import handler_is_marked
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.login import logout
+from cookieguard.auth._context import AuthConfig, AuthMiddleware
+from cookieguard.auth._login import logout
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
-from cookieguard.core.auth import SESSION_USER_ID
+from cookieguard.core._auth import SESSION_USER_ID
 from cookieguard.core.session import Session
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore

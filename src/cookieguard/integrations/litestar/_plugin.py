@@ -31,25 +31,25 @@ from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
 from litestar.response import Response
 from litestar.routes import BaseRoute
 
+from cookieguard.asgi._responses import ApiPaths, accept_header, render_error
+from cookieguard.asgi._routes import EXEMPT_OPT_KEYS
 from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.responses import ApiPaths, accept_header, render_error
-from cookieguard.asgi.routes import EXEMPT_OPT_KEYS
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._context import AuthConfig, AuthMiddleware
+from cookieguard.auth._users import UserStore
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError, StoreUnavailable
-from cookieguard.integrations.litestar.dependencies import dependencies as providers
-from cookieguard.integrations.litestar.guards import LoginRequired, login_required_response
-from cookieguard.integrations.litestar.middleware import (
+from cookieguard.integrations.litestar._dependencies import dependencies as providers
+from cookieguard.integrations.litestar._guards import LoginRequired, login_required_response
+from cookieguard.integrations.litestar._middleware import (
     UNAVAILABLE_MESSAGE,
     CookieGuardMiddleware,
     StackConfig,
 )
-from cookieguard.integrations.litestar.recent import ReauthRequired, reauth_required_response
-from cookieguard.integrations.litestar.templates import register_template_callables
+from cookieguard.integrations.litestar._recent import ReauthRequired, reauth_required_response
+from cookieguard.integrations.litestar._templates import register_template_callables
 from cookieguard.stores.base import SessionStore
 
 __all__ = ["CookieGuardPlugin"]

@@ -18,9 +18,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Response
 
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.auth.recent import REAUTH_REQUIRED, RecentLoginPolicy
+from cookieguard.auth._recent import REAUTH_REQUIRED, RecentLoginPolicy
 from cookieguard.errors import ConfigError
-from cookieguard.integrations.litestar.guards import LoginGuard
+from cookieguard.integrations.litestar._guards import LoginGuard
 
 __all__ = ["ReauthRequired", "RecentLoginGuard", "reauth_required_response", "require_recent_login"]
 

@@ -24,8 +24,8 @@ from quart.signals import appcontext_pushed
 from quart.wrappers.base import BaseRequestWebsocket
 from werkzeug.datastructures import Headers
 
-from cookieguard.asgi.routes import is_marked
-from cookieguard.asgi.types import Scope
+from cookieguard.asgi._routes import is_marked
+from cookieguard.asgi._types import Scope
 from cookieguard.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from quart import Response, current_app, jsonify, redirect, request
 
-from cookieguard.asgi.types import Scope
-from cookieguard.auth.login_policy import API_HEADERS, REDIRECT_HEADERS
-from cookieguard.auth.recent import REAUTH_REQUIRED, RecentLoginPolicy
-from cookieguard.integrations.quart.views import _anonymous
+from cookieguard.asgi._types import Scope
+from cookieguard.auth._login_policy import API_HEADERS, REDIRECT_HEADERS
+from cookieguard.auth._recent import REAUTH_REQUIRED, RecentLoginPolicy
+from cookieguard.integrations.quart._views import _anonymous
 
 __all__ = ["require_recent_login"]
 

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from quart.sessions import NullSession, SessionInterface, SessionMixin
 
+from cookieguard.asgi._types import Scope
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import get_session_store
-from cookieguard.asgi.types import Scope
-from cookieguard.auth.context import USER_SCOPE_KEY
+from cookieguard.auth._context import USER_SCOPE_KEY
 from cookieguard.core.session import Session
 from cookieguard.csrf_rotation import rotate_csrf_secret
 

@@ -15,10 +15,10 @@ from quart import Response, current_app, jsonify, redirect, request
 from werkzeug.datastructures import Headers
 
 from cookieguard.asgi import csrf
-from cookieguard.asgi.responses import ApiPaths, send_error
-from cookieguard.asgi.types import Message, Scope
-from cookieguard.auth.login import get_user_id
-from cookieguard.auth.login_policy import (
+from cookieguard.asgi._responses import ApiPaths, send_error
+from cookieguard.asgi._types import Message, Scope
+from cookieguard.auth._login import get_user_id
+from cookieguard.auth._login_policy import (
     API_HEADERS,
     REDIRECT_HEADERS,
     UNAUTHENTICATED,

@@ -93,7 +93,7 @@ class Seconds:
     __slots__ = ("default",)
 
     def __init__(self, default: int | None) -> None:
-        self.default = default
+        self.default: int | None = default
 
     @overload
     def __get__(self, obj: None, owner: Any) -> int | None: ...

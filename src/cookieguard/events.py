@@ -41,7 +41,7 @@ __all__ = [
     "unsubscribe",
 ]
 
-logger = logging.getLogger("cookieguard.events")
+_log = logging.getLogger("cookieguard.events")
 
 SESSION_TAG_LENGTH = 12
 """Hex characters of a session's key hash that an event carries (never the id itself)."""
@@ -177,13 +177,13 @@ async def emit(event: SecurityEvent, *, also: Subscriber | None = None) -> None:
     """Log, count and deliver `event` (to the subscribers, then to `also`). Never raises."""
     try:
         level = logging.WARNING if event.type in _WARNINGS else logging.INFO
-        if logger.isEnabledFor(level):
-            logger.log(level, "security event %s", event.type.value, extra=event.fields())
+        if _log.isEnabledFor(level):
+            _log.log(level, "security event %s", event.type.value, extra=event.fields())
         counter = _Metrics.get()
         if counter is not None:
             counter.add(1, {"event": event.type.value, "reason": event.reason or ""})
     except Exception:
-        logger.exception("security event %s not logged or counted", event.type.value)
+        _log.exception("security event %s not logged or counted", event.type.value)
     targets = [*_subscribers, also] if also is not None else list(_subscribers)
     for callback in targets:
         if callback is None:
@@ -193,7 +193,7 @@ async def emit(event: SecurityEvent, *, also: Subscriber | None = None) -> None:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            logger.exception("security event subscriber failed on %s", event.type.value)
+            _log.exception("security event subscriber failed on %s", event.type.value)
 
 
 def make_event(

@@ -82,9 +82,9 @@ class CookieGuard:
                 f"has cookieguard's {', '.join(inner)} middleware: remove it, or build the "
                 "stack by hand"
             )
-        self.auth = _auth_config(secret_key, users, auth)
-        self.csrf_config = csrf or CSRFConfig()
-        self.session_config = session or SessionConfig()
+        self.auth: AuthConfig | None = _auth_config(secret_key, users, auth)
+        self.csrf_config: CSRFConfig = csrf or CSRFConfig()
+        self.session_config: SessionConfig = session or SessionConfig()
         self._owns_store = isinstance(store, str)
         self.store: SessionStore | SessionBackend = (
             open_store(store) if isinstance(store, str) else store

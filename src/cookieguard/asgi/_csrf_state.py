@@ -116,15 +116,15 @@ class CSRFState:
     ) -> None:
         # The state deliberately holds no reference to the scope: the scope holds the state,
         # and a cycle would leave every request's scope to the garbage collector.
-        self.config = config
+        self.config: CSRFConfig = config
         self._cookie_needle = cookie_needle
         self._headers = headers
         self._session_map = session
         self._secret: str | None = None
         self._problem: core.Reject | None = None
         self._loaded = False
-        self.cookie_pending = False
-        self.token_issued = False
+        self.cookie_pending: bool = False
+        self.token_issued: bool = False
 
     def load(self, raw: str | None) -> None:
         """Adopt the stored value; a malformed one is replaced by a fresh secret, which the

@@ -92,8 +92,8 @@ class BodyLimitMiddleware:
     ) -> None:
         self.app = app
         self.error_page = error_page
-        self.max_body_size = _check_limit("max_body_size", max_body_size)
-        self.path_limits = {
+        self.max_body_size: int = _check_limit("max_body_size", max_body_size)
+        self.path_limits: dict[str, int] = {
             path: _check_limit(f"path_limits[{path!r}]", limit)
             for path, limit in (path_limits or {}).items()
         }

@@ -61,7 +61,7 @@ __all__ = [
     "rotate_csrf_token",
 ]
 
-logger = logging.getLogger("cookieguard.csrf")
+_log = logging.getLogger("cookieguard.csrf")
 
 
 _SAFE_METHODS = core.SAFE_METHODS
@@ -112,7 +112,7 @@ class CSRFMiddleware:
         check_layering("csrf", app, uses_session=config.use_session)
         self.app = app
         self.config = config
-        self.policy = core.CSRFPolicy(
+        self.policy: core.CSRFPolicy = core.CSRFPolicy(
             trusted_origins=config.trusted_origins,
             allow_same_site=config.allow_same_site,
             require_token=config.require_token,
@@ -280,7 +280,7 @@ class CSRFMiddleware:
             decision = core.decide_form_token(decision, token)
         if isinstance(decision, core.Accept) or self._route_exempt(scope):
             return receive
-        logger.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
+        _log.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
         await emit_for(scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope))
         await send_error(
             send,
@@ -311,7 +311,7 @@ class CSRFMiddleware:
         found: dict[bytes, str],
         exc: RequestRejected,
     ) -> None:
-        logger.warning("Bad request body (%s): %s", exc.reason, _log_path(scope))
+        _log.warning("Bad request body (%s): %s", exc.reason, _log_path(scope))
         message = (
             "The request body is too large."
             if exc.status_code == 413
@@ -344,7 +344,7 @@ class CSRFMiddleware:
             origin=origin,
         )
         if isinstance(decision, core.Reject) and not self._route_exempt(scope):
-            logger.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
+            _log.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
             await emit_for(
                 scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope)
             )

@@ -39,7 +39,7 @@ from cookieguard.stores.base import SessionStore
 
 __all__ = ["SessionMiddleware", "get_session", "get_session_backend", "get_session_store"]
 
-logger = logging.getLogger("cookieguard.sessions")
+_log = logging.getLogger("cookieguard.sessions")
 
 SCOPE_KEY = "session"
 BACKEND_SCOPE_KEY = "cookieguard.session_backend"
@@ -106,8 +106,8 @@ class SessionMiddleware:
         self.app = app
         self.store = store
         """What was passed in (the app closes it at shutdown)."""
-        self.backend = backend_for(store)
-        self.config = config or SessionConfig()
+        self.backend: SessionBackend = backend_for(store)
+        self.config: SessionConfig = config or SessionConfig()
         self.clock = clock
         cookie = self.config.cookie
         self._cookie_domain = cookie.domain
@@ -139,7 +139,7 @@ class SessionMiddleware:
                 await _unavailable(scope, send, self._api, page=self.config.error_page)
                 return
             if found is None:
-                logger.info(
+                _log.info(
                     "session cookie %s not adopted: unknown, expired or forged",
                     hash_session_id(value)[:12],
                 )
@@ -169,7 +169,7 @@ class SessionMiddleware:
                     elif outcome is not NOTHING:
                         message = await self._finish(scope, session, message, outcome)
                 except SessionTooLarge as exc:
-                    logger.error("session not saved: %s", exc)
+                    _log.error("session not saved: %s", exc)
                     replaced = True
                     await _too_large(scope, send, self._api, self.config.error_page)
                     return
@@ -219,7 +219,7 @@ class SessionMiddleware:
         return {**message, "headers": headers}
 
     def _log_store_error(self, stage: str, exc: Exception, what: str = "session store") -> None:
-        logger.error(
+        _log.error(
             "%s unavailable at %s (%s): answering 503",
             what,
             stage,

@@ -46,7 +46,7 @@ class LoginPolicy:
     ) -> None:
         self.login_url = login_url
         self.field = field
-        self.api_prefixes = tuple(api_prefixes)
+        self.api_prefixes: tuple[str, ...] = tuple(api_prefixes)
 
     def is_api(self, conn: Connection) -> bool:
         """True when `conn` should get 401 JSON rather than a redirect."""

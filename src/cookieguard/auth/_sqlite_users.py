@@ -75,7 +75,7 @@ class SQLiteUserStore:
         timeout: float = 5.0,
     ) -> None:
         check_table_name(table)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.table = table
         self.timeout = timeout
         t = table
@@ -179,7 +179,7 @@ class SyncSQLiteUserStore:
             )
         )
         self._inline = inline
-        self.path = inline.path
+        self.path: str = inline.path
         self.table = table
 
     def __repr__(self) -> str:

@@ -105,7 +105,7 @@ class LoginThrottle:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.counters = counters
-        self.policy = policy or ThrottlePolicy()
+        self.policy: ThrottlePolicy = policy or ThrottlePolicy()
         self._clock = clock
         self._in_flight: dict[str, int] = {}  # address group -> admitted attempts running
         self._busy: set[str] = set()  # groups refused as busy since they last had none running

@@ -55,7 +55,7 @@ class SignedCookieBackend:
     def __init__(self, keys: KeyRing | str | bytes, *, max_size: int = MAX_COOKIE_SIZE) -> None:
         ring = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self._signer = Signer(ring, _PURPOSE)
-        self.max_size = max_size
+        self.max_size: int = max_size
 
     def __repr__(self) -> str:
         return f"SignedCookieBackend(max_size={self.max_size})"

@@ -148,15 +148,17 @@ class CSRFPolicy:
         self._trusted_exact = frozenset(exact)
         self._trusted_wildcards = tuple(wildcards)
         self._referer_hosts = tuple(referer_hosts)
-        self.allow_same_site = allow_same_site
-        self.require_token = require_token
-        self.exempt_paths = frozenset(normalise_exempt_path(p) for p in exempt_paths)
-        self.cookie_domain = cookie_domain.lower() if cookie_domain else None
+        self.allow_same_site: bool = allow_same_site
+        self.require_token: bool = require_token
+        self.exempt_paths: frozenset[str] = frozenset(
+            normalise_exempt_path(p) for p in exempt_paths
+        )
+        self.cookie_domain: str | None = cookie_domain.lower() if cookie_domain else None
         if not header_name or not form_field:
             raise ConfigError("header_name and form_field must not be empty")
-        self.header_name = header_name
-        self.form_field = form_field.encode("utf-8")  # as it appears in a form body
-        self.max_body_size = max_body_size
+        self.header_name: str = header_name
+        self.form_field: bytes = form_field.encode("utf-8")  # as it appears in a form body
+        self.max_body_size: int = max_body_size
 
     def with_cookie_domain(self, cookie_domain: str | None) -> CSRFPolicy:
         """This policy, but trusting `cookie_domain` in the Referer check.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 __all__ = ["EXPIRY_KEY", "TrackedDict"]
 
@@ -49,12 +49,19 @@ class TrackedDict(dict[str, Any]):
         self.accessed = True
         return _get(self, key, default)
 
-    peek = dict.get
-    """``peek(key, default=None)``: read without marking the session accessed.
+    if TYPE_CHECKING:  # the declared signature; at run time ``dict.get`` itself (no frame)
 
-    For middleware that inspects every request's session (`AuthMiddleware` reads the user id
-    and the last auth check): the response only varies on Cookie when the app, or a decision
-    taken on what was read, actually used the session."""
+        def peek(self, key: str, default: Any = None) -> Any:
+            """Read without marking the session accessed.
+
+            For middleware that inspects every request's session (`AuthMiddleware` reads the
+            user id and the last auth check): the response only varies on Cookie when the
+            app, or a decision taken on what was read, actually used the session.
+            """
+            ...
+
+    else:
+        peek = dict.get
 
     def __contains__(self, key: object) -> bool:
         self.accessed = True

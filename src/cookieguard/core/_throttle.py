@@ -164,21 +164,3 @@ def refusal(
             if count >= caps[kind] and window_end > now:
                 return kind, retry_after(window_end, now)
     return None
-
-
-def user_verdict(
-    policy: ThrottlePolicy, attempts: int, window_end: float, now: float
-) -> int | None:
-    """Retry-After seconds if this attempt (number `attempts` in the window) is refused."""
-    if attempts > policy.max_attempts_per_user:
-        return retry_after(window_end, now)
-    return None
-
-
-def address_verdict(policy: ThrottlePolicy, counter: Counter | None, now: float) -> int | None:
-    """Retry-After seconds if the address's failure `counter` (count, end) blocks logins."""
-    limit = policy.max_failures_per_address
-    if limit is None:
-        return None
-    found = refusal({ADDRESS: limit}, {ADDRESS: counter}, now)
-    return None if found is None else found[1]

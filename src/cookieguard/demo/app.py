@@ -75,7 +75,7 @@ SCRIPTS = {name: (HERE / "static" / name).read_bytes() for name in ("htmx.min.js
 """HTMX 2 (vendored from the npm package htmx.org, see its header) and the CSRF listener."""
 API_PREFIXES = ("/api/",)
 
-logger = logging.getLogger("cookieguard.demo")
+_log = logging.getLogger("cookieguard.demo")
 
 FORM_BODY_LIMIT = 16 * 1024
 """The largest body of the small forms (login, logout, sessions): a few short fields."""
@@ -112,7 +112,7 @@ async def _script(request: Request) -> Response:
 async def _client_left(request: Request, exc: Exception) -> Response:
     # A client that hung up mid-body is nobody's error: nobody reads this answer, and a
     # traceback per truncated request would let anyone flood the log.
-    logger.debug("client disconnected before its body was read: %s", ascii(request.url.path[:200]))
+    _log.debug("client disconnected before its body was read: %s", ascii(request.url.path[:200]))
     return Response(status_code=400)
 
 
@@ -208,7 +208,7 @@ def create_app(
         # The session middleware answers 503 itself when a session cannot be loaded or
         # saved; this covers the store calls endpoints make (login throttle, users, session
         # lists) and the records database staying locked by another process too long.
-        logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
+        _log.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
         headers = {"retry-after": "5", "cache-control": "no-store"}
         if request.url.path.startswith(API_PREFIXES):
             response: Response = json_error("storage unavailable, retry shortly", 503)

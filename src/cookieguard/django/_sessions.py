@@ -133,7 +133,7 @@ class DjangoSessionBackend:
         self.table = t
         self.cookie_age = cookie_age
         self._zone = UTC if time_zone is None else ZoneInfo(time_zone)
-        self.codec = SessionCodec(keys.current, tuple(keys.fallbacks), salt=salt)
+        self.codec: SessionCodec = SessionCodec(keys.current, tuple(keys.fallbacks), salt=salt)
         self._ids = _KnownIds()
         self._refused: set[str] = set()
         db = self.database

@@ -56,7 +56,7 @@ __all__ = [
     "login_required",
 ]
 
-logger = logging.getLogger("cookieguard.flask")
+_log = logging.getLogger("cookieguard.flask")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EXTENSION = "cookieguard"
@@ -68,7 +68,7 @@ class CSRFError(Forbidden):
     Handle it with ``@app.errorhandler(CSRFError)`` to render your own page.
     """
 
-    description = "CSRF verification failed. Request aborted."
+    description: str = "CSRF verification failed. Request aborted."
 
     def __init__(self, reason: str, response: Response | None = None) -> None:
         super().__init__(response=response)
@@ -242,7 +242,7 @@ class _State:
         lost = [v for v in self.guard._exempt_views if id(v) not in served]
         if lost:
             names = ", ".join(getattr(v, "__qualname__", repr(v)) for v in lost)
-            logger.error("csrf exemption of %s is not on any route", names)
+            _log.error("csrf exemption of %s is not on any route", names)
             raise ConfigError(
                 f"@guard.exempt marks {names}, but no route serves it: put @guard.exempt "
                 "directly under @app.route (or keep the marker with functools.wraps)"

@@ -54,7 +54,7 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 _NOT_FORWARDED = frozenset({"content-length", "content-type"})
 
-logger = logging.getLogger("cookieguard.integrations")
+_log = logging.getLogger("cookieguard.integrations")
 
 
 class NotAuthenticated(HTTPException):
@@ -125,7 +125,7 @@ class LoginRequired(LoginPolicy):
         return wrapper  # type: ignore[return-value]
 
 
-login_required = LoginRequired()
+login_required: LoginRequired = LoginRequired()
 """The default `LoginRequired`: ``Depends(login_required)`` in FastAPI."""
 
 
@@ -196,7 +196,7 @@ def install_exception_handlers(app: Starlette, *, api_prefixes: Sequence[str] = 
         return exc.response
 
     async def store_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
-        logger.error(
+        _log.error(
             "a store is unavailable (%s) in %s: answering 503", type(exc).__name__, _path(conn)
         )
         if isinstance(conn, WebSocket):

@@ -101,7 +101,7 @@ class WSGIAuthMiddleware:
     def __init__(self, app: WSGIApp, config: AuthConfig) -> None:
         self.app = app
         self.config = config
-        self.shared = AuthMiddleware(_done, config)
+        self.shared: AuthMiddleware = AuthMiddleware(_done, config)
 
     def prepare(self, environ: WSGIEnviron) -> None:
         """Bind the config and run the re-check (for front doors without this wrapper)."""
@@ -143,9 +143,9 @@ class SyncLoginThrottle:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.counters = counters
-        self.inline = LoginThrottle(InlineCounters(counters), policy, clock=clock)
+        self.inline: LoginThrottle = LoginThrottle(InlineCounters(counters), policy, clock=clock)
         """The async throttle this one drives inline."""
-        self.policy = self.inline.policy
+        self.policy: ThrottlePolicy = self.inline.policy
 
     def begin(self, username: str, address: str) -> SyncLoginAttempt:
         """Admit one attempt (raises `LoginThrottled` over a limit; see `LoginThrottle.begin`)."""

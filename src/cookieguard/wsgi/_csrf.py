@@ -62,7 +62,7 @@ class CSRFCheck:
 
     def __init__(self, config: CSRFConfig | None = None) -> None:
         self._asgi = CSRFMiddleware(_no_app, config)
-        self.config = self._asgi.config
+        self.config: CSRFConfig = self._asgi.config
         self._errors = ErrorResponse(self.config.api_prefixes)
         self._header_key = "HTTP_" + self.config.header_name.upper().replace("-", "_")
 
@@ -192,8 +192,8 @@ class WSGICSRFMiddleware:
 
     def __init__(self, app: WSGIApp, config: CSRFConfig | None = None) -> None:
         self.app = app
-        self.check = CSRFCheck(config)
-        self.config = self.check.config
+        self.check: CSRFCheck = CSRFCheck(config)
+        self.config: CSRFConfig = self.check.config
 
     def __call__(self, environ: WSGIEnviron, start_response: Callable[..., Any]) -> Iterable[bytes]:
         check = self.check

@@ -74,9 +74,9 @@ class CookieGuardWSGI:
             raise ConfigError("pass auth= or secret_key=/users=, not both")
         self.auth = auth
         self._owns_store = isinstance(store, str)
-        self.store = open_sync_store(store) if isinstance(store, str) else store
+        self.store: object = open_sync_store(store) if isinstance(store, str) else store
         self.user_app = app
-        self.app = WSGISessionMiddleware(
+        self.app: WSGISessionMiddleware = WSGISessionMiddleware(
             WSGICSRFMiddleware(WSGIAuthMiddleware(app, auth), csrf), self.store, session
         )
 

@@ -36,7 +36,7 @@ class LoginRequired:
         self, login_url: str | None = None, *, api_prefixes: Sequence[str] = ("/api/",)
     ) -> None:
         self.login_url = login_url
-        self.api_prefixes = tuple(api_prefixes)
+        self.api_prefixes: tuple[str, ...] = tuple(api_prefixes)
 
     def is_api(self, environ: WSGIEnviron) -> bool:
         """True when the request should get 401 JSON rather than a redirect."""

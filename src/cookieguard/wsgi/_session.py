@@ -116,7 +116,8 @@ class SessionIO:
 
     def __init__(self, store: object, config: SessionConfig | None = None) -> None:
         self.backend: SyncSessionBackend = sync_backend_for(store)
-        self.config = config = config or SessionConfig()
+        config = config or SessionConfig()
+        self.config: SessionConfig = config
         self._needle = config.cookie.wire_name.encode("latin-1") + b"="
         self._spec_http = config.cookie.spec(https=False)
         self._spec_https = config.cookie.spec(https=True)
@@ -223,8 +224,8 @@ class WSGISessionMiddleware:
     ) -> None:
         self.app = app
         self.store = store
-        self.io = SessionIO(store, config)
-        self.config = self.io.config
+        self.io: SessionIO = SessionIO(store, config)
+        self.config: SessionConfig = self.io.config
         self.clock = clock
         self._errors = ErrorResponse(self.config.api_prefixes)
 

@@ -35,7 +35,7 @@ class LoginRequired(NotAuthorizedException):
 
     def __init__(self, redirect_to: str | None) -> None:
         super().__init__(detail=UNAUTHENTICATED)
-        self.redirect_to = redirect_to
+        self.redirect_to: str | None = redirect_to
 
 
 class LoginGuard(LoginPolicy):
@@ -56,7 +56,7 @@ class LoginGuard(LoginPolicy):
             raise self.refusal(connection)
 
 
-requires_login = LoginGuard()
+requires_login: LoginGuard = LoginGuard()
 """The default guard: ``@get("/private", guards=[requires_login])``."""
 
 

@@ -163,7 +163,6 @@ class CookieGuardMiddleware:
     """
 
     def __init__(self, app: ASGIApp, stack: StackConfig) -> None:
-        self.stack_config = stack
         inner: ASGIApp = SessionBridge(app, ApiPaths(stack.session.api_prefixes))
         if stack.auth is not None:
             inner = AuthMiddleware(inner, stack.auth)

@@ -102,14 +102,14 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         self.store = store
         self.users = users
         self._close_stores = close_stores
-        self.stack = StackConfig(
+        self.stack: StackConfig = StackConfig(
             store=store, csrf=csrf or CSRFConfig(), session=session or SessionConfig(), auth=auth
         )
         self._api = ApiPaths(self.stack.session.api_prefixes)
         self._dependencies = dependencies
         # Litestar types middleware with its own TypedDict scopes; ours takes plain mappings.
         factory: Any = CookieGuardMiddleware
-        self.middleware = DefineMiddleware(factory, stack=self.stack)
+        self.middleware: DefineMiddleware = DefineMiddleware(factory, stack=self.stack)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the stack, handlers, dependencies and template callables on the app."""

@@ -66,7 +66,7 @@ __all__ = [
     "require_recent_login",
 ]
 
-logger = logging.getLogger("cookieguard.quart")
+_log = logging.getLogger("cookieguard.quart")
 
 Marked = TypeVar("Marked")
 
@@ -198,7 +198,7 @@ class CookieGuard:
         api = ApiPaths(self.session_config.api_prefixes)
 
         async def store_unavailable(exc: StoreUnavailable) -> Response:
-            logger.error(
+            _log.error(
                 "storage backend unavailable in a view (%s): answering 503", type(exc).__name__
             )
             return await store_unavailable_response(request.scope, api)  # type: ignore[arg-type]

@@ -65,7 +65,6 @@ PUBLIC_MODULES = {
 # Packages that only group public modules: nothing of their own to list.
 NAMESPACES = {
     "cookieguard.asgi",
-    "cookieguard.cli",
     "cookieguard.core",
     "cookieguard.demo",
     "cookieguard.integrations",

@@ -19,6 +19,17 @@ from cookieguard.errors import ConfigError
 if TYPE_CHECKING:  # the drivers' type, not imported at run time (config sits below them)
     from cookieguard.asgi._responses import RefusalPage
 
+__all__ = [
+    "CSRFConfig",
+    "CookieConfig",
+    "ONE_YEAR",
+    "RequiredSeconds",
+    "Seconds",
+    "SessionConfig",
+    "THIRTY_DAYS",
+    "TWO_WEEKS",
+]
+
 ONE_YEAR = 31_449_600  # Django's CSRF_COOKIE_AGE (52 weeks)
 TWO_WEEKS = 1_209_600  # Django's SESSION_COOKIE_AGE
 THIRTY_DAYS = 2_592_000  # the default absolute session lifetime (ASVS 5 V7.3.2)

@@ -13,6 +13,18 @@ CookieguardError
 
 from __future__ import annotations
 
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "CookieguardError",
+    "LoginThrottled",
+    "RequestRejected",
+    "SessionError",
+    "SessionTooLarge",
+    "StoreUnavailable",
+    "UserExists",
+]
+
 
 class CookieguardError(Exception):
     """Base class of every error cookieguard raises on purpose."""

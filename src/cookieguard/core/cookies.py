@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Literal
 
+__all__ = [
+    "CookieSpec",
+    "MAX_COOKIE_HEADER",
+    "SameSite",
+    "find_cookie",
+    "parse_cookie_header",
+    "render_deletion",
+    "render_set_cookie",
+]
+
 SameSite = Literal["Lax", "Strict", "None"]
 
 MAX_COOKIE_HEADER = 16 * 1024

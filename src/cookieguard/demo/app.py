@@ -67,6 +67,8 @@ from cookieguard.integrations.starlette import requires_login
 from cookieguard.integrations.starlette_recent import require_recent_login
 from cookieguard.stores.purge import Purger
 
+__all__ = ["create_app"]
+
 HERE = Path(__file__).parent
 SUDO_MAX_AGE = 600
 """Seconds a password entry keeps sensitive actions (sessions, password) open."""

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from cookieguard import ConfigError, SessionStore, SQLiteStore, StoreUnavailable
 from cookieguard.stores import open_store, redact_url
 
+__all__ = ["ServeError", "serve"]
+
 SECRET_KEY_ENV = "COOKIEGUARD_SECRET_KEY"  # noqa: S105 -- the variable name, not a key
 DEMO_USERNAME = "demo"
 MIN_SECRET_KEY = 16

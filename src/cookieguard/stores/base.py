@@ -14,6 +14,16 @@ from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+__all__ = [
+    "CounterStore",
+    "KeyCollision",
+    "SessionInfo",
+    "SessionRecord",
+    "SessionStore",
+    "SyncCounterStore",
+    "SyncSessionStore",
+]
+
 
 @dataclass(slots=True)
 class SessionRecord:

@@ -27,7 +27,7 @@ from cookieguard.core.tokens import (
     sample_pad_indices,
 )
 from cookieguard.csrf_rotation import CSRF_STATE_KEY
-from cookieguard.errors import ConfigError
+from cookieguard.errors import ConfigError, MiddlewareMissing
 
 __all__ = [
     "NO_SESSION_MESSAGE",
@@ -204,7 +204,7 @@ class CSRFState:
 def _state(conn: Connection) -> CSRFState:
     state = scope_of(conn).get(STATE_KEY)
     if not isinstance(state, CSRFState):
-        raise ConfigError("CSRFMiddleware is not installed around this app")
+        raise MiddlewareMissing("CSRFMiddleware is not installed around this app")
     return state
 
 

@@ -34,7 +34,7 @@ from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.errors import SessionTooLarge, StoreUnavailable
+from cookieguard.errors import MiddlewareMissing, SessionTooLarge, StoreUnavailable
 from cookieguard.stores.base import SessionStore
 
 __all__ = ["SessionMiddleware", "get_session", "get_session_backend", "get_session_store"]
@@ -283,11 +283,11 @@ def get_session(conn: Connection) -> Session:
     """The current request's `Session` (also at ``request.session`` in Starlette/FastAPI).
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     session: Any = scope_of(conn).get(SCOPE_KEY)
     if not isinstance(session, Session):
-        raise RuntimeError("no session here: wrap the app in cookieguard's SessionMiddleware")
+        raise MiddlewareMissing("no session here: wrap the app in cookieguard's SessionMiddleware")
     return session
 
 
@@ -295,11 +295,11 @@ def get_session_backend(conn: Connection) -> SessionBackend:
     """The backend behind the current request's session.
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     backend: Any = scope_of(conn).get(BACKEND_SCOPE_KEY)
     if backend is None:
-        raise RuntimeError("no session backend here: wrap the app in SessionMiddleware")
+        raise MiddlewareMissing("no session backend here: wrap the app in SessionMiddleware")
     return backend  # type: ignore[no-any-return]
 
 
@@ -308,6 +308,6 @@ def get_session_store(conn: Connection) -> SessionStore | None:
     sessions); None with signed-cookie sessions, which have no server state.
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     return get_session_backend(conn).store

@@ -42,7 +42,7 @@ from cookieguard.auth._users import User
 from cookieguard.core._auth import SESSION_VERIFIED_AT
 from cookieguard.core.cookies import CookieSpec, find_cookie, render_deletion, render_set_cookie
 from cookieguard.core.session import Session
-from cookieguard.errors import ConfigError
+from cookieguard.errors import ConfigError, MiddlewareMissing
 from cookieguard.stores.base import SessionRecord, SessionStore
 
 __all__ = [
@@ -256,7 +256,7 @@ async def remember(conn: Connection, user: User) -> None:
     """
     config = _settings(conn)
     if config is None:
-        raise ConfigError("remember() needs RememberMiddleware inside AuthMiddleware")
+        raise MiddlewareMissing("remember() needs RememberMiddleware inside AuthMiddleware")
     scope = scope_of(conn)
     await _end_named_series(scope, config)
     selector, validator = secrets.token_urlsafe(16), secrets.token_urlsafe(32)

@@ -32,7 +32,7 @@ from cookieguard.asgi._routes import EXEMPT_ATTRIBUTE, is_marked
 from cookieguard.auth._revalidate import end_session
 from cookieguard.auth._users import User
 from cookieguard.csrf_rotation import rotate_csrf_secret
-from cookieguard.errors import ConfigError, LoginThrottled, StoreUnavailable
+from cookieguard.errors import ConfigError, LoginThrottled, MiddlewareMissing, StoreUnavailable
 from cookieguard.integrations._flask_session import (
     UNAVAILABLE_KEY,
     CookieGuardSessionInterface,
@@ -130,7 +130,7 @@ class CookieGuard:
     def _state() -> _State:
         state = current_app.extensions.get(_EXTENSION)
         if not isinstance(state, _State):
-            raise ConfigError("CookieGuard(app) is not installed on this Flask app")
+            raise MiddlewareMissing("CookieGuard(app) is not installed on this Flask app")
         return state
 
     def authenticate(self, username: object, password: object) -> User | None:

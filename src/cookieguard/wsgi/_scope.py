@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from cookieguard.errors import ConfigError
+from cookieguard.errors import MiddlewareMissing
 
 __all__ = ["SCOPE_KEY", "WSGIEnviron", "environ_of", "header", "scope_for", "scope_of_request"]
 
@@ -73,11 +73,11 @@ def scope_of_request(request: object) -> dict[str, Any]:
     """The scope cookieguard's WSGI layers made for `request`.
 
     Raises:
-        ConfigError: no cookieguard layer runs for this request.
+        MiddlewareMissing: no cookieguard layer runs for this request.
     """
     scope = environ_of(request).get(SCOPE_KEY)
     if scope is None:
-        raise ConfigError(
+        raise MiddlewareMissing(
             "cookieguard is not installed around this app: wrap it in CookieGuardWSGI "
             "(or CookieGuard(app) for Flask)"
         )

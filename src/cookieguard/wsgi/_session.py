@@ -38,7 +38,7 @@ from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.errors import SessionTooLarge, StoreUnavailable
+from cookieguard.errors import MiddlewareMissing, SessionTooLarge, StoreUnavailable
 from cookieguard.stores.base import SyncSessionStore
 from cookieguard.wsgi._responses import ErrorResponse, Refusal, WSGIApp
 from cookieguard.wsgi._scope import WSGIEnviron, environ_of, header, scope_for, scope_of_request
@@ -326,11 +326,11 @@ def get_session(request: object) -> Session:
         request: a Werkzeug/Flask request (or ``flask.request``), or the WSGI environ.
 
     Raises:
-        RuntimeError: no cookieguard session layer runs for this request.
+        MiddlewareMissing: no cookieguard session layer runs for this request.
     """
     session = scope_of_request(request).get(SESSION_SCOPE_KEY)
     if not isinstance(session, Session):
-        raise RuntimeError("no session here: wrap the app in cookieguard's WSGI sessions")
+        raise MiddlewareMissing("no session here: wrap the app in cookieguard's WSGI sessions")
     return session
 
 
@@ -338,10 +338,12 @@ def get_session_store(request: object) -> SyncSessionStore | None:
     """The blocking store behind the request's session (None with signed cookies).
 
     Raises:
-        RuntimeError: no cookieguard session layer runs for this request.
+        MiddlewareMissing: no cookieguard session layer runs for this request.
     """
     backend = environ_of(request).get(BACKEND_KEY)
     if backend is None:
-        raise RuntimeError("no session backend here: wrap the app in cookieguard's WSGI sessions")
+        raise MiddlewareMissing(
+            "no session backend here: wrap the app in cookieguard's WSGI sessions"
+        )
     store: SyncSessionStore | None = backend.store
     return store

@@ -40,7 +40,7 @@ from cookieguard.auth._users import UserStore
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
-from cookieguard.errors import ConfigError, StoreUnavailable
+from cookieguard.errors import ConfigError, MiddlewareMissing, StoreUnavailable
 from cookieguard.integrations.litestar._dependencies import dependencies as providers
 from cookieguard.integrations.litestar._guards import LoginRequired, login_required_response
 from cookieguard.integrations.litestar._middleware import (
@@ -188,7 +188,7 @@ class CookieGuardPlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 raise ConfigError(f"{where}: opt[{key!r}] must be True or False, not {value!r}")
         stack = handler.resolve_middleware()
         if sum(entry is self.middleware for entry in stack) != 1:
-            raise ConfigError(f"{where} does not run inside CookieGuardPlugin's middleware")
+            raise MiddlewareMissing(f"{where} does not run inside CookieGuardPlugin's middleware")
         for entry in stack:
             if entry is self.middleware:
                 continue

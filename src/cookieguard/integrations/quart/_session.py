@@ -30,6 +30,7 @@ from cookieguard.asgi.session import get_session_store
 from cookieguard.auth._context import USER_SCOPE_KEY
 from cookieguard.core.session import Session
 from cookieguard.csrf_rotation import rotate_csrf_secret
+from cookieguard.errors import MiddlewareMissing
 
 if TYPE_CHECKING:
     from quart import Quart
@@ -157,7 +158,7 @@ class NoSession(NullSession):
     """What Quart gets when cookieguard's middleware did not run for this request."""
 
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(
+        raise MiddlewareMissing(
             "no cookieguard session for this request: CookieGuard(app) wraps app.asgi_app, "
             "and a request that does not pass through it (app.test_request_context(), or "
             "app.asgi_app replaced afterwards) has no session"

@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/ruff check src tests bench examples
+	$(BIN)/vulture src tools/vulture_whitelist.py --min-confidence 60
 
+# verify_types runs `pyright --verifytypes cookieguard` with VIRTUAL_ENV set to this venv.
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src examples
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/python tools/verify_types.py
 
 # Django 6 (Python 3.12+) in its own venv, for the tests against a real Django site; reused
 # once made. Without a Python 3.12 it says so (and those tests skip, or fail under CI=true).

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cookieguard.asgi._headers import SecurityHeadersMiddleware
+from cookieguard.asgi._limits import BodyLimitMiddleware
+from cookieguard.asgi._responses import Refusal
 from cookieguard.asgi.csrf import (
     CSRFMiddleware,
     csrf_exempt,
@@ -17,9 +20,6 @@ from cookieguard.asgi.csrf import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.asgi.headers import SecurityHeadersMiddleware
-from cookieguard.asgi.limits import BodyLimitMiddleware
-from cookieguard.asgi.responses import Refusal
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.auth import (
     AuthConfig,
@@ -55,7 +55,9 @@ from cookieguard.errors import (
     AuthError,
     ConfigError,
     CookieguardError,
+    KeyCollision,
     LoginThrottled,
+    MiddlewareMissing,
     RequestRejected,
     SessionError,
     SessionTooLarge,
@@ -116,11 +118,13 @@ __all__ = [
     "CookieGuard",
     "CookieguardError",
     "CounterStore",
+    "KeyCollision",
     "KeyRing",
     "LoginThrottle",
     "LoginThrottled",
     "ManagedUserStore",
     "MemoryStore",
+    "MiddlewareMissing",
     "PasswordHasher",
     "PostgresStore",
     "RedisStore",

@@ -2,7 +2,7 @@
 
 Login, logout, the user re-check, the session backends and the login throttle are written
 once, as coroutines over async protocols. The WSGI driver runs the very same coroutines over
-*inline views* of its blocking stores (`cookieguard.stores.inline`): every ``await`` there
+*inline views* of its blocking stores (`cookieguard.stores._inline`): every ``await`` there
 reaches a method that returns at once, so the coroutine finishes on its first step and
 `run_inline` collects the result, with no event loop and no thread hop. The two front doors
 then differ only in awaiting, and no rule exists twice.

@@ -12,12 +12,23 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
-from cookieguard.core.client_address import ADDRESS_MODES, AddressMode
+from cookieguard.core._client_address import ADDRESS_MODES, AddressMode
 from cookieguard.core.cookies import CookieSpec, CookieSpelling, SameSite
 from cookieguard.errors import ConfigError
 
 if TYPE_CHECKING:  # the drivers' type, not imported at run time (config sits below them)
-    from cookieguard.asgi.responses import RefusalPage
+    from cookieguard.asgi._responses import RefusalPage
+
+__all__ = [
+    "CSRFConfig",
+    "CookieConfig",
+    "ONE_YEAR",
+    "RequiredSeconds",
+    "Seconds",
+    "SessionConfig",
+    "THIRTY_DAYS",
+    "TWO_WEEKS",
+]
 
 ONE_YEAR = 31_449_600  # Django's CSRF_COOKIE_AGE (52 weeks)
 TWO_WEEKS = 1_209_600  # Django's SESSION_COOKIE_AGE
@@ -97,7 +108,7 @@ class Seconds:
     __slots__ = ("default",)
 
     def __init__(self, default: int | None) -> None:
-        self.default = default
+        self.default: int | None = default
 
     @overload
     def __get__(self, obj: None, owner: Any) -> int | None: ...
@@ -197,7 +208,7 @@ class CSRFConfig:
     ``root_path``); ``"/api/"`` also covers ``/api`` itself."""
     error_page: RefusalPage | None = None
     """Renders the middleware's HTML refusals (403, and 400/413 for unreadable form bodies) in
-    the app's look: a function from a `cookieguard.asgi.responses.Refusal` to an HTML
+    the app's look: a function from a `cookieguard.Refusal` to an HTML
     document, whose ``detail`` carries the reason when `debug` is on. JSON refusals are
     unchanged. If it raises, the built-in page is sent (and the error logged). None: the
     built-in page."""

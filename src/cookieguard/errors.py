@@ -1,10 +1,12 @@
 """cookieguard's exceptions: one shallow tree, data on attributes.
 
 CookieguardError
-├── ConfigError            invalid settings, or an optional driver not installed
+├── ConfigError            invalid settings, or an optional driver not installed (ValueError)
+│   └── MiddlewareMissing  a helper ran where its middleware is not installed (RuntimeError)
 ├── RequestRejected        malformed or oversized input: .reason, .status_code (400/413)
 ├── SessionError
-│   └── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
+│   ├── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
+│   └── KeyCollision       a store's create() found the new key taken (retry with a new id)
 ├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
 └── AuthError
     ├── UserExists         a username is taken
@@ -13,6 +15,20 @@ CookieguardError
 
 from __future__ import annotations
 
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "CookieguardError",
+    "KeyCollision",
+    "LoginThrottled",
+    "MiddlewareMissing",
+    "RequestRejected",
+    "SessionError",
+    "SessionTooLarge",
+    "StoreUnavailable",
+    "UserExists",
+]
+
 
 class CookieguardError(Exception):
     """Base class of every error cookieguard raises on purpose."""
@@ -20,6 +36,13 @@ class CookieguardError(Exception):
 
 class ConfigError(CookieguardError, ValueError):
     """Settings that cannot work, detected at construction time."""
+
+
+class MiddlewareMissing(ConfigError, RuntimeError):
+    """A helper needs a middleware that does not wrap this request (a wiring mistake).
+
+    Also a `RuntimeError`, which the session helpers raised before this class existed.
+    """
 
 
 class RequestRejected(CookieguardError):
@@ -37,6 +60,10 @@ class SessionError(CookieguardError):
 
 class SessionTooLarge(SessionError):
     """A cookie-stored session would be dropped silently by browsers, so it is refused."""
+
+
+class KeyCollision(SessionError):
+    """`create` found the key already present (astronomically unlikely; retry with a new id)."""
 
 
 class StoreUnavailable(CookieguardError):
@@ -58,7 +85,7 @@ class LoginThrottled(AuthError):
 
     `reason` names the limit: ``"user"`` (this username from this address), ``"address"``,
     ``"account"`` (this username from everywhere) or ``"busy"`` (checks already running for
-    this address), as in `cookieguard.core.throttle`.
+    this address), as in `cookieguard.core._throttle`.
     """
 
     status_code = 429

@@ -45,7 +45,7 @@ __all__ = [
     "unsubscribe",
 ]
 
-logger = logging.getLogger("cookieguard.events")
+_log = logging.getLogger("cookieguard.events")
 
 SESSION_TAG_LENGTH = 12
 """Hex characters of a session's key hash that an event carries (never the id itself)."""
@@ -181,13 +181,13 @@ async def emit(event: SecurityEvent, *, also: Subscriber | None = None) -> None:
     """Log, count and deliver `event` (to the subscribers, then to `also`). Never raises."""
     try:
         level = logging.WARNING if event.type in _WARNINGS else logging.INFO
-        if logger.isEnabledFor(level):
-            logger.log(level, "security event %s", event.type.value, extra=event.fields())
+        if _log.isEnabledFor(level):
+            _log.log(level, "security event %s", event.type.value, extra=event.fields())
         counter = _Metrics.get()
         if counter is not None:
             counter.add(1, {"event": event.type.value, "reason": event.reason or ""})
     except Exception:
-        logger.exception("security event %s not logged or counted", event.type.value)
+        _log.exception("security event %s not logged or counted", event.type.value)
     targets = [*_subscribers, also] if also is not None else list(_subscribers)
     for callback in targets:
         if callback is None:
@@ -197,7 +197,7 @@ async def emit(event: SecurityEvent, *, also: Subscriber | None = None) -> None:
             if inspect.isawaitable(result):
                 await _deliver(result, event)
         except Exception:
-            logger.exception("security event subscriber failed on %s", event.type.value)
+            _log.exception("security event subscriber failed on %s", event.type.value)
 
 
 async def _deliver(result: Awaitable[object], event: SecurityEvent) -> None:
@@ -211,12 +211,12 @@ async def _deliver(result: Awaitable[object], event: SecurityEvent) -> None:
         await result
         return
     if not inspect.iscoroutine(result):
-        logger.error("security event subscriber returned a non-coroutine awaitable in a sync app")
+        _log.error("security event subscriber returned a non-coroutine awaitable in a sync app")
         return
     try:
         run_inline(result)
     except TypeError:
-        logger.error(
+        _log.error(
             "async security event subscriber waited for I/O in a sync (WSGI) app and was "
             "stopped on %s: subscribe a plain function there",
             event.type.value,

@@ -5,7 +5,7 @@ AuthMiddleware(app, auth)), store)``: sessions outermost (CSRF may keep its secr
 session, and login rotates it), auth innermost (it reads the session). `CookieGuard` builds
 exactly that stack from one call, so the common case has no order to get wrong; the separate
 middlewares stay for stacks that need something in between, and refuse a wrong order when
-constructed (`cookieguard.asgi.layering`).
+constructed (`cookieguard.asgi._layering`).
 
 For a Starlette or FastAPI app it also registers the exception handlers that app needs
 (`cookieguard.integrations.starlette.install_exception_handlers`): a `StoreUnavailable`
@@ -19,12 +19,12 @@ import dataclasses
 import sys
 from typing import Any
 
+from cookieguard.asgi._layering import layers_below
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.layering import layers_below
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._context import AuthConfig, AuthMiddleware
+from cookieguard.auth._users import UserStore
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
@@ -82,9 +82,9 @@ class CookieGuard:
                 f"has cookieguard's {', '.join(inner)} middleware: remove it, or build the "
                 "stack by hand"
             )
-        self.auth = _auth_config(secret_key, users, auth)
-        self.csrf_config = csrf or CSRFConfig()
-        self.session_config = session or SessionConfig()
+        self.auth: AuthConfig | None = _auth_config(secret_key, users, auth)
+        self.csrf_config: CSRFConfig = csrf or CSRFConfig()
+        self.session_config: SessionConfig = session or SessionConfig()
         self._owns_store = isinstance(store, str)
         self.store: SessionStore | SessionBackend = (
             open_store(store) if isinstance(store, str) else store

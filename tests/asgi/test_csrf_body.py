@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cookieguard.asgi.body import ClientDisconnected, read_form_token
+from cookieguard.asgi._body import ClientDisconnected, read_form_token
 from cookieguard.core.csrf import MULTIPART, NOT_A_FORM, URLENCODED, form_kind
 from cookieguard.errors import RequestRejected
 

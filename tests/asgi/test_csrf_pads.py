@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from cookieguard.asgi.csrf_state import _next_pad, _PadSource
+from cookieguard.asgi._csrf_state import _next_pad, _PadSource
 from cookieguard.core.tokens import (
     CSRF_ALPHABET,
     CSRF_SECRET_LENGTH,

@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from cookieguard import BodyLimitMiddleware, CookieGuard, CSRFMiddleware, MemoryStore, csrf_exempt
-from cookieguard.asgi.types import Message, Receive, Scope, Send
+from cookieguard.asgi._types import Message, Receive, Scope, Send
 
 
 class Hidden:

@@ -30,7 +30,7 @@ from cookieguard import (
     SessionMiddleware,
     StoreUnavailable,
 )
-from cookieguard.asgi.types import Receive, Scope, Send
+from cookieguard.asgi._types import Receive, Scope, Send
 
 KEYS = KeyRing("layering-tests-" + "k" * 32)
 AUTH = AuthConfig(keyring=KEYS, recheck_interval=None)

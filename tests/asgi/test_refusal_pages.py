@@ -20,8 +20,8 @@ from starlette.routing import Route
 from tests.stores.conftest import free_port
 
 from cookieguard import Refusal
+from cookieguard.asgi._limits import BodyLimitMiddleware
 from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.limits import BodyLimitMiddleware
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.tokens import new_session_id

@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from tests.asgi.scopes import websocket_scope
 
 from cookieguard import SecurityHeadersMiddleware
-from cookieguard.asgi.types import Message, Receive, Scope, Send
+from cookieguard.asgi._types import Message, Receive, Scope, Send
 from cookieguard.errors import ConfigError
 
 

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
-from cookieguard.backends.signed import _PURPOSE, MAX_COOKIE_SIZE, SignedCookieBackend
+from cookieguard.backends._signed import _PURPOSE, MAX_COOKIE_SIZE, SignedCookieBackend
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing, Signer
 

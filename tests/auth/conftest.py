@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 
 POSTGRES_DSN = os.environ.get(
     "COOKIEGUARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

@@ -43,7 +43,7 @@ from cookieguard.auth import (
     revoke_other_sessions,
     revoke_session,
 )
-from cookieguard.auth.users import MAX_USERNAME_LENGTH
+from cookieguard.auth._users import MAX_USERNAME_LENGTH
 from cookieguard.core.redirects import safe_next
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import LoginThrottled

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
+from cookieguard.asgi._types import Receive, Scope, Send
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import Receive, Scope, Send
 from cookieguard.auth import AuthConfig, AuthMiddleware, get_user, get_user_id, login, logout
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._users import UserStore
 from cookieguard.backends import SignedCookieBackend
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing

@@ -25,9 +25,9 @@ from cookieguard.auth import (
     logout,
     reauthenticate,
 )
-from cookieguard.auth.recent import login_age
-from cookieguard.auth.remember import RememberConfig, RememberMiddleware, remember
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._recent import login_age
+from cookieguard.auth._remember import RememberConfig, RememberMiddleware, remember
+from cookieguard.auth._users import UserStore
 from cookieguard.core.signing import KeyRing
 from cookieguard.integrations.starlette_recent import require_recent_login
 from cookieguard.stores.base import SessionStore

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from cookieguard import CSRFMiddleware, get_csrf_token
 from cookieguard.auth import login, logout
-from cookieguard.auth.users import User
+from cookieguard.auth._users import User
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import CSRF_STATE_KEY, RotatableCSRFSecret, rotate_csrf_secret

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.login import authenticate
-from cookieguard.auth.passwords import (
+from cookieguard.auth._login import authenticate
+from cookieguard.auth._passwords import (
     HASH_THREADS,
     MAX_PASSWORD_LENGTH,
     PasswordCheck,
     PasswordHasher,
 )
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 
 # Django's known-answer vector (tests/auth_tests/test_hashers.py, 1.5M iterations).
 DJANGO_KAT = "pbkdf2_sha256$1500000$seasalt$P4UiMPVduVWIL/oS1GzH+IofsccjJNM5hUTikBvi5to="

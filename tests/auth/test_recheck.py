@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
-from cookieguard.auth.users import User
+from cookieguard.auth._users import User
 from cookieguard.config import SessionConfig
-from cookieguard.core.auth import SESSION_AUTH_CHECKED
+from cookieguard.core._auth import SESSION_AUTH_CHECKED
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.memory import MemoryStore
 

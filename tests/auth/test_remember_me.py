@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
-from cookieguard.auth.remember import REMEMBER_LABEL, series_key
+from cookieguard.auth._remember import REMEMBER_LABEL, series_key
 from cookieguard.stores.base import SessionStore
 from tests.stores.conftest import store  # noqa: F401
 

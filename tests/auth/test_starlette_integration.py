@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from cookieguard.asgi.session import SessionMiddleware, get_session
 from cookieguard.auth import AuthConfig, AuthMiddleware
-from cookieguard.core.auth import SESSION_USER_ID
+from cookieguard.core._auth import SESSION_USER_ID
 from cookieguard.core.signing import KeyRing
 from cookieguard.integrations.starlette import (
     LoginRequired,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.login import authenticate
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
-from cookieguard.auth.throttle import LoginThrottle, client_address
-from cookieguard.core.throttle import ThrottlePolicy
+from cookieguard.auth._login import authenticate
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
+from cookieguard.auth._throttle import LoginThrottle, client_address
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.base import SessionStore
 from tests.stores.conftest import store, store_pair  # noqa: F401

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from cookieguard.auth.throttle import LoginThrottle
-from cookieguard.core.throttle import ThrottlePolicy
+from cookieguard.auth._throttle import LoginThrottle
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.memory import MemoryStore
 from tests.stores.conftest import POSTGRES_DSN, store_backend

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cookieguard.auth.sqlite_users import SQLiteUserStore
-from cookieguard.auth.users import ManagedUserStore, User, UserStore, validate_username
+from cookieguard.auth._sqlite_users import SQLiteUserStore
+from cookieguard.auth._users import ManagedUserStore, User, UserStore, validate_username
 from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
 
 

@@ -16,20 +16,20 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from cookieguard.asgi._types import Receive, Scope, Send
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import Receive, Scope, Send
 from cookieguard.auth import AuthConfig, AuthMiddleware, authenticate, get_user, login, logout
-from cookieguard.auth.login import change_password
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sessions import (
+from cookieguard.auth._login import change_password
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sessions import (
     list_sessions,
     revoke_all_sessions,
     revoke_other_sessions,
     revoke_session,
 )
-from cookieguard.auth.throttle import LoginThrottle, ThrottlePolicy, client_address
-from cookieguard.auth.users import ManagedUserStore
+from cookieguard.auth._throttle import LoginThrottle, ThrottlePolicy, client_address
+from cookieguard.auth._users import ManagedUserStore
 from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import LoginThrottled

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cookieguard import events
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.events import SecurityEvent
 from tests.stores.conftest import store  # noqa: F401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cookieguard.config import SessionConfig
-from cookieguard.core.client_address import keep_address
+from cookieguard.core._client_address import keep_address
 from cookieguard.errors import ConfigError
 
 

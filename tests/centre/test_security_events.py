@@ -12,9 +12,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from cookieguard import events
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
-from cookieguard.auth.throttle import ThrottlePolicy
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
+from cookieguard.auth._throttle import ThrottlePolicy
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SessionStore

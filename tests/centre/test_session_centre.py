@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.config import SessionConfig
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SessionStore

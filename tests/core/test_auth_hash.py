@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cookieguard.core.auth import AuthHasher, HashCheck, recheck_due, same_user
+from cookieguard.core._auth import AuthHasher, HashCheck, recheck_due, same_user
 from cookieguard.core.signing import KeyRing
 
 OLD = "old-secret-key-0123456789"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cookieguard.core.throttle import (
+from cookieguard.core._throttle import (
+    ADDRESS,
+    USER,
     ThrottlePolicy,
     address_key,
-    address_verdict,
+    limits,
+    refusal,
     retry_after,
     user_key,
-    user_verdict,
 )
 from cookieguard.errors import ConfigError
 
@@ -26,20 +28,22 @@ def test_defaults_meet_the_demo_contract() -> None:
 def test_eleventh_attempt_is_refused_until_the_window_ends() -> None:
     policy = ThrottlePolicy()
     end = 1000.0 + 900
-    for attempt in range(1, 11):
-        assert user_verdict(policy, attempt, end, now=1000.0 + attempt) is None
-    assert user_verdict(policy, 11, end, now=1011.0) == 889
-    assert user_verdict(policy, 50, end, now=1899.2) == 1
+    caps = limits(policy)
+    # The counter as read before this attempt: ten earlier attempts leave no room.
+    for earlier in range(10):
+        assert refusal(caps, {USER: (earlier, end)}, now=1000.0 + earlier) is None
+    assert refusal(caps, {USER: (10, end)}, now=1011.0) == (USER, 889)
+    assert refusal(caps, {USER: (49, end)}, now=1899.2) == (USER, 1)
 
 
 def test_address_limit() -> None:
-    policy = ThrottlePolicy(max_failures_per_address=100)
-    assert address_verdict(policy, None, now=0.0) is None
-    assert address_verdict(policy, (99, 900.0), now=10.0) is None
-    assert address_verdict(policy, (100, 900.0), now=10.0) == 890
-    assert address_verdict(policy, (100, 900.0), now=900.0) is None
-    off = ThrottlePolicy(max_failures_per_address=None)
-    assert address_verdict(off, (10_000, 900.0), now=10.0) is None
+    caps = limits(ThrottlePolicy(max_failures_per_address=100))
+    assert refusal(caps, {ADDRESS: None}, now=0.0) is None
+    assert refusal(caps, {ADDRESS: (99, 900.0)}, now=10.0) is None
+    assert refusal(caps, {ADDRESS: (100, 900.0)}, now=10.0) == (ADDRESS, 890)
+    assert refusal(caps, {ADDRESS: (100, 900.0)}, now=900.0) is None
+    off = limits(ThrottlePolicy(max_failures_per_address=None))
+    assert refusal(off, {ADDRESS: (10_000, 900.0)}, now=10.0) is None
 
 
 def test_retry_after_rounds_up_and_is_never_zero() -> None:
@@ -78,7 +82,7 @@ def test_invalid_policies(kwargs: dict[str, int]) -> None:
 
 
 def test_address_groups() -> None:
-    from cookieguard.core.throttle import address_group
+    from cookieguard.core._throttle import address_group
 
     assert address_group("192.0.2.7") == "192.0.2.7"
     assert address_group("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
@@ -90,7 +94,7 @@ def test_address_groups() -> None:
 
 
 def test_refusal_order_and_limits() -> None:
-    from cookieguard.core.throttle import limits, refusal
+    from cookieguard.core._throttle import limits, refusal
 
     caps = limits(ThrottlePolicy())
     assert caps == {"user": 10, "address": 200, "account": 50}

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from cookieguard.core.tokens import new_csrf_secret, new_session_id
+from cookieguard.demo._db import DemoDatabase
 from cookieguard.demo.app import create_app
-from cookieguard.demo.db import DemoDatabase
 from cookieguard.stores import open_store
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore

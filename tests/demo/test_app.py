@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.auth.context import AuthMiddleware
+from cookieguard.auth._context import AuthMiddleware
 from cookieguard.core.tokens import hash_session_id, new_csrf_secret, new_session_id
+from cookieguard.demo._db import DemoDatabase
 from cookieguard.demo.app import create_app
-from cookieguard.demo.db import DemoDatabase
 from cookieguard.stores.base import SessionRecord
 from cookieguard.stores.memory import MemoryStore
 

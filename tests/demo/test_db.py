@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.demo.db import DemoDatabase, Record, validate_record_text
+from cookieguard.demo._db import DemoDatabase, Record, validate_record_text
 
 
 def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path: Path) -> None:

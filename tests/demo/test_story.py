@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from cookieguard.core.tokens import new_session_id, unmask_token
+from cookieguard.demo._db import DemoDatabase
+from cookieguard.demo._users import create_user
 from cookieguard.demo.app import create_app
-from cookieguard.demo.db import DemoDatabase
-from cookieguard.demo.users import create_user
 from cookieguard.stores import open_store
 from cookieguard.stores.memory import MemoryStore
 from tests.demo.server import csrf_token

@@ -19,7 +19,7 @@ import django
 import pytest
 from django.conf import settings
 
-from cookieguard.django.tables import Database, open_database
+from cookieguard.django._tables import Database, open_database
 from tests.stores.conftest import POSTGRES_DSN, require_server
 
 if not settings.configured:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from cookieguard.core.auth import HashCheck
-from cookieguard.core.django_signing import DJANGO_SESSION_SALT, DjangoAuthHasher, SessionCodec
+from cookieguard.core._auth import HashCheck
+from cookieguard.core._django_signing import DJANGO_SESSION_SALT, DjangoAuthHasher, SessionCodec
 from cookieguard.django import DjangoPasswordHasher
-from cookieguard.django.hashers import DJANGO_ALGORITHMS
+from cookieguard.django._hashers import DJANGO_ALGORITHMS
 from tests.stores.conftest import missing
 
 from .django_env import django_python

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cookieguard.config import CookieConfig
-from cookieguard.core.django_signing import SessionCodec, b62_decode, b62_encode, salted_hmac
+from cookieguard.core._django_signing import SessionCodec, b62_decode, b62_encode, salted_hmac
 from cookieguard.django import DjangoPasswordHasher, DjangoUserStore, from_django_settings
-from cookieguard.django.hashers import is_django_hash
+from cookieguard.django._hashers import is_django_hash
 from cookieguard.errors import ConfigError
 
 from .conftest import SALT, SECRET, DjangoTables
@@ -71,7 +71,7 @@ def test_a_signed_zip_bomb_is_refused() -> None:
     import base64
     import zlib
 
-    from cookieguard.core import django_signing
+    from cookieguard.core import _django_signing as django_signing
 
     bomb = zlib.compress(b'{"a":"' + b"x" * (20 * 1024 * 1024) + b'"}')
     body = "." + base64.urlsafe_b64encode(bomb).rstrip(b"=").decode()

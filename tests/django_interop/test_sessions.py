@@ -28,7 +28,7 @@ from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id, new_session_id
 from cookieguard.django import DjangoSessionBackend, DjangoUserStore, from_django_settings
-from cookieguard.django.hashers import DjangoPasswordHasher
+from cookieguard.django._hashers import DjangoPasswordHasher
 from cookieguard.errors import StoreUnavailable
 
 from .conftest import OLD_SECRET, SECRET, DjangoTables, django_dumps, django_loads

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth._passwords import PasswordHasher
 from cookieguard.core.tokens import hash_session_id
 
 from .conftest import Loader, token_in

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 from tests.stores.conftest import store  # noqa: F401 -- every server-side store
 
 SECRET_KEY = "integration-tests-secret-key-0123456789"

@@ -16,9 +16,9 @@ from flask import Flask, jsonify, redirect, render_template_string, request, ses
 from flask.testing import FlaskClient
 
 from cookieguard import PasswordHasher, SyncSQLiteUserStore
-from cookieguard.auth.remember import RememberConfig
+from cookieguard.auth._remember import RememberConfig
+from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.core.redirects import safe_next
-from cookieguard.core.throttle import ThrottlePolicy
 from cookieguard.events import SecurityEvent
 from cookieguard.integrations.flask import CookieGuard, csrf_token_view, require_recent_login
 

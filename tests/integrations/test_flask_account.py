@@ -17,8 +17,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from cookieguard import PasswordHasher
-from cookieguard.auth.remember import REMEMBER_LABEL, series_key
-from cookieguard.core.auth import SESSION_VERIFIED_AT
+from cookieguard.auth._remember import REMEMBER_LABEL, series_key
+from cookieguard.core._auth import SESSION_VERIFIED_AT
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SyncSessionStore

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from cookieguard import SyncSQLiteStore
-from cookieguard.auth.remember import series_key
+from cookieguard.auth._remember import series_key
 from cookieguard.events import SecurityEvent
 from cookieguard.wsgi import (
     CookieGuardWSGI,
@@ -26,7 +26,7 @@ from cookieguard.wsgi import (
     remember,
     require_recent_login,
 )
-from cookieguard.wsgi.auth import authenticate
+from cookieguard.wsgi._auth import authenticate
 
 from .flask_account_app import FIREFOX, PASSWORD, SECRET, Clock, make_app, users_at
 

@@ -18,7 +18,7 @@ from quart import Quart
 from quart import request as quart_request
 
 from cookieguard import CookieGuard, SQLiteUserStore, get_session, login
-from cookieguard.core.auth import SESSION_VERIFIED_AT
+from cookieguard.core._auth import SESSION_VERIFIED_AT
 from cookieguard.integrations import fastapi as cg_fastapi
 from cookieguard.integrations import litestar as cg_litestar
 from cookieguard.integrations import quart as cg_quart

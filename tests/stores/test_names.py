@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.auth.postgres_users import PostgresUserStore
-from cookieguard.auth.sqlite_users import SQLiteUserStore
 from cookieguard.errors import ConfigError
 from cookieguard.stores.postgres import PostgresStore
 from cookieguard.stores.redis import RedisStore

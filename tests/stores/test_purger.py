@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from tests.stores.conftest import REDIS_URL, free_port, require_server, store_backend
 
+from cookieguard.demo._db import DemoDatabase
 from cookieguard.demo.app import create_app
-from cookieguard.demo.db import DemoDatabase
 from cookieguard.stores.base import SessionRecord, SessionStore
 from cookieguard.stores.purge import Purger
 from cookieguard.stores.sqlite import SQLiteStore

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.sqlite_users import SQLiteUserStore
+from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.sqlite_db import SQLiteDatabase
 

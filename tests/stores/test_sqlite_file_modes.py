@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from cookieguard.auth.sqlite_users import SQLiteUserStore
-from cookieguard.demo.db import DemoDatabase
+from cookieguard.auth._sqlite_users import SQLiteUserStore
+from cookieguard.demo._db import DemoDatabase
 from cookieguard.stores.base import SessionRecord
 from cookieguard.stores.sqlite import SQLiteStore
 from cookieguard.stores.sqlite_db import open_wal

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 
-from cookieguard.asgi.body import ClientDisconnected, UnreadableForm, read_form_token
-from cookieguard.asgi.csrf_state import (
+from cookieguard.asgi._body import ClientDisconnected, UnreadableForm, read_form_token
+from cookieguard.asgi._csrf_state import (
     NO_SESSION_MESSAGE,
     SESSION_KEY,
     STATE_KEY,
@@ -34,14 +34,14 @@ from cookieguard.asgi.csrf_state import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.asgi.exemption_check import ExemptionCheck
-from cookieguard.asgi.layering import check_layering
-from cookieguard.asgi.responses import ApiPaths, send_error
-from cookieguard.asgi.routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
-from cookieguard.asgi.security_events import emit_for
+from cookieguard.asgi._exemption_check import ExemptionCheck
+from cookieguard.asgi._layering import check_layering
+from cookieguard.asgi._responses import ApiPaths, send_error
+from cookieguard.asgi._routes import ExemptionLookup, RouteExemptions, csrf_exempt, route_path
+from cookieguard.asgi._security_events import emit_for
+from cookieguard.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
 from cookieguard.core.cookies import render_set_cookie
@@ -61,7 +61,7 @@ __all__ = [
     "rotate_csrf_token",
 ]
 
-logger = logging.getLogger("cookieguard.csrf")
+_log = logging.getLogger("cookieguard.csrf")
 
 
 _SAFE_METHODS = core.SAFE_METHODS
@@ -112,7 +112,7 @@ class CSRFMiddleware:
         check_layering("csrf", app, uses_session=config.use_session)
         self.app = app
         self.config = config
-        self.policy = core.CSRFPolicy(
+        self.policy: core.CSRFPolicy = core.CSRFPolicy(
             trusted_origins=config.trusted_origins,
             allow_same_site=config.allow_same_site,
             require_token=config.require_token,
@@ -280,7 +280,7 @@ class CSRFMiddleware:
             decision = core.decide_form_token(decision, token)
         if isinstance(decision, core.Accept) or self._route_exempt(scope):
             return receive
-        logger.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
+        _log.warning("Forbidden (%s): %s", decision.reason, _log_path(scope))
         await emit_for(scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope))
         await send_error(
             send,
@@ -311,7 +311,7 @@ class CSRFMiddleware:
         found: dict[bytes, str],
         exc: RequestRejected,
     ) -> None:
-        logger.warning("Bad request body (%s): %s", exc.reason, _log_path(scope))
+        _log.warning("Bad request body (%s): %s", exc.reason, _log_path(scope))
         message = (
             "The request body is too large."
             if exc.status_code == 413
@@ -344,7 +344,7 @@ class CSRFMiddleware:
             origin=origin,
         )
         if isinstance(decision, core.Reject) and not self._route_exempt(scope):
-            logger.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
+            _log.warning("Forbidden WebSocket (%s): %s", decision.reason, _log_path(scope))
             await emit_for(
                 scope, EventType.CSRF_REFUSED, reason=decision.reason, path=_log_path(scope)
             )

@@ -24,22 +24,22 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cookieguard.asgi.layering import check_layering
-from cookieguard.asgi.responses import ApiPaths, RefusalPage, accept_header, send_error
-from cookieguard.asgi.types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
-from cookieguard.backends.base import SessionBackend, backend_for
+from cookieguard.asgi._layering import check_layering
+from cookieguard.asgi._responses import ApiPaths, RefusalPage, accept_header, send_error
+from cookieguard.asgi._types import ASGIApp, Connection, Message, Receive, Scope, Send, scope_of
+from cookieguard.backends._base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
-from cookieguard.core.client_address import keep_address
+from cookieguard.core._client_address import keep_address
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome
 from cookieguard.core.tokens import hash_session_id
-from cookieguard.errors import SessionTooLarge, StoreUnavailable
+from cookieguard.errors import MiddlewareMissing, SessionTooLarge, StoreUnavailable
 from cookieguard.stores.base import SessionStore
 
 __all__ = ["SessionMiddleware", "get_session", "get_session_backend", "get_session_store"]
 
-logger = logging.getLogger("cookieguard.sessions")
+_log = logging.getLogger("cookieguard.sessions")
 
 SCOPE_KEY = "session"
 BACKEND_SCOPE_KEY = "cookieguard.session_backend"
@@ -106,8 +106,8 @@ class SessionMiddleware:
         self.app = app
         self.store = store
         """What was passed in (the app closes it at shutdown)."""
-        self.backend = backend_for(store)
-        self.config = config or SessionConfig()
+        self.backend: SessionBackend = backend_for(store)
+        self.config: SessionConfig = config or SessionConfig()
         self.clock = clock
         cookie = self.config.cookie
         self._cookie_domain = cookie.domain
@@ -139,7 +139,7 @@ class SessionMiddleware:
                 await _unavailable(scope, send, self._api, page=self.config.error_page)
                 return
             if found is None:
-                logger.info(
+                _log.info(
                     "session cookie %s not adopted: unknown, expired or forged",
                     hash_session_id(value)[:12],
                 )
@@ -169,7 +169,7 @@ class SessionMiddleware:
                     elif outcome is not NOTHING:
                         message = await self._finish(scope, session, message, outcome)
                 except SessionTooLarge as exc:
-                    logger.error("session not saved: %s", exc)
+                    _log.error("session not saved: %s", exc)
                     replaced = True
                     await _too_large(scope, send, self._api, self.config.error_page)
                     return
@@ -219,7 +219,7 @@ class SessionMiddleware:
         return {**message, "headers": headers}
 
     def _log_store_error(self, stage: str, exc: Exception, what: str = "session store") -> None:
-        logger.error(
+        _log.error(
             "%s unavailable at %s (%s): answering 503",
             what,
             stage,
@@ -283,11 +283,11 @@ def get_session(conn: Connection) -> Session:
     """The current request's `Session` (also at ``request.session`` in Starlette/FastAPI).
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     session: Any = scope_of(conn).get(SCOPE_KEY)
     if not isinstance(session, Session):
-        raise RuntimeError("no session here: wrap the app in cookieguard's SessionMiddleware")
+        raise MiddlewareMissing("no session here: wrap the app in cookieguard's SessionMiddleware")
     return session
 
 
@@ -295,11 +295,11 @@ def get_session_backend(conn: Connection) -> SessionBackend:
     """The backend behind the current request's session.
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     backend: Any = scope_of(conn).get(BACKEND_SCOPE_KEY)
     if backend is None:
-        raise RuntimeError("no session backend here: wrap the app in SessionMiddleware")
+        raise MiddlewareMissing("no session backend here: wrap the app in SessionMiddleware")
     return backend  # type: ignore[no-any-return]
 
 
@@ -308,6 +308,6 @@ def get_session_store(conn: Connection) -> SessionStore | None:
     sessions); None with signed-cookie sessions, which have no server state.
 
     Raises:
-        RuntimeError: `SessionMiddleware` does not wrap this app.
+        MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
     return get_session_backend(conn).store

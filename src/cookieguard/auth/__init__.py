@@ -3,8 +3,8 @@
 The PostgreSQL users table lives in `cookieguard.auth.postgres_users` (it needs psycopg).
 """
 
-from cookieguard.auth.context import AuthConfig, AuthMiddleware, auth_config, default_hasher
-from cookieguard.auth.login import (
+from cookieguard.auth._context import AuthConfig, AuthMiddleware, auth_config, default_hasher
+from cookieguard.auth._login import (
     authenticate,
     change_password,
     get_user,
@@ -13,9 +13,10 @@ from cookieguard.auth.login import (
     logout,
     reset_password,
 )
-from cookieguard.auth.passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
-from cookieguard.auth.recent import RecentLoginPolicy, is_recent_login, login_age, reauthenticate
-from cookieguard.auth.remember import (
+from cookieguard.auth._passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
+from cookieguard.auth._recent import RecentLoginPolicy, is_recent_login, login_age, reauthenticate
+from cookieguard.auth._remember import (
+    REMEMBER_LABEL,
     RememberConfig,
     RememberMiddleware,
     RememberStore,
@@ -23,7 +24,7 @@ from cookieguard.auth.remember import (
     forget,
     remember,
 )
-from cookieguard.auth.sessions import (
+from cookieguard.auth._sessions import (
     SessionEntry,
     list_sessions,
     revoke_all_sessions,
@@ -31,13 +32,14 @@ from cookieguard.auth.sessions import (
     revoke_session,
     stored_session,
 )
-from cookieguard.auth.sqlite_users import SQLiteUserStore, SyncSQLiteUserStore
-from cookieguard.auth.throttle import LoginThrottle, ThrottlePolicy, client_address
-from cookieguard.auth.users import ManagedUserStore, User, UserStore
-from cookieguard.auth.users_sync import SyncManagedUserStore, SyncUserStore
+from cookieguard.auth._sqlite_users import SQLiteUserStore, SyncSQLiteUserStore
+from cookieguard.auth._throttle import LoginThrottle, ThrottlePolicy, client_address
+from cookieguard.auth._users import ManagedUserStore, User, UserStore
+from cookieguard.auth._users_sync import SyncManagedUserStore, SyncUserStore
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
+    "REMEMBER_LABEL",
     "AuthConfig",
     "AuthMiddleware",
     "LoginThrottle",

@@ -24,7 +24,7 @@ else:
 
 __all__ = ["MAX_USER_AGENT", "UNKNOWN", "device_name", "parser_available"]
 
-logger = logging.getLogger("cookieguard.auth")
+_log = logging.getLogger("cookieguard.auth")
 
 UNKNOWN = "Unknown device"
 MAX_USER_AGENT = 1024
@@ -62,7 +62,7 @@ def device_name(user_agent: str | None) -> str:
     try:
         result = _parse(user_agent)
     except Exception:  # a parser bug must not take the page down
-        logger.warning("could not parse a User-Agent of %d characters", len(user_agent))
+        _log.warning("could not parse a User-Agent of %d characters", len(user_agent))
         return UNKNOWN
     browser = result.user_agent.family if result.user_agent else None
     browser = _BROWSERS.get(browser, browser) if browser and browser != "Other" else None

@@ -17,11 +17,11 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from cookieguard.auth.passwords import PasswordHasher
+from cookieguard.auth._passwords import PasswordHasher
 
 __all__ = ["LegacyHashTable", "WrapReport", "wrap_legacy_hashes"]
 
-logger = logging.getLogger("cookieguard.auth")
+_log = logging.getLogger("cookieguard.auth")
 
 _LEGACY_PREFIXES = ("pbkdf2_", "argon2id_pbkdf2_")
 
@@ -66,7 +66,7 @@ async def wrap_legacy_hashes(
         batch_size: rows read per query.
     """
     if hasher is None:
-        from cookieguard.auth.context import default_hasher
+        from cookieguard.auth._context import default_hasher
 
         hasher = default_hasher()
     wrapped = legacy = max_iterations = 0
@@ -79,12 +79,12 @@ async def wrap_legacy_hashes(
             if encoded.startswith("pbkdf2_"):
                 new = await hasher.awrap(encoded)
                 if new is None:
-                    logger.warning("user %s has a corrupt PBKDF2 hash; left as it is", user_id)
+                    _log.warning("user %s has a corrupt PBKDF2 hash; left as it is", user_id)
                     continue
                 if not await users.replace_password_hash(user_id, encoded, new):
                     continue  # changed meanwhile: upgraded at a login, or a new password
                 wrapped += 1
             legacy += 1
             max_iterations = max(max_iterations, _iterations(encoded))
-    logger.info("wrapped %d PBKDF2 hashes; %d legacy rows remain", wrapped, legacy)
+    _log.info("wrapped %d PBKDF2 hashes; %d legacy rows remain", wrapped, legacy)
     return WrapReport(wrapped=wrapped, legacy=legacy, max_iterations=max_iterations)

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cookieguard.auth.users import User, plausible_username, validate_username
+from cookieguard.auth._users import User, plausible_username, validate_username
 from cookieguard.errors import ConfigError, StoreUnavailable, UserExists
 from cookieguard.stores._names import check_table_name
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresUserStore"]
 
-logger = logging.getLogger("cookieguard.auth")
+_log = logging.getLogger("cookieguard.auth")
 
 T = TypeVar("T")
 _MAX_ID = 2**63 - 1
@@ -132,7 +132,7 @@ class PostgresUserStore:
         except psycopg.errors.UniqueViolation:
             raise
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            logger.error("postgres users table %s unavailable: %s", self.table, type(exc).__name__)
+            _log.error("postgres users table %s unavailable: %s", self.table, type(exc).__name__)
             raise StoreUnavailable("users database unavailable") from exc
 
     @staticmethod
@@ -170,7 +170,7 @@ class PostgresUserStore:
         row = await self._fetch_one(self._insert, (username, password_hash, time.time()))
         if row is None:
             raise UserExists(f"the username {username!r} is taken")
-        logger.info("user %s created", row[0])
+        _log.info("user %s created", row[0])
         return User(id=str(row[0]), username=username, password_hash=password_hash)
 
     async def set_password(self, user_id: str, password_hash: str) -> bool:

@@ -17,15 +17,15 @@ the async backends' own code inline (`cookieguard._inline`): one set of rules fo
 
 from __future__ import annotations
 
-from cookieguard.backends.base import (
+from cookieguard.backends._base import (
     SessionBackend,
     SyncSessionBackend,
     backend_for,
     sync_backend_for,
 )
-from cookieguard.backends.server import StoreBackend
-from cookieguard.backends.signed import MAX_COOKIE_SIZE, SignedCookieBackend
-from cookieguard.backends.sync import SyncSignedCookieBackend, SyncStoreBackend
+from cookieguard.backends._server import StoreBackend
+from cookieguard.backends._signed import MAX_COOKIE_SIZE, SignedCookieBackend
+from cookieguard.backends._sync import SyncSignedCookieBackend, SyncStoreBackend
 
 __all__ = [
     "MAX_COOKIE_SIZE",

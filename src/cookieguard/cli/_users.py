@@ -20,8 +20,8 @@ from cookieguard.errors import StoreUnavailable, UserExists
 
 def adduser(username: str, db: str) -> int:
     """Create `username` in the demo's database (created, and announced, when missing)."""
-    from cookieguard.auth.users import validate_username
-    from cookieguard.demo.users import create_user
+    from cookieguard.auth._users import validate_username
+    from cookieguard.demo._users import create_user
 
     try:
         validate_username(username)  # before asking for a password in vain
@@ -81,8 +81,8 @@ def set_password(args: argparse.Namespace) -> int:
 async def _set_password(
     db: str, user_id: str, username: str, password: str, sessions: object
 ) -> int:
-    from cookieguard.auth.login import reset_password
-    from cookieguard.auth.sqlite_users import SQLiteUserStore
+    from cookieguard.auth._login import reset_password
+    from cookieguard.auth._sqlite_users import SQLiteUserStore
     from cookieguard.stores.base import SessionStore
 
     store = sessions if isinstance(sessions, SessionStore) else None
@@ -107,8 +107,8 @@ def wrap_legacy(db: str) -> int:
 
 
 async def _wrap_legacy(db: str) -> int:
+    from cookieguard.auth._sqlite_users import SQLiteUserStore
     from cookieguard.auth.legacy import wrap_legacy_hashes
-    from cookieguard.auth.sqlite_users import SQLiteUserStore
 
     users = SQLiteUserStore(db)
     try:

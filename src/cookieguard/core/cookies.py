@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Literal
 
+__all__ = [
+    "CookieSpec",
+    "MAX_COOKIE_HEADER",
+    "SameSite",
+    "find_cookie",
+    "parse_cookie_header",
+    "render_deletion",
+    "render_set_cookie",
+]
+
 SameSite = Literal["Lax", "Strict", "None"]
 CookieSpelling = Literal["rfc", "starlette"]
 """How Set-Cookie attribute names are written (browsers accept any case).

@@ -36,7 +36,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
-from cookieguard.core.csrf_origin import (
+from cookieguard.core._csrf_origin import (
     REASON_BAD_ORIGIN,
     REASON_BAD_REFERER,
     REASON_CROSS_SITE,
@@ -46,7 +46,7 @@ from cookieguard.core.csrf_origin import (
     origin_problem,
     websocket_origin_problem,
 )
-from cookieguard.core.csrf_policy import CSRFPolicy, normalise_exempt_path, own_origin
+from cookieguard.core._csrf_policy import CSRFPolicy, normalise_exempt_path, own_origin
 from cookieguard.core.tokens import (
     CSRF_TOKEN_LENGTH,
     TOKEN_BAD_LENGTH,

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+__all__ = ["MAX_REDIRECT_LENGTH", "is_safe_redirect", "login_redirect_url", "next_for", "safe_next"]
+
 MAX_REDIRECT_LENGTH = 2048
 """Longer `next` values are refused (Django's limit; nobody needs more)."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cookieguard.core.session_dict import EXPIRY_KEY, TrackedDict
+from cookieguard.core._session_dict import EXPIRY_KEY, TrackedDict
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, ExpiryPolicy, SaveOutcome
 from cookieguard.core.session_plan import plan_changes as _plan_changes
 from cookieguard.core.tokens import SESSION_ID_ALPHABET, hash_session_id, new_session_id
@@ -64,6 +64,9 @@ class Session(TrackedDict):
         "_stored",
         "_user_id",
     )
+
+    accessed: bool
+    """The data was read or written: the response depends on the cookie (Vary: Cookie)."""
 
     def __init__(self, now: float, /, *, cookie_present: bool = False) -> None:
         """A session with no record yet, begun at `now` (epoch seconds).
@@ -247,7 +250,8 @@ class Session(TrackedDict):
             self._stored = False
         self._id = new_session_id()
         self._hash = None
-        self.accessed = self._modified = True
+        self.accessed = True
+        self._modified = True
 
     def flush(self) -> None:
         """End the session: data, owner and id are gone; the record is deleted on save.
@@ -266,7 +270,8 @@ class Session(TrackedDict):
         self._expires_at = None
         self._expiry = None
         self._expiry_changed = False
-        self.accessed = self._modified = True
+        self.accessed = True
+        self._modified = True
 
     def deleted(self, key_hash: str) -> None:
         """The caller deleted the record `key_hash` from the store itself; the save need not.
@@ -290,7 +295,8 @@ class Session(TrackedDict):
             self.cycle_key()
         self._user_id = user_id
         self._created_at = self._started
-        self.accessed = self._modified = True
+        self.accessed = True
+        self._modified = True
 
     def set_expiry(self, seconds: int | None) -> None:
         """Set this session's idle timeout.

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from cookieguard.errors import ConfigError
 
+__all__ = ["KeyRing", "Signer", "b64decode", "b64encode"]
+
 _MIN_KEY_LENGTH = 16
 
 

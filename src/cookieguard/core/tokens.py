@@ -15,6 +15,25 @@ import secrets
 import string
 from collections.abc import Callable
 
+__all__ = [
+    "CSRF_ALPHABET",
+    "CSRF_SECRET_LENGTH",
+    "CSRF_TOKEN_LENGTH",
+    "SESSION_ID_ALPHABET",
+    "SESSION_ID_LENGTH",
+    "hash_session_id",
+    "is_valid_secret",
+    "is_valid_token",
+    "mask_secret",
+    "mask_with_pad",
+    "new_csrf_secret",
+    "new_session_id",
+    "sample_pad_indices",
+    "token_format",
+    "token_matches_secret",
+    "unmask_token",
+]
+
 CSRF_ALPHABET = string.ascii_letters + string.digits
 CSRF_SECRET_LENGTH = 32
 CSRF_TOKEN_LENGTH = 2 * CSRF_SECRET_LENGTH

@@ -57,15 +57,17 @@ from cookieguard import (
     StoreUnavailable,
     UserStore,
 )
-from cookieguard.auth.remember import RememberConfig, RememberMiddleware
+from cookieguard.auth import RememberConfig, RememberMiddleware
 from cookieguard.config import THIRTY_DAYS
-from cookieguard.demo.api import MAX_BODY, RecordsAPI, json_error
-from cookieguard.demo.db import DemoDatabase
-from cookieguard.demo.pages import Pages
+from cookieguard.demo._api import MAX_BODY, RecordsAPI, json_error
+from cookieguard.demo._db import DemoDatabase
+from cookieguard.demo._pages import Pages
 from cookieguard.integrations.jinja2 import install_csrf
 from cookieguard.integrations.starlette import requires_login
 from cookieguard.integrations.starlette_recent import require_recent_login
 from cookieguard.stores.purge import Purger
+
+__all__ = ["create_app"]
 
 HERE = Path(__file__).parent
 SUDO_MAX_AGE = 600
@@ -75,7 +77,7 @@ SCRIPTS = {name: (HERE / "static" / name).read_bytes() for name in ("htmx.min.js
 """HTMX 2 (vendored from the npm package htmx.org, see its header) and the CSRF listener."""
 API_PREFIXES = ("/api/",)
 
-logger = logging.getLogger("cookieguard.demo")
+_log = logging.getLogger("cookieguard.demo")
 
 FORM_BODY_LIMIT = 16 * 1024
 """The largest body of the small forms (login, logout, sessions): a few short fields."""
@@ -112,7 +114,7 @@ async def _script(request: Request) -> Response:
 async def _client_left(request: Request, exc: Exception) -> Response:
     # A client that hung up mid-body is nobody's error: nobody reads this answer, and a
     # traceback per truncated request would let anyone flood the log.
-    logger.debug("client disconnected before its body was read: %s", ascii(request.url.path[:200]))
+    _log.debug("client disconnected before its body was read: %s", ascii(request.url.path[:200]))
     return Response(status_code=400)
 
 
@@ -208,7 +210,7 @@ def create_app(
         # The session middleware answers 503 itself when a session cannot be loaded or
         # saved; this covers the store calls endpoints make (login throttle, users, session
         # lists) and the records database staying locked by another process too long.
-        logger.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
+        _log.warning("503 for %s: %s: %s", ascii(request.url.path[:200]), type(exc).__name__, exc)
         headers = {"retry-after": "5", "cache-control": "no-store"}
         if request.url.path.startswith(API_PREFIXES):
             response: Response = json_error("storage unavailable, retry shortly", 503)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from cookieguard import ConfigError, SessionStore, SQLiteStore, StoreUnavailable
 from cookieguard.stores import open_store, redact_url
 
+__all__ = ["ServeError", "serve"]
+
 SECRET_KEY_ENV = "COOKIEGUARD_SECRET_KEY"  # noqa: S105 -- the variable name, not a key
 DEMO_USERNAME = "demo"
 MIN_SECRET_KEY = 16
@@ -115,9 +117,9 @@ def serve(
     """
     import uvicorn
 
+    from cookieguard.demo._db import DemoDatabase
+    from cookieguard.demo._users import ensure_demo_user
     from cookieguard.demo.app import create_app
-    from cookieguard.demo.db import DemoDatabase
-    from cookieguard.demo.users import ensure_demo_user
 
     for option, choice in (("--loop", loop), ("--http", http)):
         if choice != "auto" and importlib.util.find_spec(choice) is None:

@@ -13,17 +13,17 @@ logged out on the day a page moves. Nothing here imports Django.
 * `AuthConfig(django_auth_backend=...)`: Django's ``_auth_user_*`` session keys and hash.
 """
 
-from cookieguard.core.django_signing import (
+from cookieguard.core._django_signing import (
     DJANGO_SESSION_SALT,
     DjangoAuthHasher,
     SessionCodec,
     session_salt,
 )
-from cookieguard.django.hashers import DJANGO_PBKDF2_ITERATIONS, DjangoPasswordHasher
-from cookieguard.django.sessions import DjangoSessionBackend, DjangoSessionStore
-from cookieguard.django.settings import DjangoSite, from_django_settings
-from cookieguard.django.tables import open_database
-from cookieguard.django.users import DjangoUserStore
+from cookieguard.django._hashers import DJANGO_PBKDF2_ITERATIONS, DjangoPasswordHasher
+from cookieguard.django._sessions import DjangoSessionBackend, DjangoSessionStore
+from cookieguard.django._settings import DjangoSite, from_django_settings
+from cookieguard.django._tables import open_database
+from cookieguard.django._users import DjangoUserStore
 
 __all__ = [
     "DJANGO_PBKDF2_ITERATIONS",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cookieguard.asgi._types import ASGIApp
 from cookieguard.asgi.session import SessionMiddleware as _CookieguardSessions
-from cookieguard.asgi.types import ASGIApp
-from cookieguard.backends.base import SessionBackend, backend_for
-from cookieguard.backends.signed import SignedCookieBackend
+from cookieguard.backends._base import SessionBackend, backend_for
+from cookieguard.backends._signed import SignedCookieBackend
 from cookieguard.config import TWO_WEEKS, CookieConfig, SessionConfig
 from cookieguard.core.cookies import CookieSpec, SameSite, render_deletion
 from cookieguard.core.session import Session

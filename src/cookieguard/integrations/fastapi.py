@@ -30,10 +30,10 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import APIKeyCookie
 
-from cookieguard.asgi.csrf_state import get_csrf_token
+from cookieguard.asgi._csrf_state import get_csrf_token
 from cookieguard.asgi.session import get_session
-from cookieguard.auth.login import get_user, get_user_id
-from cookieguard.auth.users import User, UserStore
+from cookieguard.auth._login import get_user, get_user_id
+from cookieguard.auth._users import User, UserStore
 from cookieguard.core.session import Session
 from cookieguard.integrations.starlette import (
     LoginRequired,
@@ -158,7 +158,7 @@ def require_recent_login(
     api_prefixes: Sequence[str] = ("/api/",),
 ) -> Callable[..., Awaitable[str]]:
     """A dependency for sensitive actions: the user id when the password was entered within
-    `max_age` seconds in this session (see `cookieguard.auth.recent`).
+    `max_age` seconds in this session (see `cookieguard.auth._recent`).
 
     Otherwise: anonymous requests get the login answer; a browser a 303 to `reauth_url`
     with a safe ``next``, an API client 403 JSON ``{"error": "reauthentication_required"}``.

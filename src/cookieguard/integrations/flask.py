@@ -10,7 +10,7 @@
 * `login`, `logout`, `authenticate` (throttled), `get_user` work on ``flask.request``;
   Flask-Login runs unchanged on top: its ``user_logged_in`` signal gives the session a new id
   and the client a new CSRF secret, ``user_logged_out`` ends the session server-side.
-* Account security (`cookieguard.integrations.flask_account`): ``@require_recent_login``
+* Account security (`cookieguard.integrations._flask_account`): ``@require_recent_login``
   and `CookieGuard.reauthenticate`, remember-me (``COOKIEGUARD_REMEMBER``), the session
   centre (`CookieGuard.sessions`, `CookieGuard.revoke_session`, ...), ``csrf_meta()`` and
   `csrf_token_view` for HTMX and single-page apps; every event reaches `cookieguard.events`.
@@ -32,32 +32,32 @@ from markupsafe import Markup
 from werkzeug.exceptions import Forbidden
 
 from cookieguard._inline import run_inline
-from cookieguard.asgi.routes import EXEMPT_ATTRIBUTE, is_marked
-from cookieguard.auth.revalidate import end_session
-from cookieguard.auth.users import User
+from cookieguard.asgi._routes import EXEMPT_ATTRIBUTE, is_marked
+from cookieguard.auth._revalidate import end_session
+from cookieguard.auth._users import User
 from cookieguard.csrf_rotation import rotate_csrf_secret
-from cookieguard.errors import ConfigError, LoginThrottled, StoreUnavailable
-from cookieguard.integrations.flask_account import (
+from cookieguard.errors import ConfigError, LoginThrottled, MiddlewareMissing, StoreUnavailable
+from cookieguard.integrations._flask_account import (
     EXTENSION,
     AccountMixin,
     csrf_token_view,
     require_recent_login,
 )
-from cookieguard.integrations.flask_session import (
+from cookieguard.integrations._flask_session import (
     UNAVAILABLE_KEY,
     CookieGuardSessionInterface,
     FlaskSession,
     refusal_response,
 )
-from cookieguard.integrations.flask_settings import SETTINGS, Settings, read_settings
-from cookieguard.wsgi import auth as wsgi_auth
-from cookieguard.wsgi import remember_me as wsgi_remember
-from cookieguard.wsgi.auth import SyncLoginThrottle, WSGIAuthMiddleware
-from cookieguard.wsgi.csrf import CSRFCheck, csrf_input, csrf_meta, get_csrf_token
-from cookieguard.wsgi.login_required import LoginRequired
-from cookieguard.wsgi.responses import ErrorResponse, Refusal
-from cookieguard.wsgi.scope import scope_of_request
-from cookieguard.wsgi.session import SessionIO, get_session, log_store_error, unavailable
+from cookieguard.integrations._flask_settings import SETTINGS, Settings, read_settings
+from cookieguard.wsgi import _auth as wsgi_auth
+from cookieguard.wsgi import _remember_me as wsgi_remember
+from cookieguard.wsgi._auth import SyncLoginThrottle, WSGIAuthMiddleware
+from cookieguard.wsgi._csrf import CSRFCheck, csrf_input, csrf_meta, get_csrf_token
+from cookieguard.wsgi._login_required import LoginRequired
+from cookieguard.wsgi._responses import ErrorResponse, Refusal
+from cookieguard.wsgi._scope import scope_of_request
+from cookieguard.wsgi._session import SessionIO, get_session, log_store_error, unavailable
 
 __all__ = [
     "SETTINGS",
@@ -69,7 +69,7 @@ __all__ = [
     "require_recent_login",
 ]
 
-logger = logging.getLogger("cookieguard.flask")
+_log = logging.getLogger("cookieguard.flask")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EXTENSION = EXTENSION
@@ -81,7 +81,7 @@ class CSRFError(Forbidden):
     Handle it with ``@app.errorhandler(CSRFError)`` to render your own page.
     """
 
-    description = "CSRF verification failed. Request aborted."
+    description: str = "CSRF verification failed. Request aborted."
 
     def __init__(self, reason: str, response: Response | None = None) -> None:
         super().__init__(response=response)
@@ -92,7 +92,7 @@ class CookieGuard(AccountMixin):
     """Sessions, CSRF protection and login for a Flask app (see the module docstring).
 
     The account methods (`reauthenticate`, `remember`, `sessions`, `revoke_session`, ...)
-    come from `AccountMixin` (`cookieguard.integrations.flask_account`).
+    come from `AccountMixin` (`cookieguard.integrations._flask_account`).
 
     Args:
         app: the Flask app; or call `init_app` later (application factories).
@@ -147,7 +147,7 @@ class CookieGuard(AccountMixin):
     def _state() -> _State:
         state = current_app.extensions.get(_EXTENSION)
         if not isinstance(state, _State):
-            raise ConfigError("CookieGuard(app) is not installed on this Flask app")
+            raise MiddlewareMissing("CookieGuard(app) is not installed on this Flask app")
         return state
 
     def authenticate(self, username: object, password: object) -> User | None:
@@ -266,7 +266,7 @@ class _State:
         lost = [v for v in self.guard._exempt_views if id(v) not in served]
         if lost:
             names = ", ".join(getattr(v, "__qualname__", repr(v)) for v in lost)
-            logger.error("csrf exemption of %s is not on any route", names)
+            _log.error("csrf exemption of %s is not on any route", names)
             raise ConfigError(
                 f"@guard.exempt marks {names}, but no route serves it: put @guard.exempt "
                 "directly under @app.route (or keep the marker with functools.wraps)"

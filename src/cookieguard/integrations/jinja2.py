@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from cookieguard.asgi import csrf
-from cookieguard.asgi.types import Connection
+from cookieguard.asgi._types import Connection
 
 if TYPE_CHECKING:
     from jinja2 import Environment

@@ -27,16 +27,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from cookieguard.asgi._responses import ApiPaths, accept_header, send_error
 from cookieguard.asgi.csrf import csrf_header_name, get_csrf_token
-from cookieguard.asgi.responses import ApiPaths, accept_header, send_error
-from cookieguard.auth.login import get_user, get_user_id
-from cookieguard.auth.login_policy import (
+from cookieguard.auth._login import get_user, get_user_id
+from cookieguard.auth._login_policy import (
     API_HEADERS,
     REDIRECT_HEADERS,
     UNAUTHENTICATED,
     LoginPolicy,
 )
-from cookieguard.auth.users import User, UserStore
+from cookieguard.auth._users import User, UserStore
 from cookieguard.errors import StoreUnavailable
 from cookieguard.integrations._starlette_sessions import SessionMiddleware
 
@@ -56,7 +56,7 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 _NOT_FORWARDED = frozenset({"content-length", "content-type"})
 
-logger = logging.getLogger("cookieguard.integrations")
+_log = logging.getLogger("cookieguard.integrations")
 
 
 class NotAuthenticated(HTTPException):
@@ -127,7 +127,7 @@ class LoginRequired(LoginPolicy):
         return wrapper  # type: ignore[return-value]
 
 
-login_required = LoginRequired()
+login_required: LoginRequired = LoginRequired()
 """The default `LoginRequired`: ``Depends(login_required)`` in FastAPI."""
 
 
@@ -198,7 +198,7 @@ def install_exception_handlers(app: Starlette, *, api_prefixes: Sequence[str] = 
         return exc.response
 
     async def store_unavailable(conn: HTTPConnection, exc: Exception) -> Response | None:
-        logger.error(
+        _log.error(
             "a store is unavailable (%s) in %s: answering 503", type(exc).__name__, _path(conn)
         )
         if isinstance(conn, WebSocket):

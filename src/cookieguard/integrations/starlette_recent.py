@@ -17,9 +17,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from cookieguard.auth.login import get_user_id
-from cookieguard.auth.login_policy import API_HEADERS, REDIRECT_HEADERS
-from cookieguard.auth.recent import REAUTH_REQUIRED, RecentLoginPolicy
+from cookieguard.auth._login import get_user_id
+from cookieguard.auth._login_policy import API_HEADERS, REDIRECT_HEADERS
+from cookieguard.auth._recent import REAUTH_REQUIRED, RecentLoginPolicy
 from cookieguard.integrations.starlette import Endpoint, LoginRequired, NotAuthenticated
 
 __all__ = ["RecentLoginRequired", "require_recent_login"]

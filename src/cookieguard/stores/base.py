@@ -14,6 +14,18 @@ from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from cookieguard.errors import KeyCollision
+
+__all__ = [
+    "CounterStore",
+    "KeyCollision",
+    "SessionInfo",
+    "SessionRecord",
+    "SessionStore",
+    "SyncCounterStore",
+    "SyncSessionStore",
+]
+
 
 @dataclass(slots=True)
 class SessionRecord:
@@ -52,10 +64,6 @@ class SessionInfo:
     expires_at: float
     user_agent: str | None
     client_address: str | None = None
-
-
-class KeyCollision(Exception):
-    """`create` found the key already present (astronomically unlikely; retry with a new id)."""
 
 
 @runtime_checkable

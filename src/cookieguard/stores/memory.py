@@ -18,6 +18,8 @@ from typing import Any
 from cookieguard.stores._json import decode, encode_value
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord
 
+__all__ = ["MemoryStore", "SyncMemoryStore"]
+
 # Decoded JSON values of these types are immutable, so one decoded dict can be copied out.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 

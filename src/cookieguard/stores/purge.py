@@ -29,7 +29,7 @@ from cookieguard.stores.base import SessionStore, SyncSessionStore
 
 __all__ = ["Purger", "SyncPurger"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 
 class _Schedule:
@@ -57,9 +57,9 @@ class _Schedule:
     def report(self, count: int | None, exc: Exception | None) -> None:
         """Log a finished cycle: how many went, or why it failed (never raised)."""
         if exc is not None:
-            logger.warning("purge of expired sessions failed: %s: %s", type(exc).__name__, exc)
+            _log.warning("purge of expired sessions failed: %s: %s", type(exc).__name__, exc)
         elif count:
-            logger.info("purged %d expired sessions", count)
+            _log.info("purged %d expired sessions", count)
 
 
 class Purger(_Schedule):

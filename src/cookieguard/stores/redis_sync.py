@@ -27,7 +27,7 @@ except ImportError:  # the optional driver; SyncRedisStore() says how to install
 
 __all__ = ["SyncRedisStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 
 class SyncRedisStore:
@@ -82,7 +82,7 @@ class SyncRedisStore:
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"redis store unavailable: {reason}")
 
     def close(self) -> None:

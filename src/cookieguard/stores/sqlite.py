@@ -31,7 +31,7 @@ from cookieguard.stores.sqlite_db import SQLiteDatabase
 
 __all__ = ["SQLiteStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ class SQLiteStore:
         checkpoint_every: int = 1000,
     ) -> None:
         check_table_name(table)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.table = table
         self.checkpoint_every = checkpoint_every
         self._writes = 0

@@ -64,7 +64,7 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 PRIVATE_MODE = 0o600
 """Permission bits of a database file this library creates (and so of its -wal and -shm)."""
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 _warned: set[str] = set()
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
@@ -109,7 +109,7 @@ def _warn_if_public(path: str) -> None:
         return  # SQLite reports what is wrong with the path
     if stat.S_ISREG(mode) and mode & stat.S_IRWXO and path not in _warned:
         _warned.add(path)
-        logger.warning(
+        _log.warning(
             "database file %s is open to every local user (mode %s) and holds session data; "
             "restrict it with: chmod 600 %s",
             path,
@@ -158,9 +158,9 @@ class Backoff:
     __slots__ = ("deadline", "delay", "timeout")
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.deadline = 0.0
-        self.delay = 0.0005
+        self.timeout: float = timeout
+        self.deadline: float = 0.0
+        self.delay: float = 0.0005
 
     def next(self) -> float | None:
         """Seconds to wait before the next attempt, or None once `timeout` has passed."""
@@ -200,7 +200,7 @@ class _SQLiteFile(ABC):
         autocheckpoint: bool = True,
         cached_statements: int = 256,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.schema = schema
         self.lock_timeout = lock_timeout
         self.label = label
@@ -251,7 +251,7 @@ class _SQLiteFile(ABC):
     def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         """Log `exc` once and make the `StoreUnavailable` to raise (no SQL or data in it)."""
         name = getattr(exc, "sqlite_errorname", type(exc).__name__)
-        logger.warning("%s unavailable (%s): %s", self.label, name, exc)
+        _log.warning("%s unavailable (%s): %s", self.label, name, exc)
         return StoreUnavailable(f"{self.label} unavailable: {str(exc)[:200]} ({name})")
 
     def failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> bool:
@@ -333,7 +333,7 @@ class SQLiteDatabase(_SQLiteFile):
             try:
                 conn.close()
             except sqlite3.Error:
-                logger.debug("closing a failed sqlite connection failed", exc_info=True)
+                _log.debug("closing a failed sqlite connection failed", exc_info=True)
 
     def _discard(self, conn: sqlite3.Connection) -> None:
         self.discard()
@@ -482,7 +482,7 @@ class SyncSQLiteDatabase(_SQLiteFile):
         try:
             conn.close()
         except sqlite3.Error:
-            logger.debug("closing a failed sqlite connection failed", exc_info=True)
+            _log.debug("closing a failed sqlite connection failed", exc_info=True)
 
     def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op` on a connection of this thread's; on a held write lock, back off and retry.

@@ -43,7 +43,7 @@ class SyncSQLiteStore:
         checkpoint_every: int = 1000,
     ) -> None:
         check_table_name(table)
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.table = table
         self.checkpoint_every = checkpoint_every
         self._sql = Statements(table)

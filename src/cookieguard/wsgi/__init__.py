@@ -9,7 +9,7 @@ blocking stores (`cookieguard._inline`). Stores come from `open_sync_store`.
 The helpers take a Werkzeug/Flask request (``flask.request`` too) or the environ.
 """
 
-from cookieguard.wsgi.auth import (
+from cookieguard.wsgi._auth import (
     SyncLoginThrottle,
     WSGIAuthMiddleware,
     authenticate,
@@ -26,7 +26,7 @@ from cookieguard.wsgi.auth import (
     revoke_session,
     sync_auth_config,
 )
-from cookieguard.wsgi.csrf import (
+from cookieguard.wsgi._csrf import (
     WSGICSRFMiddleware,
     csrf_header_name,
     csrf_input,
@@ -36,11 +36,11 @@ from cookieguard.wsgi.csrf import (
     get_csrf_token,
     rotate_csrf_token,
 )
-from cookieguard.wsgi.guard import CookieGuardWSGI
-from cookieguard.wsgi.login_required import LoginRequired, login_required
-from cookieguard.wsgi.recent import RecentLoginRequired, require_recent_login
-from cookieguard.wsgi.remember_me import WSGIRememberMiddleware, forget, remember
-from cookieguard.wsgi.session import WSGISessionMiddleware, get_session, get_session_store
+from cookieguard.wsgi._guard import CookieGuardWSGI
+from cookieguard.wsgi._login_required import LoginRequired, login_required
+from cookieguard.wsgi._recent import RecentLoginRequired, require_recent_login
+from cookieguard.wsgi._remember_me import WSGIRememberMiddleware, forget, remember
+from cookieguard.wsgi._session import WSGISessionMiddleware, get_session, get_session_store
 
 __all__ = [
     "CookieGuardWSGI",

@@ -22,23 +22,23 @@ Example:
 
 from __future__ import annotations
 
-from cookieguard.asgi.routes import csrf_exempt
-from cookieguard.integrations.litestar.dependencies import (
+from cookieguard.asgi._routes import csrf_exempt
+from cookieguard.integrations.litestar._dependencies import (
     dependencies,
     provide_csrf_token,
     provide_current_user,
     provide_session,
     provide_user,
 )
-from cookieguard.integrations.litestar.guards import LoginGuard, LoginRequired, requires_login
-from cookieguard.integrations.litestar.middleware import CookieGuardMiddleware
-from cookieguard.integrations.litestar.plugin import CookieGuardPlugin
-from cookieguard.integrations.litestar.recent import (
+from cookieguard.integrations.litestar._guards import LoginGuard, LoginRequired, requires_login
+from cookieguard.integrations.litestar._middleware import CookieGuardMiddleware
+from cookieguard.integrations.litestar._plugin import CookieGuardPlugin
+from cookieguard.integrations.litestar._recent import (
     ReauthRequired,
     RecentLoginGuard,
     require_recent_login,
 )
-from cookieguard.integrations.litestar.templates import csrf_field, csrf_token
+from cookieguard.integrations.litestar._templates import csrf_field, csrf_token
 
 __all__ = [
     "CookieGuardMiddleware",

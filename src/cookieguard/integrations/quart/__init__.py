@@ -29,22 +29,22 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from quart import request
 
+from cookieguard.asgi._responses import ApiPaths
+from cookieguard.asgi._routes import EXEMPT_ATTRIBUTE, csrf_exempt
+from cookieguard.asgi._types import ASGIApp
 from cookieguard.asgi.csrf import CSRFMiddleware
-from cookieguard.asgi.responses import ApiPaths
-from cookieguard.asgi.routes import EXEMPT_ATTRIBUTE, csrf_exempt
 from cookieguard.asgi.session import SessionMiddleware
-from cookieguard.asgi.types import ASGIApp
-from cookieguard.auth.context import AuthConfig, AuthMiddleware
-from cookieguard.auth.passwords import PasswordHasher
-from cookieguard.auth.users import UserStore
+from cookieguard.auth._context import AuthConfig, AuthMiddleware
+from cookieguard.auth._passwords import PasswordHasher
+from cookieguard.auth._users import UserStore
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import ConfigError, StoreUnavailable
-from cookieguard.integrations.quart.exemptions import EXTENSION_KEY, QuartExemptions
-from cookieguard.integrations.quart.recent import require_recent_login
-from cookieguard.integrations.quart.session import CookieGuardSessionInterface, QuartSession
-from cookieguard.integrations.quart.views import (
+from cookieguard.integrations.quart._exemptions import EXTENSION_KEY, QuartExemptions
+from cookieguard.integrations.quart._recent import require_recent_login
+from cookieguard.integrations.quart._session import CookieGuardSessionInterface, QuartSession
+from cookieguard.integrations.quart._views import (
     csrf_input,
     csrf_token,
     login_required,
@@ -66,7 +66,7 @@ __all__ = [
     "require_recent_login",
 ]
 
-logger = logging.getLogger("cookieguard.quart")
+_log = logging.getLogger("cookieguard.quart")
 
 Marked = TypeVar("Marked")
 
@@ -198,7 +198,7 @@ class CookieGuard:
         api = ApiPaths(self.session_config.api_prefixes)
 
         async def store_unavailable(exc: StoreUnavailable) -> Response:
-            logger.error(
+            _log.error(
                 "storage backend unavailable in a view (%s): answering 503", type(exc).__name__
             )
             return await store_unavailable_response(request.scope, api)  # type: ignore[arg-type]

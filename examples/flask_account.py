@@ -2,7 +2,7 @@
 security events, and the CSRF token for HTMX and single-page apps.
 
 Run it: ``flask --app examples/flask_account.py run`` (users come from ``users.db``; add one
-with ``cookieguard users add``).
+with ``cookieguard adduser NAME --db users.db``).
 """
 
 import logging

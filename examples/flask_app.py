@@ -1,7 +1,7 @@
 """A Flask app with server-side sessions, CSRF protection and login.
 
 Run it: ``flask --app examples/flask_app.py run`` (users come from ``users.db``; add one with
-``cookieguard users add`` or `SyncSQLiteUserStore.create_user`).
+``cookieguard adduser NAME --db users.db`` or `SyncSQLiteUserStore.create_user`).
 """
 
 import os

@@ -8,6 +8,7 @@ Run it with ``python examples/how_it_works.py`` (it needs httpx); it keeps its d
 import asyncio
 import json
 import sqlite3
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -72,7 +73,7 @@ app = SessionMiddleware(CSRFMiddleware(AuthMiddleware(site, auth)), store)
 
 def session_rows() -> list[tuple[str, dict[str, Any], float]]:
     """What the server holds: the rows of the sessions table (key hash, data, expiry)."""
-    with sqlite3.connect(DB) as db:
+    with closing(sqlite3.connect(DB)) as db:
         tables = "SELECT 1 FROM sqlite_master WHERE name = 'cookieguard_sessions'"
         if db.execute(tables).fetchone() is None:  # the store creates it on first use
             return []

@@ -7,6 +7,8 @@ header, or hide how often the body was read. The scope here is what uvicorn hand
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -103,18 +105,29 @@ async def call_http(app: Any, scope: MutableMapping[str, Any], body: bytes = b""
 
 
 async def call_websocket(app: Any, scope: MutableMapping[str, Any]) -> list[Any]:
-    """Connect, then disconnect; return every message the app sent."""
-    inbox: list[dict[str, Any]] = [
-        {"type": "websocket.connect"},
-        {"type": "websocket.disconnect", "code": 1000},
-    ]
+    """Connect, then disconnect once the app has answered; return every message it sent.
+
+    The disconnect waits (at most 5 s) for a message after the accept, or a close, as a
+    client reading its answer would: a framework that watches for the disconnect while the
+    handler runs (Quart 0.23 does) would otherwise cancel the handler before it sends.
+    """
+    answered = asyncio.Event()
+    connected = False
     sent: list[Any] = []
 
     async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), 5)
+        return {"type": "websocket.disconnect", "code": 1000}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
+        if message["type"] != "websocket.accept":
+            answered.set()
 
     await app(scope, receive, send)
     return sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ async def counter_rows(store: Any) -> list[tuple[Any, ...]]:
     table = f"{store.table}_counters"
     sql = f"SELECT key, count, window_end FROM {table} ORDER BY key"
     if hasattr(store, "path"):
-        with sqlite3.connect(store.path) as conn:
+        with closing(sqlite3.connect(store.path)) as conn:
             return conn.execute(sql).fetchall()
     import psycopg
 

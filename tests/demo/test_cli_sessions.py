@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -106,12 +107,12 @@ def test_read_and_clean_commands_never_create_a_database(
 
 def test_a_file_without_sessions_is_refused_and_left_alone(tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite3"
-    with sqlite3.connect(other) as conn:
+    with closing(sqlite3.connect(other)) as conn:
         conn.execute("CREATE TABLE mine (x)")
     result = cli("sessions", "list", "--store", f"sqlite:///{other}", "--user-id", "1")
     assert result.returncode == 1
     assert "no sessions table" in one_clear_line(result.stderr)
-    with sqlite3.connect(other) as conn:
+    with closing(sqlite3.connect(other)) as conn:
         tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     assert tables == [("mine",)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -55,7 +56,7 @@ def test_users_list_refuses_a_file_without_users(tmp_path: Path) -> None:
     import sqlite3
 
     other = tmp_path / "other.sqlite3"
-    with sqlite3.connect(other) as conn:
+    with closing(sqlite3.connect(other)) as conn:
         conn.execute("CREATE TABLE t (x)")
     result = cli("users", "list", "--db", str(other))
     assert result.returncode == 1
@@ -106,7 +107,7 @@ def test_users_wrap_legacy_then_login(site: DemoServer) -> None:
 
     derived = hashlib.pbkdf2_hmac("sha256", b"from django", b"oldsalt", 1000)
     row = f"pbkdf2_sha256$1000$oldsalt${base64.b64encode(derived).decode()}"
-    with sqlite3.connect(site.db) as conn:
+    with closing(sqlite3.connect(site.db)) as conn, conn:
         conn.execute(
             "INSERT INTO cookieguard_users (username, password_hash, created_at) VALUES (?, ?, 0)",
             ("django-user", row),
@@ -117,7 +118,7 @@ def test_users_wrap_legacy_then_login(site: DemoServer) -> None:
     assert "legacy_iterations=1000" in result.stdout
 
     def stored() -> str:
-        with sqlite3.connect(site.db) as conn:
+        with closing(sqlite3.connect(site.db)) as conn:
             sql = "SELECT password_hash FROM cookieguard_users WHERE username = 'django-user'"
             return str(conn.execute(sql).fetchone()[0])
 

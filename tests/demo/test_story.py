@@ -11,10 +11,13 @@ import hashlib
 import re
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
 
 from cookieguard.core.tokens import new_session_id, unmask_token
 from cookieguard.demo._db import DemoDatabase
@@ -44,8 +47,17 @@ async def db(tmp_path: Path) -> AsyncIterator[DemoDatabase]:
 
 
 @pytest.fixture
-def app(db: DemoDatabase) -> object:
-    return create_app(db, MemoryStore(), secret_key="k" * 32)
+async def app(db: DemoDatabase) -> AsyncIterator[object]:
+    async with running(create_app(db, MemoryStore(), secret_key="k" * 32)) as site:
+        yield site
+
+
+@asynccontextmanager
+async def running(app: ASGIApp) -> AsyncIterator[ASGIApp]:
+    """`app` between its lifespan's startup and shutdown, as a server runs it (httpx's
+    transport does not): the shutdown closes the stores the requests opened."""
+    async with LifespanManager(app):
+        yield app
 
 
 def _client(app: object, user_agent: str | bytes = "test") -> httpx.AsyncClient:
@@ -106,7 +118,8 @@ async def test_404_405_and_400_are_styled_pages_and_json_under_the_api(app: obje
 async def test_the_503_is_styled_while_the_store_is_down(db: DemoDatabase) -> None:
     store = open_store(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
     try:
-        async with _client(create_app(db, store, secret_key="k" * 32)) as client:
+        app = create_app(db, store, secret_key="k" * 32)
+        async with running(app), _client(app) as client:
             client.cookies["sessionid"] = new_session_id()
             r = await client.get("/records")
             assert (r.status_code, r.headers["retry-after"]) == (503, "5")
@@ -250,5 +263,5 @@ async def test_the_inspector_shows_what_login_changed_and_the_row_not_the_id(
 
 async def test_the_inspector_can_be_left_out(db: DemoDatabase) -> None:
     app = create_app(db, MemoryStore(), secret_key="k" * 32, inspector=False)
-    async with _client(app) as client:
+    async with running(app), _client(app) as client:
         assert 'id="inspector"' not in (await client.get("/login")).text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ async def tables(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     sessions, users = f"dj_session_{suffix}", f"dj_user_{suffix}"
     if request.param == "sqlite":
         location = str(tmp_path / "django.sqlite3")
-        with sqlite3.connect(location) as conn:
+        with closing(sqlite3.connect(location)) as conn:
             conn.executescript(_SQLITE_DDL.format(s=sessions, u=users))
     else:
         require_server("PostgreSQL", "127.0.0.1", 5432)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class Sites:
                     f"SELECT count(*) FROM django_session WHERE expire_date {op} now()"
                 ).fetchone()
         else:
-            with sqlite3.connect(self.location) as conn:
+            with closing(sqlite3.connect(self.location)) as conn:
                 now = str(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))
                 row = conn.execute(
                     f"SELECT count(*) FROM django_session WHERE expire_date {op} ?", (now,)

@@ -5,6 +5,7 @@ headers, key rotation) and a service logging in a Django site's users with Djang
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
 
@@ -94,7 +95,7 @@ async def test_production_key_rotation(load: Loader, monkeypatch: pytest.MonkeyP
 
 def _django_table(path: Path) -> None:
     """Django's auth_user table (the columns Django creates), with two users."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute(
             "CREATE TABLE auth_user (id integer NOT NULL PRIMARY KEY AUTOINCREMENT,"
             " password varchar(128) NOT NULL, last_login datetime NULL,"
@@ -129,6 +130,7 @@ async def test_django_users_log_in_with_djangos_token(load: Loader, tmp_path: Pa
         assert await post("bob", "django pass") == 200  # is_active false
         assert await post("alice", "django pass") == 303
         assert (await http.get("/")).text == "user 1"
-    with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # Django's table is left as it was
+    # Django's table is left as it was
+    with closing(sqlite3.connect(tmp_path / "db.sqlite3")) as db:
         (hashed,) = db.execute("SELECT password FROM auth_user WHERE id = 1").fetchone()
     assert hashed.startswith("pbkdf2_sha256$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import runpy
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from asgi_lifespan import LifespanManager
@@ -45,7 +46,7 @@ async def test_fastapi_example(load: Loader, tmp_path: Path) -> None:
         home = token_in((await http.get("/")).text)
         out = await http.post("/logout", data={"csrfmiddlewaretoken": home})
         assert out.status_code == 303
-    with sqlite3.connect(tmp_path / "shop.db") as db:
+    with closing(sqlite3.connect(tmp_path / "shop.db")) as db:
         (rows,) = db.execute("SELECT count(*) FROM cookieguard_sessions").fetchone()
     assert rows == 0  # logout deleted the session server-side
     async with browser(example.app) as hook:  # no cookie, no token: only the exempt route

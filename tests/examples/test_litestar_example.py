@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
@@ -13,7 +14,7 @@ from .conftest import Loader, set_cookie, token_in
 
 
 def _sessions(tmp_path: Path) -> int:
-    with sqlite3.connect(tmp_path / "site.db") as db:
+    with closing(sqlite3.connect(tmp_path / "site.db")) as db:
         (count,) = db.execute("SELECT count(*) FROM cookieguard_sessions").fetchone()
     return int(count)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
 
@@ -93,13 +94,13 @@ def test_quickstart_served_by_uvicorn(quickstart: str, tmp_path: Path) -> None:
         assert rotated is not None and rotated != csrf_before
         home = http.get("/")
         assert "Hello, user 1" in home.text
-        with sqlite3.connect(tmp_path / "example.db") as db:
+        with closing(sqlite3.connect(tmp_path / "example.db")) as db:
             assert db.execute("SELECT count(*) FROM cookieguard_sessions").fetchone() == (1,)
         out = http.post("/logout", data={"csrfmiddlewaretoken": token_in(home.text)})
         assert out.status_code == 303
         cleared = set_cookie(out, "sessionid")
         assert cleared is not None and "Max-Age=0" in cleared
-        with sqlite3.connect(tmp_path / "example.db") as db:
+        with closing(sqlite3.connect(tmp_path / "example.db")) as db:
             assert db.execute("SELECT count(*) FROM cookieguard_sessions").fetchone() == (0,)
         assert 'name="password"' in http.get("/").text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from fastapi import Request
@@ -44,7 +45,7 @@ async def test_csrf_example(load: Loader) -> None:
 
 
 def _session_rows(tmp_path: Path) -> int:
-    with sqlite3.connect(tmp_path / "sessions.db") as db:
+    with closing(sqlite3.connect(tmp_path / "sessions.db")) as db:
         (count,) = db.execute("SELECT count(*) FROM cookieguard_sessions").fetchone()
     return int(count)
 

@@ -5,7 +5,8 @@ Every module in ``tests/frontdoors/apps/`` is a parameter of `door_module`, foun
 whose framework is not installed is skipped (failed under ``CI=true``: frameworks are dev
 dependencies). `door` builds the app with ``make_app`` and drives it as a browser would:
 ASGI apps through ``httpx.ASGITransport`` with their lifespan run by asgi-lifespan's
-`LifespanManager` (httpx does not run it), WSGI apps through ``httpx.WSGITransport``.
+`LifespanManager` (httpx does not run it), WSGI apps through ``httpx.WSGITransport``
+and closed afterwards by their module's ``close(app)``.
 
 Stores: `store_url` is ``sqlite`` and ``memory`` for every test; tests that want the network
 stores too parametrize it indirectly with `ALL_STORES`. Sessions a test made in Redis or
@@ -223,6 +224,8 @@ async def open_door(module: ModuleType, store_url: str, users: UsersDB) -> Async
         if module.KIND == "asgi":
             manager = await stack.enter_async_context(LifespanManager(app))
             app = _per_request_state(app, manager._state)
+        else:
+            stack.callback(module.close, app)  # after the clients, as a server's exit
         door = Door(module, app, users.alice_id, stack)
         try:
             yield door

@@ -23,12 +23,28 @@ SECRET = "flask-tests-" + "f" * 40
 OLD_SECRET = "flask-tests-old-" + "o" * 40
 TOKEN = re.compile(r'value="([A-Za-z0-9]{64})"')
 _hash: list[str] = []
+_opened: list[SyncSQLiteStore | SyncSQLiteUserStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Any:
+    """Close every store a test opened: a Flask app has no shutdown hook to do it."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
+def _sessions(path: Path) -> SyncSQLiteStore:
+    store = SyncSQLiteStore(path)
+    _opened.append(store)
+    return store
 
 
 def _users(path: Path) -> SyncSQLiteUserStore:
     if not _hash:
         _hash.append(PasswordHasher().hash("alice-pass"))
     users = SyncSQLiteUserStore(path)
+    _opened.append(users)
     if users.get_by_username("alice") is None:
         users.create_user("alice", _hash[0])
     return users
@@ -38,7 +54,7 @@ def make_app(tmp_path: Path, **config: Any) -> tuple[Flask, CookieGuard]:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=SECRET,
-        COOKIEGUARD_STORE=SyncSQLiteStore(tmp_path / "sessions.db"),
+        COOKIEGUARD_STORE=_sessions(tmp_path / "sessions.db"),
         COOKIEGUARD_USERS=_users(tmp_path / "users.db"),
     )
     app.config.update(config)
@@ -100,7 +116,7 @@ def test_flask_session_is_the_server_side_session(tmp_path: Path) -> None:
     cookie = client.get_cookie("sessionid")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
     assert "Cookie" in response.headers["Vary"]
-    store = SyncSQLiteStore(tmp_path / "sessions.db")
+    store = _sessions(tmp_path / "sessions.db")
     record = store.load(hash_session_id(cookie.value), now=time.time())
     assert record is not None and record.data == {"colour": "blue"}  # on the server
     assert client.get("/read/colour").json == {"value": "blue"}
@@ -245,7 +261,7 @@ def test_login_and_logout_rotate_and_end_the_session(tmp_path: Path) -> None:
     assert after != before and client.get_cookie("csrftoken").value != secret  # type: ignore[union-attr]
     assert client.get("/me").json == {"user": "alice"}
     assert client.post("/logout", data={"csrfmiddlewaretoken": token(client)}).text == "out"
-    store = SyncSQLiteStore(tmp_path / "sessions.db")
+    store = _sessions(tmp_path / "sessions.db")
     assert store.load(hash_session_id(after), now=time.time()) is None
     assert client.get("/me").json == {"user": None}
 
@@ -290,6 +306,21 @@ def test_a_store_down_with_a_session_cookie_is_503(tmp_path: Path) -> None:
     client.set_cookie("sessionid", "a" * 32)
     response = client.get("/read/x")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_close_closes_the_store_opened_from_a_url_and_only_that(tmp_path: Path) -> None:
+    opened, _ = make_app(tmp_path, COOKIEGUARD_STORE=f"sqlite:///{tmp_path / 'url.db'}")
+    given, _ = make_app(tmp_path)  # a store object: the app's own
+    for app in (opened, given):
+        client = app.test_client()
+        form = {"key": "k", "value": "v", "csrfmiddlewaretoken": token(client)}
+        assert client.post("/write", data=form).status_code == 200
+    assert (tmp_path / "url.db-wal").exists() and (tmp_path / "sessions.db-wal").exists()
+    CookieGuard.close(opened)
+    CookieGuard.close(given)
+    # SQLite removes the write-ahead log when the last connection to the file closes.
+    assert not (tmp_path / "url.db-wal").exists()
+    assert (tmp_path / "sessions.db-wal").exists()  # still open, for the app to close
 
 
 def test_helpers_take_flasks_request_proxy(tmp_path: Path) -> None:
@@ -360,7 +391,7 @@ def test_flask_login_runs_on_the_cookieguard_session(tmp_path: Path) -> None:
     assert after != before  # user_logged_in: a new session id
     assert client.get_cookie("csrftoken").value != secret  # and a new CSRF secret  # type: ignore[union-attr]
     assert client.get("/fl/private").json == {"user": "1"}
-    store = SyncSQLiteStore(tmp_path / "sessions.db")
+    store = _sessions(tmp_path / "sessions.db")
     assert store.load(hash_session_id(before), now=time.time()) is None
     assert store.list_user("1", now=time.time())  # indexed under the user
     stale = client.post("/write", data={"key": "a", "value": "b", "csrfmiddlewaretoken": old_token})
@@ -381,8 +412,8 @@ def test_a_password_changed_elsewhere_ends_the_flask_session(tmp_path: Path) -> 
     _login(client)
     assert client.get("/id").json == {"user": "1"}
     session_id = client.get_cookie("sessionid").value  # type: ignore[union-attr]
-    users = SyncSQLiteUserStore(tmp_path / "users.db")
+    users = _users(tmp_path / "users.db")
     users.set_password("1", PasswordHasher().hash("changed-elsewhere"))  # behind our back
     assert client.get("/id").json == {"user": None}  # the re-check ended it before the view
-    store = SyncSQLiteStore(tmp_path / "sessions.db")
+    store = _sessions(tmp_path / "sessions.db")
     assert store.load(hash_session_id(session_id), now=time.time()) is None

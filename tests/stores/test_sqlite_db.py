@@ -8,6 +8,7 @@ goes through it too, so a burst of writers meeting a held lock ties up no thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -97,3 +98,47 @@ async def test_users_waiting_for_a_held_lock_tie_up_no_worker_thread(tmp_path: P
     created = await asyncio.gather(*writers)
     assert len({u.id for u in created}) == 40
     await users.close()
+
+
+def _open_files(path: Path) -> int:
+    """How many file descriptors of this process are open on `path` (Linux's /proc)."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # closed while listing
+            count += os.readlink(fd) == str(path)
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+async def test_a_cancelled_first_open_leaves_no_file_open(tmp_path: Path) -> None:
+    # The first statement opens the connection in a worker thread, which waits here for
+    # another process's write lock (the schema is created inside BEGIN IMMEDIATE). A request
+    # cancelled meanwhile (its client left) must not leave that connection open once the
+    # thread gets it.
+    path = tmp_path / "app.db"
+    setup = SQLiteDatabase(path, schema=SCHEMA)
+    await setup.execute("INSERT INTO t (v) VALUES ('a')")
+    setup.close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    before = _open_files(path)
+    db = SQLiteDatabase(path, schema=SCHEMA, lock_timeout=5)
+    request = asyncio.create_task(db.fetchall("SELECT v FROM t"))
+    try:
+        await asyncio.sleep(0.2)
+        assert _open_files(path) == before + 1  # the thread's connection, waiting
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    for _ in range(500):  # the thread finishes its open once the lock is free
+        if _open_files(path) == before - 1:
+            break
+        await asyncio.sleep(0.01)
+    assert _open_files(path) == before - 1  # the blocker's gone, and nothing else is open
+    assert db.conn is None
+    assert await db.fetchall("SELECT v FROM t") == [("a",)]  # the next call opens anew
+    db.close()

@@ -215,7 +215,8 @@ async def send_error(
     )
     raw_headers = [*error_headers(content_type, body), *headers]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+    # more_body is optional (False) in the ASGI spec, but Quart 0.23's test client needs it.
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def error_headers(content_type: bytes, body: bytes) -> list[tuple[bytes, bytes]]:

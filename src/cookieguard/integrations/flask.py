@@ -115,6 +115,7 @@ class CookieGuard(AccountMixin):
         """
         settings = read_settings(app.config)
         state = _State(self, settings)
+        state.owns_store = isinstance(app.config.get("COOKIEGUARD_STORE"), str)
         app.extensions[_EXTENSION] = state
         app.session_interface = CookieGuardSessionInterface(state.io)
         # First of all hooks: a view, or another extension's hook, never runs unchecked.
@@ -126,6 +127,18 @@ class CookieGuard(AccountMixin):
         app.register_error_handler(StoreUnavailable, state.store_unavailable)
         app.register_error_handler(LoginThrottled, state.throttled)
         _connect_flask_login(app)
+
+    @staticmethod
+    def close(app: Flask) -> None:
+        """Close the session store the extension opened from a ``COOKIEGUARD_STORE`` URL.
+
+        Flask has no shutdown hook: call it where the app's process ends (``atexit``, the
+        WSGI server's worker-exit hook, a test's teardown). A store object set in the config
+        is the app's to close, and so is ``COOKIEGUARD_USERS``.
+        """
+        state = app.extensions.get(_EXTENSION)
+        if isinstance(state, _State) and state.owns_store:
+            state.settings.store.close()
 
     def exempt(self, view: F) -> F:
         """Exempt a view function, or a whole `Blueprint`, from the CSRF checks.
@@ -202,6 +215,7 @@ class _State:
             else None
         )
         self._verified = False
+        self.owns_store = False
 
     def before_request(self) -> None:
         environ = request.environ

@@ -148,6 +148,39 @@ def open_wal(path: str, *, timeout: float, **connect_options: Any) -> sqlite3.Co
         delay = min(delay * 2, 0.05)
 
 
+async def _open_in_thread(open_: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    """`open_()` in a worker thread; if the caller is cancelled meanwhile, the connection
+    is closed rather than dropped.
+
+    Cancelling `asyncio.to_thread` does not stop the thread: the open completes and its
+    result is thrown away, leaving the file open until the garbage collector finds it (Python
+    3.13 reports it as a ``ResourceWarning``). Requests are cancelled routinely: a client
+    that disconnects, a server shutting down, a timeout.
+    """
+    lock = threading.Lock()
+    opened: list[sqlite3.Connection] = []
+    abandoned = False
+
+    def job() -> sqlite3.Connection:
+        conn = open_()
+        with lock:
+            if not abandoned:
+                opened.append(conn)  # the waiter takes it, or closes it if cancelled
+                return conn
+        conn.close()  # the waiter is gone already
+        return conn
+
+    try:
+        return await asyncio.to_thread(job)
+    except asyncio.CancelledError:
+        with lock:
+            abandoned = True
+            late = opened[:]
+        for conn in late:
+            conn.close()
+        raise
+
+
 class Backoff:
     """How long to wait before retrying a statement that met another process's write lock.
 
@@ -320,7 +353,7 @@ class SQLiteDatabase(_SQLiteFile):
         async with self._connecting:
             if self.conn is None:
                 try:
-                    conn = await asyncio.to_thread(self._open_statement_conn)
+                    conn = await _open_in_thread(self._open_statement_conn)
                 except sqlite3.Error as exc:
                     raise self.unavailable(exc) from None
                 self.conn = conn

@@ -74,3 +74,9 @@ def make_app(*, store_url: str, users_db: str, secret_key: str) -> Any:
         return jsonify(user=guard.user_id())
 
     return app
+
+
+def close(app: Flask) -> None:
+    """What the process's end calls (Flask has no shutdown hook): the stores are closed."""
+    CookieGuard.close(app)  # the session store it opened from COOKIEGUARD_STORE
+    app.config["COOKIEGUARD_USERS"].close()

@@ -63,6 +63,10 @@ def _page(environ: Environ, start_response: StartResponse) -> list[bytes]:
     return _reply(start_response, "200 OK", page, "text/html; charset=utf-8")
 
 
+_USERS: dict[CookieGuardWSGI, SyncSQLiteUserStore] = {}
+"""Each app's users store, for `close`."""
+
+
 def make_app(*, store_url: str, users_db: str, secret_key: str) -> Any:
     """A WSGI callable routing by hand, wrapped in `CookieGuardWSGI`."""
     users = SyncSQLiteUserStore(users_db)
@@ -102,10 +106,18 @@ def make_app(*, store_url: str, users_db: str, secret_key: str) -> Any:
         return _reply(start_response, "404 Not Found", f"no page {html.escape(path)}")
 
     # A plain WSGI app has no routes to mark: the webhook's exact path is exempt.
-    return CookieGuardWSGI(
+    guard = CookieGuardWSGI(
         app,
         store=store_url,
         secret_key=secret_key,
         users=users,
         csrf=CSRFConfig(exempt_paths=["/hook"]),
     )
+    _USERS[guard] = users
+    return guard
+
+
+def close(app: CookieGuardWSGI) -> None:
+    """What the process's end calls (WSGI has no shutdown event): the stores are closed."""
+    app.close()  # the session store it opened from the URL
+    _USERS.pop(app).close()

@@ -40,7 +40,7 @@ from cookieguard.core._auth import (
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import rotate_csrf_secret
-from cookieguard.errors import ConfigError, LoginThrottled
+from cookieguard.errors import ConfigError, InactiveUser, LoginThrottled, UserNotFound
 from cookieguard.events import EventType, emit, listening, make_event
 from cookieguard.stores.base import SessionStore
 
@@ -170,12 +170,13 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         keyring: secret keys for the auth hash; defaults to `AuthMiddleware`'s.
 
     Raises:
-        ValueError: `user` is inactive (``is_active`` false); nobody is logged in.
+        InactiveUser: `user` is inactive (``is_active`` false); nobody is logged in. It is
+            also a `ValueError`, what this raised before.
     """
     if not isinstance(user, User):
         raise TypeError("login() needs the User returned by authenticate()")
     if user.is_active is not True:
-        raise ValueError("login() refuses an inactive user")
+        raise InactiveUser("login() refuses an inactive user")
     config = auth_config(conn, keyring)
     session = get_session(conn)
     replaced = session.key_hash if session.is_stored else None
@@ -317,7 +318,7 @@ async def change_password(
 
     Raises:
         ValueError: the new password is unacceptable (empty or too long).
-        LookupError: the user no longer exists.
+        UserNotFound: the user no longer exists (also a `LookupError`).
     """
     config = auth_config(conn, keyring)
     session = get_session(conn)
@@ -361,7 +362,7 @@ async def reset_password(
 
     Raises:
         ValueError: the new password is unacceptable (empty or too long).
-        LookupError: the user no longer exists.
+        UserNotFound: the user no longer exists (also a `LookupError`).
     """
     updated, ended = await _set_password(
         user_store, user, new_password, session_store=session_store, keep=keep, hasher=hasher
@@ -381,7 +382,7 @@ async def _set_password(
 ) -> tuple[User, int]:
     new_hash = await (hasher or PasswordHasher()).ahash(new_password)
     if not await user_store.set_password(user.id, new_hash):
-        raise LookupError("no such user")
+        raise UserNotFound("no such user")
     ended = 0
     if session_store is not None:
         ended = await session_store.delete_user(user.id, keep=keep)

@@ -129,7 +129,7 @@ async def test_an_unacceptable_username_raises_invalid_username(
 async def test_a_password_reset_for_a_deleted_user_raises_user_not_found(
     tmp_path: Path,
 ) -> None:
-    from cookieguard.auth._login import reset_password
+    from cookieguard.auth._password_change import reset_password
 
     db = tmp_path / "users.db"
     users = SQLiteUserStore(db)

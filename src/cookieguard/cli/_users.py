@@ -81,7 +81,7 @@ def set_password(args: argparse.Namespace) -> int:
 async def _set_password(
     db: str, user_id: str, username: str, password: str, sessions: object
 ) -> int:
-    from cookieguard.auth._login import reset_password
+    from cookieguard.auth._password_change import reset_password
     from cookieguard.auth._sqlite_users import SQLiteUserStore
     from cookieguard.stores.base import SessionStore
 

@@ -200,7 +200,7 @@ async def test_user_store_down_at_a_recheck_is_a_503_and_keeps_the_session(
 ) -> None:
     require_postgres()
     from cookieguard.auth.postgres_users import PostgresUserStore
-    from tests.stores.conftest import free_port
+    from tests.store_backends import free_port
 
     alice = User(id="1", username="alice", password_hash=fast_hasher.hash("alice-pass"))
 

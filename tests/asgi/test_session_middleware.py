@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from tests.asgi.scopes import call_websocket, http_scope, websocket_scope
 
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.config import CookieConfig, SessionConfig
@@ -488,33 +489,15 @@ async def test_store_and_session_are_in_the_scope(memory: MemoryStore) -> None:
 
 async def test_get_session_without_middleware_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="SessionMiddleware"):
-        get_session({"type": "http", "headers": []})
+        get_session(http_scope())
 
 
 async def test_websocket_sees_the_session(memory: MemoryStore) -> None:
     app = make_app(memory)
     async with client(app) as http:
         sid = session_cookie(await http.post("/set?a=1"))
-    sent: list[dict[str, Any]] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "websocket",
-        "path": "/ws",
-        "raw_path": b"/ws",
-        "query_string": b"",
-        "root_path": "",
-        "scheme": "ws",
-        "headers": [(b"cookie", f"sessionid={sid}".encode())],
-        "subprotocols": [],
-    }
-    await app(scope, receive, send)
+    scope = websocket_scope(headers=[(b"cookie", f"sessionid={sid}".encode())])
+    sent = await call_websocket(app, scope)
     assert sent[0]["type"] == "websocket.accept"
     assert '"a":"1"' in (sent[1].get("text") or "").replace(" ", "")
 

@@ -16,6 +16,7 @@ from cookieguard.auth._throttle import LoginThrottle, client_address
 from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.base import SessionStore
+from tests.asgi.scopes import http_scope
 
 NO_IN_FLIGHT_CAP = ThrottlePolicy(max_in_flight_per_address=None)
 
@@ -231,6 +232,8 @@ async def test_trust_expires(store: SessionStore) -> None:
 
 
 def test_client_address() -> None:
-    assert client_address({"type": "http", "client": ("192.0.2.7", 5555)}) == "192.0.2.7"
-    assert client_address({"type": "http", "client": None}) == "unknown"
-    assert client_address({"type": "http"}) == "unknown"
+    assert client_address(http_scope(client=("192.0.2.7", 5555))) == "192.0.2.7"
+    assert client_address(http_scope(client=None)) == "unknown"
+    no_client = http_scope()
+    del no_client["client"]  # the key is optional in ASGI
+    assert client_address(no_client) == "unknown"

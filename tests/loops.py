@@ -3,7 +3,7 @@
 uvloop is the loop of ``uvicorn[standard]``, which most deployments serve with, and its
 transports and handles are not asyncio's classes: code that only works on one loop must not
 pass. A conftest.py opts its directory in with
-``from tests.loops import pytest_asyncio_loop_factories  # noqa: F401``; pytest-asyncio then
+``pytest_asyncio_loop_factories = loops.pytest_asyncio_loop_factories``; pytest-asyncio then
 runs each async test once per loop, with ids ``[asyncio]`` and ``[uvloop]``. Tests that start
 servers as real processes use `SERVER_LOOPS` for uvicorn's ``--loop`` instead.
 """

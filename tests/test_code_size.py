@@ -24,14 +24,8 @@ NOT_MEASURED = {
 }
 
 PENDING = {
-    "demo/_pages.py",
-    "django/_sessions.py",
     "stores/sqlite_db.py",
     "asgi/session.py:__call__",
-    "auth/_login.py:authenticate",
-    "cli/_parser.py:build_parser",
-    "demo/app.py:create_app",
-    "demo/serve.py:serve",
 }  # fmt: skip
 
 

@@ -4,6 +4,8 @@ middleware is one `MiddlewareMissing` whichever front door the helper belongs to
 from __future__ import annotations
 
 import io
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,17 @@ import cookieguard
 from cookieguard import errors
 from cookieguard.asgi.csrf import get_csrf_token
 from cookieguard.asgi.session import get_session, get_session_backend
-from cookieguard.errors import ConfigError, CookieguardError, KeyCollision, MiddlewareMissing
+from cookieguard.auth import PasswordHasher, SQLiteUserStore
+from cookieguard.auth._users import User
+from cookieguard.errors import (
+    ConfigError,
+    CookieguardError,
+    InactiveUser,
+    InvalidUsername,
+    KeyCollision,
+    MiddlewareMissing,
+    UserNotFound,
+)
 from cookieguard.stores.base import SessionRecord
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.wsgi import get_csrf_token as wsgi_csrf_token
@@ -84,3 +96,50 @@ async def test_a_store_key_collision_is_in_the_tree() -> None:
     with pytest.raises(KeyCollision) as caught:
         await store.create("k" * 64, record)
     assert isinstance(caught.value, CookieguardError)
+
+
+async def test_login_of_an_inactive_user_raises_inactive_user() -> None:
+    from cookieguard.auth import login
+    from cookieguard.core.session import Session
+    from cookieguard.core.signing import KeyRing
+
+    scope = http_scope(session=Session(0.0))
+    disabled = User(id="7", username="ada", password_hash="!", is_active=False)
+    with pytest.raises(InactiveUser, match="inactive") as caught:
+        await login(scope, disabled, keyring=KeyRing("a secret key of thirty-two bytes!"))
+    assert isinstance(caught.value, ValueError)  # what login() raised before the class
+    assert isinstance(caught.value, cookieguard.AuthError)
+    assert scope["session"].peek("_auth_user_id") is None  # nobody is logged in
+
+
+@pytest.mark.parametrize("username", ["", " ada", "a" * 151, "ada\u200b", "ad\na"])
+async def test_an_unacceptable_username_raises_invalid_username(
+    username: str, tmp_path: Path
+) -> None:
+    users = SQLiteUserStore(tmp_path / "users.db")
+    try:
+        with pytest.raises(InvalidUsername, match="usernames must") as caught:
+            await users.create_user(username, "!")
+        assert isinstance(caught.value, ValueError)
+        assert await users.get_by_username("ada") is None
+    finally:
+        await users.close()
+
+
+async def test_a_password_reset_for_a_deleted_user_raises_user_not_found(
+    tmp_path: Path,
+) -> None:
+    from cookieguard.auth._password_change import reset_password
+
+    db = tmp_path / "users.db"
+    users = SQLiteUserStore(db)
+    try:
+        user = await users.create_user("ada", "!")
+        with sqlite3.connect(db) as conn:  # deleted behind the library's back
+            conn.execute(f"DELETE FROM {users.table}")
+        fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        with pytest.raises(UserNotFound) as caught:
+            await reset_password(users, user, "a new password", session_store=None, hasher=fast)
+        assert isinstance(caught.value, LookupError)  # what it raised before the class
+    finally:
+        await users.close()

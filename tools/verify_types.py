@@ -2,7 +2,10 @@
 
 Prints pyright's completeness score. PENDING names the symbols still allowed to be
 ambiguous (each with why); anything else pyright reports fails the run, so the score can
-only go up. Run by `make typecheck` with the venv active (pyright resolves imports there).
+only go up. Public functions and methods without a docstring fail it too (pyright reports
+them as warnings; dunder methods and overrides of a documented method are not counted),
+except in the modules DOCSTRINGS_PENDING names. Run by `make typecheck` with the venv active
+(pyright resolves imports there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ PENDING = {
     "cookieguard.stores.postgres_sync.logger",
     "cookieguard.stores.redis.logger",
 }
+
+# Source paths (relative to src/cookieguard/) whose public methods may still lack a docstring:
+# the store modules are being reworked concurrently and gain theirs with that rework.
+DOCSTRINGS_PENDING = ("stores/",)
 
 
 def main() -> int:
@@ -41,9 +48,26 @@ def main() -> int:
         for diagnostic in symbol["diagnostics"]
         if diagnostic["severity"] == "error"
     ]
+    package = Path(report["packageRootDirectory"])
+    problems += [
+        f"{symbol['name']}: {diagnostic['message']}"
+        for symbol in report["symbols"]
+        for diagnostic in symbol["diagnostics"]
+        if "docstring" in diagnostic["message"]
+        and not _docstring_pending(Path(diagnostic.get("file", "")), package)
+    ]
     for line in problems:
         print(line)
     return 1 if problems else 0
+
+
+def _docstring_pending(file: Path, package: Path) -> bool:
+    """The diagnostic is in a module DOCSTRINGS_PENDING still exempts."""
+    try:
+        relative = file.relative_to(package).as_posix()
+    except ValueError:
+        return False
+    return relative.startswith(DOCSTRINGS_PENDING)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ from cookieguard.errors import (
     AuthError,
     ConfigError,
     CookieguardError,
+    InactiveUser,
+    InvalidUsername,
     KeyCollision,
     LoginThrottled,
     MiddlewareMissing,
@@ -63,6 +65,7 @@ from cookieguard.errors import (
     SessionTooLarge,
     StoreUnavailable,
     UserExists,
+    UserNotFound,
 )
 from cookieguard.guard import CookieGuard
 from cookieguard.stores import open_store, open_sync_store
@@ -118,6 +121,8 @@ __all__ = [
     "CookieGuard",
     "CookieguardError",
     "CounterStore",
+    "InactiveUser",
+    "InvalidUsername",
     "KeyCollision",
     "KeyRing",
     "LoginThrottle",
@@ -157,6 +162,7 @@ __all__ = [
     "ThrottlePolicy",
     "User",
     "UserExists",
+    "UserNotFound",
     "UserStore",
     "__version__",
     "authenticate",

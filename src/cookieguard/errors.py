@@ -10,7 +10,13 @@ CookieguardError
 ├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
 └── AuthError
     ├── UserExists         a username is taken
+    ├── InvalidUsername    a username a new account cannot have (ValueError)
+    ├── InactiveUser       login() was given a deactivated user (ValueError)
+    ├── UserNotFound       the user was deleted meanwhile (LookupError)
     └── LoginThrottled     .retry_after (seconds), .reason: answer 429
+
+The classes marked with a builtin also subclass it: it is what the library raised before the
+class existed, so an existing ``except ValueError`` (or ``LookupError``) still catches them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "CookieguardError",
+    "InactiveUser",
+    "InvalidUsername",
     "KeyCollision",
     "LoginThrottled",
     "MiddlewareMissing",
@@ -27,6 +35,7 @@ __all__ = [
     "SessionTooLarge",
     "StoreUnavailable",
     "UserExists",
+    "UserNotFound",
 ]
 
 
@@ -78,6 +87,26 @@ class AuthError(CookieguardError):
 
 class UserExists(AuthError):
     """The username is already taken."""
+
+
+class InvalidUsername(AuthError, ValueError):
+    """A new account's username is empty, too long, not NFC, or holds invisible characters.
+
+    Refused at creation so that two accounts cannot look alike on screen; the message says
+    which rule failed (it is meant for the person choosing the name).
+    """
+
+
+class InactiveUser(AuthError, ValueError):
+    """`login` was handed a user whose ``is_active`` is false; nobody was logged in.
+
+    `authenticate` never returns such a user, so this is a programming error in the caller
+    (a user fetched some other way), not a failed login.
+    """
+
+
+class UserNotFound(AuthError, LookupError):
+    """The user an operation names no longer exists (deleted between lookup and change)."""
 
 
 class LoginThrottled(AuthError):

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from tests import loops
 from tests.asgi.csrf_site import BASE, make_app
-from tests.loops import pytest_asyncio_loop_factories  # noqa: F401
+
+pytest_asyncio_loop_factories = loops.pytest_asyncio_loop_factories
 
 
 @pytest.fixture

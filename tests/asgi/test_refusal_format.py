@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.session import SessionMiddleware

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 from cookieguard import Refusal
 from cookieguard.asgi._limits import BodyLimitMiddleware

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.stores.conftest import store  # noqa: F401
 
 from cookieguard.backends import SignedCookieBackend, StoreBackend, backend_for
 from cookieguard.config import SessionConfig
@@ -23,7 +22,7 @@ def value_of(header: str | None) -> str:
     return header.split(";", 1)[0].removeprefix("sessionid=")
 
 
-async def test_store_backend_create_update_touch_delete(store: SessionStore) -> None:  # noqa: F811
+async def test_store_backend_create_update_touch_delete(store: SessionStore) -> None:
     backend = backend_for(store)
     assert isinstance(backend, StoreBackend) and backend.store is store
     now = time.time()
@@ -54,7 +53,7 @@ async def test_store_backend_create_update_touch_delete(store: SessionStore) -> 
     assert await backend.load(value_of(header), now=now + 121) is None
 
 
-async def test_store_backend_delete_removes_the_record(store: SessionStore) -> None:  # noqa: F811
+async def test_store_backend_delete_removes_the_record(store: SessionStore) -> None:
     backend = StoreBackend(store)
     now = time.time()
     session = Session(now)

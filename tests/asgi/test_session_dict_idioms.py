@@ -17,7 +17,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tests.stores.conftest import store  # noqa: F401
 
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.backends import SignedCookieBackend
@@ -70,7 +69,7 @@ def sent_value(response: httpx.Response) -> str:
     return match.group(1)
 
 
-async def test_set_read_and_clear_round_trip(store: SessionStore) -> None:  # noqa: F811
+async def test_set_read_and_clear_round_trip(store: SessionStore) -> None:
     async with browser(store) as http:
         first = await http.get("/show")
         assert first.json() == {"session": {}, "is_dict": True}
@@ -105,7 +104,7 @@ async def test_signed_cookie_sessions_behave_the_same() -> None:
         assert (await http.get("/show")).json()["session"] == {}
 
 
-async def test_secure_follows_the_scheme_unless_forced(store: SessionStore) -> None:  # noqa: F811
+async def test_secure_follows_the_scheme_unless_forced(store: SessionStore) -> None:
     async with browser(store) as http:
         assert "Secure" not in attributes(await http.post("/merge", json={"a": 1}))
     async with browser(store, base_url="https://testserver") as http:
@@ -115,21 +114,21 @@ async def test_secure_follows_the_scheme_unless_forced(store: SessionStore) -> N
         assert "Secure" in attributes(await http.post("/merge", json={"a": 1}))
 
 
-async def test_partitioned_cookie(store: SessionStore) -> None:  # noqa: F811
+async def test_partitioned_cookie(store: SessionStore) -> None:
     cookie = CookieConfig(name="sessionid", secure=True, samesite="None", partitioned=True)
     async with browser(store, cookie=cookie, base_url="https://testserver") as http:
         parts = attributes(await http.post("/merge", json={"a": 1}))
     assert {"Secure", "SameSite=None", "Partitioned"} <= set(parts)
 
 
-async def test_path_and_domain(store: SessionStore) -> None:  # noqa: F811
+async def test_path_and_domain(store: SessionStore) -> None:
     cookie = CookieConfig(name="sessionid", path="/shop", domain="example.com")
     async with browser(store, cookie=cookie, base_url="http://example.com") as http:
         parts = attributes(await http.post("/merge", json={"a": 1}))
     assert "Path=/shop" in parts and "Domain=example.com" in parts
 
 
-async def test_max_age_follows_the_idle_timeout_or_is_left_out(store: SessionStore) -> None:  # noqa: F811
+async def test_max_age_follows_the_idle_timeout_or_is_left_out(store: SessionStore) -> None:
     async with browser(store, idle_timeout=timedelta(hours=1)) as http:
         parts = attributes(await http.post("/merge", json={"a": 1}))
     assert "Max-Age=3600" in parts and any(p.startswith("Expires=") for p in parts)
@@ -138,7 +137,7 @@ async def test_max_age_follows_the_idle_timeout_or_is_left_out(store: SessionSto
     assert not any(p.startswith(("Max-Age=", "Expires=")) for p in parts)
 
 
-async def test_invalid_or_tampered_cookies_are_ignored(store: SessionStore) -> None:  # noqa: F811
+async def test_invalid_or_tampered_cookies_are_ignored(store: SessionStore) -> None:
     async with browser(store) as http:
         session_id = sent_value(await http.post("/merge", json={"role": "user"}))
         tampered = session_id[:-1] + ("a" if session_id[-1] != "a" else "b")

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from tests.stores.conftest import store  # noqa: F401
+from tests.asgi.scopes import call_websocket, http_scope, websocket_scope
 
 from cookieguard.asgi.session import SessionMiddleware, get_session, get_session_store
 from cookieguard.config import CookieConfig, SessionConfig
@@ -229,7 +229,7 @@ async def test_vary_is_added_once_next_to_the_apps_own(memory: MemoryStore) -> N
 # -- fixation and ids ------------------------------------------------------------------------
 
 
-async def test_client_chosen_id_is_never_adopted(store: SessionStore) -> None:  # noqa: F811
+async def test_client_chosen_id_is_never_adopted(store: SessionStore) -> None:
     planted = new_session_id()
     async with client(make_app(store)) as http:
         http.cookies.set("sessionid", planted)
@@ -268,7 +268,7 @@ async def test_logout_deletes_the_record_and_clears_the_cookie(memory: MemorySto
 # -- concurrency -----------------------------------------------------------------------------
 
 
-async def test_100_concurrent_writers_to_one_session_all_land(store: SessionStore) -> None:  # noqa: F811
+async def test_100_concurrent_writers_to_one_session_all_land(store: SessionStore) -> None:
     loaded = 0
     everyone_loaded = asyncio.Event()
 
@@ -293,7 +293,7 @@ async def test_100_concurrent_writers_to_one_session_all_land(store: SessionStor
     assert data == {"seed": "1", **{f"k{i}": f"k{i}" for i in range(100)}}
 
 
-async def test_logout_racing_a_write_is_not_resurrected(store: SessionStore) -> None:  # noqa: F811
+async def test_logout_racing_a_write_is_not_resurrected(store: SessionStore) -> None:
     loaded, logged_out = asyncio.Event(), asyncio.Event()
 
     async def slow_write(request: Request) -> Response:
@@ -322,7 +322,7 @@ async def test_logout_racing_a_write_is_not_resurrected(store: SessionStore) -> 
 # -- expiry ----------------------------------------------------------------------------------
 
 
-async def test_idle_expiry_slides_with_activity_then_ends(store: SessionStore) -> None:  # noqa: F811
+async def test_idle_expiry_slides_with_activity_then_ends(store: SessionStore) -> None:
     clock = Clock()
     config = SessionConfig(idle_timeout=600, touch_interval=60)
     async with client(make_app(store, config, clock)) as http:
@@ -337,7 +337,7 @@ async def test_idle_expiry_slides_with_activity_then_ends(store: SessionStore) -
         assert (await http.get("/read")).json() == {}
 
 
-async def test_absolute_expiry_ends_an_active_session(store: SessionStore) -> None:  # noqa: F811
+async def test_absolute_expiry_ends_an_active_session(store: SessionStore) -> None:
     clock = Clock()
     config = SessionConfig(idle_timeout=600, absolute_timeout=1000, touch_interval=0)
     async with client(make_app(store, config, clock)) as http:
@@ -351,7 +351,7 @@ async def test_absolute_expiry_ends_an_active_session(store: SessionStore) -> No
         assert (await http.get("/read")).json() == {}
 
 
-async def test_touch_is_throttled(store: SessionStore) -> None:  # noqa: F811
+async def test_touch_is_throttled(store: SessionStore) -> None:
     clock = Clock()
     async with client(make_app(store, SessionConfig(touch_interval=60), clock)) as http:
         sid = session_cookie(await http.post("/set?a=1"))
@@ -489,33 +489,15 @@ async def test_store_and_session_are_in_the_scope(memory: MemoryStore) -> None:
 
 async def test_get_session_without_middleware_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="SessionMiddleware"):
-        get_session({"type": "http", "headers": []})
+        get_session(http_scope())
 
 
 async def test_websocket_sees_the_session(memory: MemoryStore) -> None:
     app = make_app(memory)
     async with client(app) as http:
         sid = session_cookie(await http.post("/set?a=1"))
-    sent: list[dict[str, Any]] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
-
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "websocket",
-        "path": "/ws",
-        "raw_path": b"/ws",
-        "query_string": b"",
-        "root_path": "",
-        "scheme": "ws",
-        "headers": [(b"cookie", f"sessionid={sid}".encode())],
-        "subprotocols": [],
-    }
-    await app(scope, receive, send)
+    scope = websocket_scope(headers=[(b"cookie", f"sessionid={sid}".encode())])
+    sent = await call_websocket(app, scope)
     assert sent[0]["type"] == "websocket.accept"
     assert '"a":"1"' in (sent[1].get("text") or "").replace(" ", "")
 
@@ -569,7 +551,7 @@ async def test_a_failed_touch_does_not_fail_a_read(caplog: pytest.LogCaptureFixt
 
 
 async def test_default_absolute_timeout_ends_a_session_used_every_13_days(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
 ) -> None:
     clock, day = Clock(), 86_400
     async with client(make_app(store, None, clock)) as http:  # SessionConfig() defaults

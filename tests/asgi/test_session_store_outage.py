@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 from tests.stores.pg_server import PrivatePostgres, private_postgres
 
 from cookieguard.asgi.session import SessionMiddleware

@@ -22,6 +22,7 @@ from cookieguard.config import SessionConfig
 from cookieguard.core.signing import KeyRing
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
+from tests.asgi.scopes import http_scope
 
 KEYRING = KeyRing("session-app-secret-key-0123456789")
 T0 = 1_800_000_000.0
@@ -107,19 +108,6 @@ async def call_without_response(asgi: Any, path: str, cookie: str) -> list[Any]:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("POST", path, [(b"cookie", f"sessionid={cookie}".encode())])
     await asgi(scope, receive, send)
     return sent

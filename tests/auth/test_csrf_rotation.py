@@ -23,6 +23,7 @@ from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import CSRF_STATE_KEY, RotatableCSRFSecret, rotate_csrf_secret
 from cookieguard.errors import ConfigError
+from tests.asgi.scopes import http_scope
 
 KEYRING = KeyRing("csrf-rotation-test-key-0123456789abcdef")
 USER = User(id="7", username="ada", password_hash="!unusable")
@@ -39,7 +40,7 @@ class DriverState:
 
 
 def request_with(state: object) -> dict[str, Any]:
-    return {"type": "http", "session": Session(time.time()), CSRF_STATE_KEY: state}
+    return http_scope(session=Session(time.time()), **{CSRF_STATE_KEY: state})
 
 
 async def test_login_and_logout_rotate_any_drivers_secret() -> None:
@@ -52,7 +53,7 @@ async def test_login_and_logout_rotate_any_drivers_secret() -> None:
 
 
 async def test_without_a_csrf_driver_there_is_nothing_to_rotate() -> None:
-    request: dict[str, Any] = {"type": "http", "session": Session(time.time())}
+    request = http_scope(session=Session(time.time()))
     assert rotate_csrf_secret(request) is False
     await login(request, USER, keyring=KEYRING)  # an API-only app: no error
     assert CSRF_STATE_KEY not in request

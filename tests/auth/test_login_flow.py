@@ -14,6 +14,7 @@ from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.stores.sqlite import SQLiteStore
+from tests.asgi.scopes import http_scope
 
 from .login_app import build_app, client, form_token, log_in, post
 
@@ -393,4 +394,4 @@ async def test_login_needs_a_user() -> None:
     from cookieguard.auth import login
 
     with pytest.raises(TypeError):
-        await login({"type": "http"}, None)  # type: ignore[arg-type]
+        await login(http_scope(), None)  # type: ignore[arg-type]

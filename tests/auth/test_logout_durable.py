@@ -19,7 +19,6 @@ from cookieguard.core.tokens import hash_session_id
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
-from tests.stores.conftest import store  # noqa: F401
 
 from .session_app import T0, Clock, call_without_response, client, site
 
@@ -43,7 +42,7 @@ async def logged_in(http: Any) -> str:
 
 @pytest.mark.parametrize("route", ["/logout-then-raise", "/logout-then-500"])
 async def test_logout_then_a_5xx_still_ends_the_session(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
     route: str,
 ) -> None:
@@ -62,7 +61,7 @@ async def test_logout_then_a_5xx_still_ends_the_session(
 
 
 async def test_logout_then_no_response_still_ends_the_session(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     app = site(store, alice, Clock())
@@ -75,7 +74,7 @@ async def test_logout_then_no_response_still_ends_the_session(
 
 
 async def test_a_plain_logout_deletes_once_and_clears_the_cookie(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     app = site(store, alice, Clock())

@@ -11,7 +11,6 @@ import pytest
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.base import SessionStore
-from tests.stores.conftest import store  # noqa: F401
 
 from .sudo_app import MAX_AGE, T0, Clock, client, site
 
@@ -28,7 +27,7 @@ LOGIN = {"username": "alice", "password": "alice-pass"}
 
 
 async def test_sudo_is_recent_then_stale_then_refreshed_in_place(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     clock = Clock()
@@ -62,7 +61,7 @@ async def test_sudo_is_recent_then_stale_then_refreshed_in_place(
 
 
 async def test_anonymous_gets_the_login_answer(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     async with client(site(store, alice, Clock())) as http:
@@ -73,7 +72,7 @@ async def test_anonymous_gets_the_login_answer(
 
 
 async def test_wrong_reauth_passwords_count_toward_the_login_throttle(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     clock = Clock()

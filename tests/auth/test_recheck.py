@@ -22,6 +22,7 @@ from cookieguard.config import SessionConfig
 from cookieguard.core._auth import SESSION_AUTH_CHECKED
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.memory import MemoryStore
+from tests.asgi.scopes import http_scope
 
 from .conftest import POSTGRES_DSN, drop_postgres_table, require_postgres
 from .session_app import T0, Clock, client, site
@@ -200,7 +201,7 @@ async def test_user_store_down_at_a_recheck_is_a_503_and_keeps_the_session(
 ) -> None:
     require_postgres()
     from cookieguard.auth.postgres_users import PostgresUserStore
-    from tests.stores.conftest import free_port
+    from tests.store_backends import free_port
 
     alice = User(id="1", username="alice", password_hash=fast_hasher.hash("alice-pass"))
 
@@ -247,7 +248,7 @@ async def test_login_refuses_an_inactive_user(users: Any) -> None:
     users.disabled = frozenset({"1"})
     inactive = await users.get_by_id("1")
     assert inactive is not None and inactive.is_active is False
-    scope: dict[str, Any] = {"type": "http", "session": Session(0.0)}
+    scope = http_scope(session=Session(0.0))
     with pytest.raises(ValueError, match="inactive"):
         await login(scope, inactive, keyring=KEYRING)
     assert scope["session"].peek("_auth_user_id") is None

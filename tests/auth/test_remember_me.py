@@ -12,7 +12,6 @@ import pytest
 from cookieguard.auth import PasswordHasher, SQLiteUserStore
 from cookieguard.auth._remember import REMEMBER_LABEL, series_key
 from cookieguard.stores.base import SessionStore
-from tests.stores.conftest import store  # noqa: F401
 
 from .sudo_app import GRACE, T0, Clock, client, site
 
@@ -35,7 +34,7 @@ def _set_cookie(response: object, name: str) -> str:
 
 
 async def test_cookie_attributes_and_only_a_hash_stored(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     clock = Clock()
@@ -59,7 +58,7 @@ async def test_cookie_attributes_and_only_a_hash_stored(
 
 
 async def test_restore_rotates_is_not_recent_and_tolerates_a_racing_tab(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     clock = Clock()
@@ -84,7 +83,7 @@ async def test_restore_rotates_is_not_recent_and_tolerates_a_racing_tab(
 
 
 async def test_a_replay_after_the_grace_window_revokes_the_series(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -112,7 +111,7 @@ async def test_a_replay_after_the_grace_window_revokes_the_series(
 
 @pytest.mark.parametrize("cookie", ["garbage", "a.b", "x" * 500, "abc.def\x01", ".", "Zm9v.YmFy"])
 async def test_forged_cookies_get_nothing_and_no_500(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
     cookie: str,
 ) -> None:
@@ -124,7 +123,7 @@ async def test_forged_cookies_get_nothing_and_no_500(
 
 
 async def test_a_password_change_kills_the_series(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
     fast_hasher: PasswordHasher,
 ) -> None:
@@ -142,7 +141,7 @@ async def test_a_password_change_kills_the_series(
 
 
 async def test_logout_clears_the_cookie_and_ends_the_series(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     alice: SQLiteUserStore,
 ) -> None:
     clock = Clock()

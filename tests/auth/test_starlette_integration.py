@@ -23,6 +23,7 @@ from cookieguard.integrations.starlette import (
     requires_login,
 )
 from cookieguard.stores.memory import MemoryStore
+from tests.asgi.scopes import http_scope
 
 
 def fastapi_app() -> Any:
@@ -100,8 +101,7 @@ async def test_starlette_decorator_with_options() -> None:
 
 
 def _request(path: str, query: bytes = b"") -> Request:
-    scope = {"type": "http", "path": path, "query_string": query, "headers": [], "method": "GET"}
-    return Request(scope)
+    return Request(http_scope("GET", path, query_string=query))
 
 
 def test_redirect_url_keeps_the_login_query_and_drops_unsafe_paths() -> None:

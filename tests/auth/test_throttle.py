@@ -16,7 +16,7 @@ from cookieguard.auth._throttle import LoginThrottle, client_address
 from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.base import SessionStore
-from tests.stores.conftest import store, store_pair  # noqa: F401
+from tests.asgi.scopes import http_scope
 
 NO_IN_FLIGHT_CAP = ThrottlePolicy(max_in_flight_per_address=None)
 
@@ -51,7 +51,7 @@ async def reason(throttle: LoginThrottle, user: str, address: str) -> str | None
     return None
 
 
-async def test_limit_window_and_reset(store: SessionStore) -> None:  # noqa: F811
+async def test_limit_window_and_reset(store: SessionStore) -> None:
     clock = Clock()
     throttle = LoginThrottle(store, clock=clock)
     assert [await attempt(throttle, "alice", "a1") for _ in range(10)] == [200] * 10
@@ -70,7 +70,7 @@ async def test_limit_window_and_reset(store: SessionStore) -> None:  # noqa: F81
     assert [await attempt(throttle, "alice", "a1") for _ in range(10)] == [200] * 10
 
 
-async def test_address_limit_across_usernames(store: SessionStore) -> None:  # noqa: F811
+async def test_address_limit_across_usernames(store: SessionStore) -> None:
     clock = Clock()
     throttle = LoginThrottle(store, ThrottlePolicy(max_failures_per_address=100), clock=clock)
     results = [await attempt(throttle, f"user{i}", "nat") for i in range(100)]
@@ -81,14 +81,14 @@ async def test_address_limit_across_usernames(store: SessionStore) -> None:  # n
     assert await attempt(throttle, "someone-else", "nat", ok=True) == 303
 
 
-async def test_a_success_takes_back_its_address_reservation(store: SessionStore) -> None:  # noqa: F811
+async def test_a_success_takes_back_its_address_reservation(store: SessionStore) -> None:
     # Many users behind one NAT logging in fine never use up the address's failure budget.
     throttle = LoginThrottle(store, ThrottlePolicy(max_failures_per_address=5), clock=Clock())
     assert [await attempt(throttle, f"user{i}", "nat", ok=True) for i in range(20)] == [303] * 20
     assert [await attempt(throttle, f"bad{i}", "nat") for i in range(6)] == [200] * 5 + [429]
 
 
-async def test_a_concurrent_burst_cannot_exceed_the_limit(store_pair) -> None:  # noqa: F811
+async def test_a_concurrent_burst_cannot_exceed_the_limit(store_pair) -> None:
     # Two app servers sharing one store, twenty guesses at once.
     first, second = (LoginThrottle(s, NO_IN_FLIGHT_CAP, clock=Clock()) for s in store_pair)
     results = await asyncio.gather(
@@ -127,7 +127,7 @@ async def login(users, hasher, throttle, username, password, address) -> int:
 
 
 async def test_password_checks_under_a_concurrent_burst_stay_within_the_limit(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     users: SQLiteUserStore,
 ) -> None:
     # 400 guesses at 64-way concurrency from one address, each for another username: the
@@ -147,7 +147,7 @@ async def test_password_checks_under_a_concurrent_burst_stay_within_the_limit(
 
 
 async def test_a_burst_from_one_address_does_not_slow_down_another_users_login(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     users: SQLiteUserStore,
 ) -> None:
     # Argon2 costs that dominate a login (a few ms), so queued hash work shows in latency.
@@ -182,7 +182,7 @@ async def test_a_burst_from_one_address_does_not_slow_down_another_users_login(
     assert refused >= 3 * 280
 
 
-async def test_ipv6_addresses_count_per_64(store: SessionStore) -> None:  # noqa: F811
+async def test_ipv6_addresses_count_per_64(store: SessionStore) -> None:
     throttle = LoginThrottle(store, clock=Clock())
     # A client rotating through its /64 is still one address.
     results = [await attempt(throttle, "alice", f"2001:db8:1:2::{i:x}") for i in range(11)]
@@ -196,7 +196,7 @@ async def test_ipv6_addresses_count_per_64(store: SessionStore) -> None:  # noqa
 
 @pytest.mark.parametrize("username", ["alice", "no-such-user"])
 async def test_an_account_attacked_from_many_addresses_hits_a_ceiling(
-    store: SessionStore,  # noqa: F811
+    store: SessionStore,
     username: str,
 ) -> None:
     clock = Clock()
@@ -221,7 +221,7 @@ async def test_an_account_attacked_from_many_addresses_hits_a_ceiling(
     assert await attempt(throttle, username, "203.0.113.2", ok=True) == 303
 
 
-async def test_trust_expires(store: SessionStore) -> None:  # noqa: F811
+async def test_trust_expires(store: SessionStore) -> None:
     clock = Clock()
     policy = ThrottlePolicy(max_failures_per_account=5, trusted_address_for=3600)
     throttle = LoginThrottle(store, policy, clock=clock)
@@ -232,6 +232,8 @@ async def test_trust_expires(store: SessionStore) -> None:  # noqa: F811
 
 
 def test_client_address() -> None:
-    assert client_address({"type": "http", "client": ("192.0.2.7", 5555)}) == "192.0.2.7"
-    assert client_address({"type": "http", "client": None}) == "unknown"
-    assert client_address({"type": "http"}) == "unknown"
+    assert client_address(http_scope(client=("192.0.2.7", 5555))) == "192.0.2.7"
+    assert client_address(http_scope(client=None)) == "unknown"
+    no_client = http_scope()
+    del no_client["client"]  # the key is optional in ASGI
+    assert client_address(no_client) == "unknown"

@@ -13,7 +13,7 @@ from cookieguard.auth._throttle import LoginThrottle
 from cookieguard.core._throttle import ThrottlePolicy
 from cookieguard.errors import LoginThrottled
 from cookieguard.stores.memory import MemoryStore
-from tests.stores.conftest import POSTGRES_DSN, store_backend
+from tests.store_backends import POSTGRES_DSN, store_backend
 
 
 async def counter_rows(store: Any) -> list[tuple[Any, ...]]:

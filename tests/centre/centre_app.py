@@ -20,7 +20,7 @@ from cookieguard.asgi._types import Receive, Scope, Send
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.auth import AuthConfig, AuthMiddleware, authenticate, get_user, login, logout
-from cookieguard.auth._login import change_password
+from cookieguard.auth._password_change import change_password
 from cookieguard.auth._passwords import PasswordHasher
 from cookieguard.auth._sessions import (
     list_sessions,

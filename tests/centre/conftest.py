@@ -11,7 +11,6 @@ from cookieguard import events
 from cookieguard.auth._passwords import PasswordHasher
 from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.events import SecurityEvent
-from tests.stores.conftest import store  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 

@@ -13,7 +13,7 @@ from cookieguard.stores.postgres import PostgresStore
 from cookieguard.stores.postgres_sync import SyncPostgresStore
 from cookieguard.stores.sqlite import SQLiteStore
 from cookieguard.stores.sqlite_sync import SyncSQLiteStore
-from tests.stores.conftest import POSTGRES_DSN, require_server
+from tests.store_backends import POSTGRES_DSN, require_server
 
 NOW = 1_800_000_000.0
 OLD = "old0" * 16

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import loops
 from tests.demo.server import SERVER_KINDS, DemoServer, cli, login
-from tests.loops import pytest_asyncio_loop_factories  # noqa: F401
+
+pytest_asyncio_loop_factories = loops.pytest_asyncio_loop_factories
 
 
 @pytest.fixture(scope="session", params=SERVER_KINDS)

@@ -19,7 +19,7 @@ from cookieguard.demo.app import create_app
 from cookieguard.stores import open_store
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 ACCEPTS = [None, "*/*", "text/html,application/xhtml+xml,*/*;q=0.8"]
 

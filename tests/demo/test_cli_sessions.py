@@ -19,7 +19,7 @@ import pytest
 from cookieguard.stores.base import SessionRecord
 from tests.demo.server import DemoServer, cli, cookieguard_command, free_port, login
 from tests.demo.test_cli import one_clear_line
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, require_server
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, require_server
 
 ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
 LINE = re.compile(

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.demo.server import DemoServer, cli, csrf_token, free_port
-from tests.stores.conftest import missing
+from tests.store_backends import missing
 
 CLIENT_A = "127.0.0.2"
 CLIENT_B = "127.0.0.3"

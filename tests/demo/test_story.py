@@ -26,7 +26,7 @@ from cookieguard.demo.app import create_app
 from cookieguard.stores import open_store
 from cookieguard.stores.memory import MemoryStore
 from tests.demo.server import csrf_token
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 PASSWORD = "a long enough password"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 
 from cookieguard.django._tables import Database, open_database
-from tests.stores.conftest import POSTGRES_DSN, require_server
+from tests.store_backends import POSTGRES_DSN, require_server
 
 if not settings.configured:
     settings.configure(

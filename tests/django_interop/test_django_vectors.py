@@ -18,7 +18,7 @@ from cookieguard.core._auth import HashCheck
 from cookieguard.core._django_signing import DJANGO_SESSION_SALT, DjangoAuthHasher, SessionCodec
 from cookieguard.django import DjangoPasswordHasher
 from cookieguard.django._hashers import DJANGO_ALGORITHMS
-from tests.stores.conftest import missing
+from tests.store_backends import missing
 
 from .django_env import django_python
 

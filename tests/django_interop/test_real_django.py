@@ -31,7 +31,7 @@ from cookieguard.core.signing import KeyRing
 from cookieguard.django import DjangoSessionBackend
 from cookieguard.stores.purge import Purger
 from tests.examples.conftest import EXAMPLES, token_in
-from tests.stores.conftest import POSTGRES_DSN, free_port, missing, require_server
+from tests.store_backends import POSTGRES_DSN, free_port, missing, require_server
 
 from .django_env import django_python
 

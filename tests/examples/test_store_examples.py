@@ -20,7 +20,7 @@ from cookieguard.asgi.session import SessionMiddleware, get_session
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores.base import SessionRecord, SessionStore
 from cookieguard.stores.sqlite import SQLiteStore
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, require_server
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, require_server
 
 from .conftest import EXAMPLES, Loader, browser
 

@@ -13,7 +13,7 @@ from cookieguard.asgi.session import SessionMiddleware, get_session
 from cookieguard.backends import SignedCookieBackend
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
-from tests.stores.conftest import REDIS_URL, require_server
+from tests.store_backends import REDIS_URL, require_server
 
 from .conftest import BASE_URL, Loader, browser, set_cookie, token_in
 

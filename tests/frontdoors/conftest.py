@@ -34,7 +34,7 @@ import pytest
 
 from cookieguard import PasswordHasher, SQLiteUserStore, open_store
 from cookieguard.core.tokens import hash_session_id
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, free_port, missing, require_server
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, free_port, missing, require_server
 
 APPS = Path(__file__).parent / "apps"
 APP_MODULES = sorted(

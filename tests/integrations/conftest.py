@@ -9,7 +9,6 @@ import pytest
 
 from cookieguard.auth._passwords import PasswordHasher
 from cookieguard.auth._sqlite_users import SQLiteUserStore
-from tests.stores.conftest import store  # noqa: F401 -- every server-side store
 
 SECRET_KEY = "integration-tests-secret-key-0123456789"
 TOKEN_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')

@@ -17,7 +17,7 @@ from cookieguard import ConfigError, PasswordHasher, SyncSQLiteStore, SyncSQLite
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.integrations.flask import CookieGuard, CSRFError
 from cookieguard.wsgi import get_csrf_token
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 SECRET = "flask-tests-" + "f" * 40
 OLD_SECRET = "flask-tests-old-" + "o" * 40

@@ -22,7 +22,7 @@ from cookieguard.core._auth import SESSION_VERIFIED_AT
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SyncSessionStore
-from tests.stores.conftest import store_backend
+from tests.store_backends import store_backend
 
 from .flask_account_app import (
     FIREFOX,

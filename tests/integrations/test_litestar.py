@@ -48,7 +48,7 @@ from cookieguard.integrations.litestar import (
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.redis import RedisStore
 from cookieguard.stores.sqlite import SQLiteStore
-from tests.stores.conftest import REDIS_URL, free_port, require_server
+from tests.store_backends import REDIS_URL, free_port, require_server
 
 SECRET = "litestar-tests-secret-key-0123456789abcdef"
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')

@@ -24,7 +24,7 @@ from cookieguard import SQLiteUserStore
 from cookieguard.auth import default_hasher
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores import open_store
-from tests.stores.conftest import REDIS_URL, free_port, require_server
+from tests.store_backends import REDIS_URL, free_port, require_server
 
 APP_FILE = Path(__file__).resolve().parents[1] / "frontdoors" / "apps" / "litestar_app.py"
 TOKEN = re.compile(r'<input type="hidden" name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})">')

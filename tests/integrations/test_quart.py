@@ -47,7 +47,7 @@ from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
 from cookieguard.stores.sqlite import SQLiteStore
 from tests.asgi.scopes import call_websocket, websocket_scope
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 from .conftest import SECRET_KEY, token_in
 
@@ -635,7 +635,7 @@ def conformance_module() -> ModuleType:
 async def test_the_conformance_app_serves_every_spec_route(
     kind: str, tmp_path: Path, users_db: str
 ) -> None:
-    from tests.stores.conftest import REDIS_URL, require_server
+    from tests.store_backends import REDIS_URL, require_server
 
     if kind == "redis":
         require_server("Redis", "127.0.0.1", 6379)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.stores.conftest import free_port, missing
+from tests.store_backends import free_port, missing
 
 
 def _binary(name: str) -> str:

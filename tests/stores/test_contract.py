@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stores.conftest import STORE_KINDS, SYNC_KINDS, store_backend
+from tests.store_backends import STORE_KINDS, SYNC_KINDS, store_backend
 
 from cookieguard.core.tokens import hash_session_id, new_session_id
 from cookieguard.stores.base import KeyCollision, SessionInfo, SessionRecord, SessionStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN
+from tests.store_backends import POSTGRES_DSN
 
 from cookieguard.stores.base import SessionRecord
 

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN
+from tests.store_backends import POSTGRES_DSN
 
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionRecord

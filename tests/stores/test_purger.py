@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stores.conftest import REDIS_URL, free_port, require_server, store_backend
+from tests.store_backends import REDIS_URL, free_port, require_server, store_backend
 
 from cookieguard.demo._db import DemoDatabase
 from cookieguard.demo.app import create_app

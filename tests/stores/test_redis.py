@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.stores.conftest import REDIS_URL, require_server
+from tests.store_backends import REDIS_URL, require_server
 
 from cookieguard.stores.base import SessionRecord
 

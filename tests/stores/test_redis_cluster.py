@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import tests.stores.test_contract as contract
-from tests.stores.conftest import free_port, missing
+from tests.store_backends import free_port, missing
 
 from cookieguard.stores import open_store
 from cookieguard.stores.redis import RedisStore

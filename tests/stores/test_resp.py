@@ -16,7 +16,7 @@ from typing import Any
 import hiredis
 import pytest
 import tests.stores.test_contract as contract
-from tests.stores.conftest import REDIS_URL, free_port, missing, require_server
+from tests.store_backends import REDIS_URL, free_port, missing, require_server
 
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores import _resp

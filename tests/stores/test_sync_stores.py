@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, free_port, require_server, store_backend
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, free_port, require_server, store_backend
 
 from cookieguard.core.tokens import hash_session_id, new_session_id
 from cookieguard.errors import StoreUnavailable

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN, free_port, missing, require_server
+from tests.store_backends import POSTGRES_DSN, free_port, missing, require_server
 
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores.base import SessionRecord, SessionStore

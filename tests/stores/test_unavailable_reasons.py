@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, free_port, require_server
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, free_port, require_server
 
 from cookieguard.errors import StoreUnavailable
 from cookieguard.stores import open_store

@@ -22,7 +22,7 @@ import pytest
 from cookieguard import PasswordHasher, SyncSQLiteUserStore
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores import open_sync_store
-from tests.stores.conftest import POSTGRES_DSN, REDIS_URL, free_port, require_server
+from tests.store_backends import POSTGRES_DSN, REDIS_URL, free_port, require_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')

@@ -12,7 +12,7 @@ from cookieguard import SignedCookieBackend, SyncSQLiteStore
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores import open_sync_store
 from cookieguard.stores.memory import SyncMemoryStore
-from tests.stores.conftest import free_port
+from tests.store_backends import free_port
 
 from .site import SECRET, client, guard
 

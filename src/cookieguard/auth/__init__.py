@@ -4,15 +4,8 @@ The PostgreSQL users table lives in `cookieguard.auth.postgres_users` (it needs 
 """
 
 from cookieguard.auth._context import AuthConfig, AuthMiddleware, auth_config, default_hasher
-from cookieguard.auth._login import (
-    authenticate,
-    change_password,
-    get_user,
-    get_user_id,
-    login,
-    logout,
-    reset_password,
-)
+from cookieguard.auth._login import authenticate, get_user, get_user_id, login, logout
+from cookieguard.auth._password_change import change_password, reset_password
 from cookieguard.auth._passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
 from cookieguard.auth._recent import RecentLoginPolicy, is_recent_login, login_age, reauthenticate
 from cookieguard.auth._remember import (

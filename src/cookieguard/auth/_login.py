@@ -5,8 +5,9 @@
   session is flushed, otherwise the id is cycled keeping the data; the CSRF secret rotates.
 * `logout` deletes the session server-side at once (not at response start, so a handler
   that fails afterwards cannot leave it alive), clears the cookie and rotates the CSRF secret.
-* `get_user_id` answers from the session alone (no query): `change_password` deletes the
-  user's other sessions through the store's per-user index, and `AuthMiddleware` re-checks
+* `get_user_id` answers from the session alone (no query): `change_password`
+  (`cookieguard.auth._password_change`) deletes the user's other sessions through the
+  store's per-user index, and `AuthMiddleware` re-checks
   each session against the user store every `AuthConfig.recheck_interval` seconds (for
   passwords changed outside cookieguard). `get_user` loads the user and re-verifies the
   auth hash on every request.
@@ -21,12 +22,12 @@ from typing import Any
 from cookieguard.asgi._security_events import app_subscriber, emit_for
 from cookieguard.asgi._types import Connection, scope_of
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
-from cookieguard.asgi.session import get_session, get_session_store
+from cookieguard.asgi.session import get_session
 from cookieguard.auth._centre import after_login, request_user_agent
 from cookieguard.auth._context import USER_SCOPE_KEY, AuthConfig, auth_config
 from cookieguard.auth._passwords import PasswordHasher, acceptable_password
 from cookieguard.auth._revalidate import end_session, verify_session_user
-from cookieguard.auth._throttle import LoginThrottle
+from cookieguard.auth._throttle import LoginAttempt, LoginThrottle
 from cookieguard.auth._users import ManagedUserStore, User, UserStore, plausible_username
 from cookieguard.auth.devices import device_name
 from cookieguard.core._auth import (
@@ -40,18 +41,15 @@ from cookieguard.core._auth import (
 from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
 from cookieguard.csrf_rotation import rotate_csrf_secret
-from cookieguard.errors import ConfigError, LoginThrottled
+from cookieguard.errors import ConfigError, InactiveUser, LoginThrottled
 from cookieguard.events import EventType, emit, listening, make_event
-from cookieguard.stores.base import SessionStore
 
 __all__ = [
     "authenticate",
-    "change_password",
     "get_user",
     "get_user_id",
     "login",
     "logout",
-    "reset_password",
 ]
 
 logger = logging.getLogger("cookieguard.auth")
@@ -102,29 +100,9 @@ async def authenticate(
 
         hasher = default_hasher()
     name = username if isinstance(username, str) else ""
+    attempt = await _begin(throttle, name, address, conn)
     try:
-        attempt = await throttle.begin(name, address) if throttle is not None else None
-    except LoginThrottled as exc:
-        await _auth_event(conn, EventType.LOGIN_THROTTLED, username=name, reason=exc.reason)
-        raise
-    ok = False
-    reason = "invalid_input"
-    try:
-        user = None
-        # An unusable password skips the lookup: known and unknown names run the same code.
-        if plausible_username(name) and acceptable_password(password):
-            user = await user_store.get_by_username(name)
-            reason = "unknown_user"
-        if user is None:
-            await hasher.averify_dummy(password if isinstance(password, str) else "")
-        else:
-            assert isinstance(password, str)
-            check = await hasher.averify(user.password_hash, password)
-            # An inactive user is refused like a wrong password, as Django's ModelBackend does.
-            ok = check.ok and user.is_active is True
-            reason = "wrong_password" if not check.ok else "inactive"
-            if ok and check.needs_rehash:
-                user = await _rehash(user_store, hasher, user, password)
+        user, ok, reason = await _check_password(user_store, hasher, name, password)
     except BaseException:
         if attempt is not None:
             await attempt.failed()  # the attempt stays counted; its in-flight slot is freed
@@ -139,6 +117,47 @@ async def authenticate(
         )
         return None
     return user
+
+
+async def _begin(
+    throttle: LoginThrottle | None, name: str, address: str, conn: Connection | None
+) -> LoginAttempt | None:
+    """The throttle's slot for this attempt (None without a throttle); a refusal is an event."""
+    if throttle is None:
+        return None
+    try:
+        return await throttle.begin(name, address)
+    except LoginThrottled as exc:
+        await _auth_event(conn, EventType.LOGIN_THROTTLED, username=name, reason=exc.reason)
+        raise
+
+
+async def _check_password(
+    user_store: UserStore, hasher: PasswordHasher, name: str, password: object
+) -> tuple[User | None, bool, str]:
+    """(the user found, whether the login succeeds, the failure reason for the event).
+
+    Every path verifies one password hash, a dummy one when there is no user to check
+    against, so the time taken does not tell which usernames exist.
+    """
+    ok = False
+    reason = "invalid_input"
+    user = None
+    # An unusable password skips the lookup: known and unknown names run the same code.
+    if plausible_username(name) and acceptable_password(password):
+        user = await user_store.get_by_username(name)
+        reason = "unknown_user"
+    if user is None:
+        await hasher.averify_dummy(password if isinstance(password, str) else "")
+    else:
+        assert isinstance(password, str)
+        check = await hasher.averify(user.password_hash, password)
+        # An inactive user is refused like a wrong password, as Django's ModelBackend does.
+        ok = check.ok and user.is_active is True
+        reason = "wrong_password" if not check.ok else "inactive"
+        if ok and check.needs_rehash:
+            user = await _rehash(user_store, hasher, user, password)
+    return user, ok, reason
 
 
 async def _auth_event(conn: Connection | None, kind: EventType, **fields: Any) -> None:
@@ -170,12 +189,13 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
         keyring: secret keys for the auth hash; defaults to `AuthMiddleware`'s.
 
     Raises:
-        ValueError: `user` is inactive (``is_active`` false); nobody is logged in.
+        InactiveUser: `user` is inactive (``is_active`` false); nobody is logged in. It is
+            also a `ValueError`, what this raised before.
     """
     if not isinstance(user, User):
         raise TypeError("login() needs the User returned by authenticate()")
     if user.is_active is not True:
-        raise ValueError("login() refuses an inactive user")
+        raise InactiveUser("login() refuses an inactive user")
     config = auth_config(conn, keyring)
     session = get_session(conn)
     replaced = session.key_hash if session.is_stored else None
@@ -192,7 +212,7 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
     if config.django_auth_backend is not None:  # Django's get_user needs it (a shared login)
         session[SESSION_AUTH_BACKEND] = config.django_auth_backend
     session[SESSION_AUTH_HASH] = new_hash
-    _checked_now(session, config)
+    checked_now(session, config)
     session[SESSION_VERIFIED_AT] = config.clock()  # the password was just checked: "sudo"
     session.set_user(user.id)
     rotate_csrf_secret(scope_of(conn))  # no CSRF driver, no secret: an API-only app
@@ -216,9 +236,11 @@ async def login(conn: Connection, user: User, *, keyring: KeyRing | None = None)
     )
 
 
-def _checked_now(session: Session, config: AuthConfig) -> None:
-    # The auth hash was just computed from the user's current password hash: the next
-    # re-check is due one interval from now.
+def checked_now(session: Session, config: AuthConfig) -> None:
+    """Record that the auth hash was just computed from the user's current password hash.
+
+    The next re-check against the user store is then due one interval from now.
+    """
     if config.recheck_interval is not None:
         session[SESSION_AUTH_CHECKED] = config.clock()
 
@@ -295,95 +317,3 @@ async def get_user(
     if store is None:
         raise ConfigError("get_user() needs a user store (argument or AuthConfig.user_store)")
     return await verify_session_user(conn, get_session(conn), config, store, user_id)
-
-
-async def change_password(
-    conn: Connection,
-    user_store: ManagedUserStore,
-    user: User,
-    new_password: str,
-    *,
-    keyring: KeyRing | None = None,
-    hasher: PasswordHasher | None = None,
-) -> User:
-    """Set a new password and end every other session of `user`.
-
-    When `user` is the one logged in on `conn`, their current session survives under a new
-    id with the new auth hash; otherwise (an administrator changing someone's password)
-    all of the user's sessions end.
-
-    Returns:
-        The user with the new password hash.
-
-    Raises:
-        ValueError: the new password is unacceptable (empty or too long).
-        LookupError: the user no longer exists.
-    """
-    config = auth_config(conn, keyring)
-    session = get_session(conn)
-    own = get_user_id(conn) == user.id
-    store = get_session_store(conn)
-    updated, ended = await _set_password(
-        user_store,
-        user,
-        new_password,
-        session_store=store,
-        keep=session.key_hash if own and session.is_stored else None,
-        hasher=hasher or config.hasher,
-    )
-    await emit_for(conn, EventType.PASSWORD_CHANGED, user_id=user.id, count=ended)
-    if own:
-        session.cycle_key()
-        session[SESSION_AUTH_HASH] = config.auth_hasher.auth_hash(updated.password_hash)
-        _checked_now(session, config)
-        scope_of(conn)[USER_SCOPE_KEY] = updated
-    return updated
-
-
-async def reset_password(
-    user_store: ManagedUserStore,
-    user: User,
-    new_password: str,
-    *,
-    session_store: SessionStore | None,
-    keep: str | None = None,
-    hasher: PasswordHasher | None = None,
-) -> tuple[User, int]:
-    """Set a new password outside any request and end the user's sessions (but `keep`).
-
-    The part of `change_password` that needs no connection, for an administrator's tool such
-    as ``cookieguard users set-password``: the new hash is stored, then every session of the
-    user in `session_store` is deleted through its per-user index. Sessions in a store that is
-    not passed (None: e.g. signed cookies) end at their next auth-hash check instead.
-
-    Returns:
-        The user with the new password hash, and how many sessions ended.
-
-    Raises:
-        ValueError: the new password is unacceptable (empty or too long).
-        LookupError: the user no longer exists.
-    """
-    updated, ended = await _set_password(
-        user_store, user, new_password, session_store=session_store, keep=keep, hasher=hasher
-    )
-    await emit(make_event(EventType.PASSWORD_CHANGED, user_id=user.id, count=ended))
-    return updated, ended
-
-
-async def _set_password(
-    user_store: ManagedUserStore,
-    user: User,
-    new_password: str,
-    *,
-    session_store: SessionStore | None,
-    keep: str | None,
-    hasher: PasswordHasher | None,
-) -> tuple[User, int]:
-    new_hash = await (hasher or PasswordHasher()).ahash(new_password)
-    if not await user_store.set_password(user.id, new_hash):
-        raise LookupError("no such user")
-    ended = 0
-    if session_store is not None:
-        ended = await session_store.delete_user(user.id, keep=keep)
-    logger.info("password of user %s changed; %d other sessions ended", user.id, ended)
-    return dataclasses.replace(user, password_hash=new_hash), ended

@@ -182,6 +182,10 @@ class SessionStoreRememberStore:
     async def create(
         self, key: str, series: RememberSeries, *, now: float, user_agent: str | None
     ) -> None:
+        """Store a new series as one record owned by its user (so "log out everywhere" ends it).
+
+        The user agent is kept, prefixed, in the record's label, for a devices page.
+        """
         data: dict[str, Any] = {_MARK: 1, _AUTH: series.auth_hash}
         data.update({_VALIDATOR + h: end for h, end in series.validators.items()})
         agent = REMEMBER_LABEL + (user_agent or "")
@@ -189,6 +193,7 @@ class SessionStoreRememberStore:
         await self.store.create(key, record)
 
     async def load(self, key: str, *, now: float) -> RememberSeries | None:
+        """The live series under `key`; None when absent, expired or not a series record."""
         record = await self.store.load(key, now=now)
         if record is None or record.data.get(_MARK) != 1 or record.user_id is None:
             return None
@@ -210,6 +215,10 @@ class SessionStoreRememberStore:
         now: float,
         expires_at: float,
     ) -> bool:
+        """Apply the validator changes as one store delta (racing rotations merge).
+
+        False when the series is gone (expired or deleted meanwhile).
+        """
         return await self.store.update(
             key,
             set_items={_VALIDATOR + h: end for h, end in set_validators.items()},
@@ -220,4 +229,5 @@ class SessionStoreRememberStore:
         )
 
     async def delete(self, key: str) -> None:
+        """Remove the series record if present (a no-op otherwise)."""
         await self.store.delete(key)

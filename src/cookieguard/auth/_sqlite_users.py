@@ -122,7 +122,7 @@ class SQLiteUserStore:
         )
 
     async def create_user(self, username: str, password_hash: str) -> User:
-        """Add a user; raises `UserExists` if the username is taken, ValueError if invalid."""
+        """Add a user; raises `UserExists` if taken, `InvalidUsername` if unacceptable."""
         validate_username(username)
 
         def op(conn: sqlite3.Connection) -> int:
@@ -199,7 +199,7 @@ class SyncSQLiteUserStore:
         return run_inline(self._inline.get_by_username(username))
 
     def create_user(self, username: str, password_hash: str) -> User:
-        """Add a user; raises `UserExists` if the username is taken, ValueError if invalid."""
+        """Add a user; raises `UserExists` if taken, `InvalidUsername` if unacceptable."""
         return run_inline(self._inline.create_user(username, password_hash))
 
     def set_password(self, user_id: str, password_hash: str) -> bool:

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from cookieguard.errors import InvalidUsername
+
 __all__ = [
     "MAX_USERNAME_LENGTH",
     "ManagedUserStore",
@@ -69,19 +71,19 @@ class ManagedUserStore(UserStore, Protocol):
 
 
 def validate_username(username: str) -> str:
-    """`username` if it is acceptable for a new account, else raise ValueError.
+    """`username` if it is acceptable for a new account, else raise `InvalidUsername`.
 
     Accepted: 1 to 150 characters, NFC-normalised, no leading or trailing whitespace, no
     control or separator characters other than the ordinary space.
     """
     if not username or len(username) > MAX_USERNAME_LENGTH:
-        raise ValueError(f"usernames must be 1 to {MAX_USERNAME_LENGTH} characters")
+        raise InvalidUsername(f"usernames must be 1 to {MAX_USERNAME_LENGTH} characters")
     if username != username.strip() or unicodedata.normalize("NFC", username) != username:
-        raise ValueError("usernames must be NFC-normalised without surrounding whitespace")
+        raise InvalidUsername("usernames must be NFC-normalised without surrounding whitespace")
     for char in username:
         category = unicodedata.category(char)
         if category[0] == "C" or (category[0] == "Z" and char != " "):
-            raise ValueError("usernames must not contain control or invisible characters")
+            raise InvalidUsername("usernames must not contain control or invisible characters")
     return username
 
 

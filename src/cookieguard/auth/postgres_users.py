@@ -165,7 +165,7 @@ class PostgresUserStore:
         return self._user(await self._fetch_one(self._by_name, (username,)))
 
     async def create_user(self, username: str, password_hash: str) -> User:
-        """Add a user; raises `UserExists` if the username is taken, ValueError if invalid."""
+        """Add a user; raises `UserExists` if taken, `InvalidUsername` if unacceptable."""
         validate_username(username)
         row = await self._fetch_one(self._insert, (username, password_hash, time.time()))
         if row is None:

@@ -35,6 +35,22 @@ def build_parser(version: str) -> Parser:
     parser.add_argument("--version", action="version", version=f"cookieguard {version}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
+    _demo(commands)
+    _adduser(commands)
+    _users(commands)
+    _sessions(commands)
+
+    _sub(
+        commands,
+        "secret",
+        "print a new random secret key",
+        "Print a new random secret key, e.g. for COOKIEGUARD_SECRET_KEY.",
+    )
+    return parser
+
+
+def _demo(commands: argparse._SubParsersAction[Parser]) -> None:
+    """`cookieguard demo`: where to listen, what to store in, and uvicorn's choices."""
     demo = _sub(
         commands,
         "demo",
@@ -80,6 +96,9 @@ def build_parser(version: str) -> Parser:
         help="HTTP parser, as uvicorn's option: auto is httptools when installed (%(default)s)",
     )
 
+
+def _adduser(commands: argparse._SubParsersAction[Parser]) -> None:
+    """`cookieguard adduser USERNAME`: the password comes from stdin or a prompt, never argv."""
     adduser = _sub(
         commands,
         "adduser",
@@ -90,17 +109,6 @@ def build_parser(version: str) -> Parser:
     )
     adduser.add_argument("username", metavar="USERNAME")
     adduser.add_argument("--db", default=DEFAULT_DB, help="the demo's SQLite file (%(default)s)")
-
-    _users(commands)
-    _sessions(commands)
-
-    _sub(
-        commands,
-        "secret",
-        "print a new random secret key",
-        "Print a new random secret key, e.g. for COOKIEGUARD_SECRET_KEY.",
-    )
-    return parser
 
 
 def _users(commands: argparse._SubParsersAction[Parser]) -> None:

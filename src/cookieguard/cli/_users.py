@@ -15,7 +15,7 @@ import sys
 
 from cookieguard.cli._common import CommandError, iso, print_json, read_password
 from cookieguard.cli._files import list_users, require_file, require_users, user_id_of
-from cookieguard.errors import StoreUnavailable, UserExists
+from cookieguard.errors import InvalidUsername, StoreUnavailable, UserExists, UserNotFound
 
 
 def adduser(username: str, db: str) -> int:
@@ -25,7 +25,7 @@ def adduser(username: str, db: str) -> int:
 
     try:
         validate_username(username)  # before asking for a password in vain
-    except ValueError as exc:
+    except InvalidUsername as exc:
         raise CommandError(f"invalid username {username[:40]!r}: {exc}") from None
     password = read_password(username)
     new = not os.path.exists(db)
@@ -71,7 +71,7 @@ def set_password(args: argparse.Namespace) -> int:
         raise CommandError(f"{exc} (the password may be changed; run the command again)") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    except LookupError:
+    except UserNotFound:
         raise CommandError(f"user {args.username!r} was deleted meanwhile") from None
     where = _sessions.describe(args)
     print(f"password of {args.username!r} changed; {ended} session(s) ended in {where}")
@@ -81,7 +81,7 @@ def set_password(args: argparse.Namespace) -> int:
 async def _set_password(
     db: str, user_id: str, username: str, password: str, sessions: object
 ) -> int:
-    from cookieguard.auth._login import reset_password
+    from cookieguard.auth._password_change import reset_password
     from cookieguard.auth._sqlite_users import SQLiteUserStore
     from cookieguard.stores.base import SessionStore
 
@@ -90,7 +90,7 @@ async def _set_password(
     try:
         user = await users.get_by_id(user_id)
         if user is None:
-            raise LookupError(username)
+            raise UserNotFound(username)
         _, ended = await reset_password(users, user, password, session_store=store)
     finally:
         await users.close()

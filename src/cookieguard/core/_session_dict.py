@@ -46,6 +46,7 @@ class TrackedDict(dict[str, Any]):
         return dict.__getitem__(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """As `dict.get`, and the session counts as read (see `peek` for a read that does not)."""
         self.accessed = True
         return _get(self, key, default)
 
@@ -80,14 +81,17 @@ class TrackedDict(dict[str, Any]):
         return dict.__len__(self)
 
     def keys(self) -> Any:
+        """A live view of the keys; listing them counts as reading the session."""
         self.accessed = True
         return dict.keys(self)
 
     def values(self) -> Any:
+        """A live view of the values; counts as reading the session."""
         self.accessed = True
         return dict.values(self)
 
-    def items(self) -> Any:  # json.dumps of a dict subclass goes through items()
+    def items(self) -> Any:
+        """A live view of the pairs; counts as reading (``json.dumps`` of the session uses it)."""
         self.accessed = True
         return dict.items(self)
 
@@ -142,6 +146,7 @@ class TrackedDict(dict[str, Any]):
         self._record(key, False)
 
     def pop(self, key: str, *default: Any) -> Any:
+        """As `dict.pop`; a removed key is recorded so the save deletes it from the store."""
         self.accessed = True
         if _has(self, key):
             value = dict.pop(self, key)
@@ -159,6 +164,7 @@ class TrackedDict(dict[str, Any]):
         return key, value
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """As `dict.setdefault`; a value it stores is checked and saved like an assignment."""
         self.accessed = True
         if _has(self, key):
             return dict.__getitem__(self, key)

@@ -12,11 +12,8 @@ inspector panel (`cookieguard.demo._inspector`) unless the app was made without 
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -40,88 +37,15 @@ from cookieguard import (
     revoke_session,
     safe_next,
 )
-from cookieguard.auth import REMEMBER_LABEL, reauthenticate, remember
-from cookieguard.auth.devices import device_name
-from cookieguard.demo._api import MAX_BODY as MAX_RECORD_BODY
+from cookieguard.auth import reauthenticate, remember
 from cookieguard.demo._api import current_user_id
 from cookieguard.demo._db import DemoDatabase, validate_record_text
+from cookieguard.demo._format import THROTTLED, device_label, iso, minutes, when
+from cookieguard.demo._forms import HX_VARY, form_text, read_form, wants_fragment
 from cookieguard.demo._inspector import BEFORE_LOGIN_KEY, inspect, remember_before_login
-
-logger = logging.getLogger("cookieguard.demo")
 
 USERNAME_KEY = "demo_username"
 """Session key holding the display name, so pages never query the users table."""
-
-
-MAX_FORM_FIELDS = 16
-"""More fields than any demo form has; Starlette's default is 1,000."""
-
-
-async def read_form(request: Request) -> FormData:
-    """The request's form: text fields only, a bounded number of them.
-
-    `BodyLimitMiddleware` already bounds the whole body per route; this refuses (400) the
-    file parts no demo form has, which Starlette would otherwise spool to disk.
-    """
-    try:
-        return await request.form(
-            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_RECORD_BODY
-        )
-    except HTTPException as exc:  # Starlette's 400 for a form it will not parse
-        logger.warning("Bad form (%s): %s", exc.detail, ascii(request.url.path[:200]))
-        raise
-
-
-def form_text(form: FormData, name: str) -> str:
-    """A form field as text; an absent field counts as empty."""
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-_HX_VARY = {"vary": "HX-Request"}
-
-
-def wants_fragment(request: Request) -> bool:
-    """An HTMX request from the records page: answer 200 with the section, not 303.
-
-    A boosted form (``HX-Boosted``) wants a whole page, as without JavaScript; so does any
-    other client: plain forms get the redirect the contract fixes.
-    """
-    headers = request.headers
-    return headers.get("hx-request") == "true" and "hx-boosted" not in headers
-
-
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "date unknown"  # a record from before the demo kept dates
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-
-
-def _iso(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _minutes(seconds: int) -> str:
-    if seconds < 60:
-        return "a few seconds"
-    minutes = (seconds + 59) // 60
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-def _device(user_agent: str | None) -> str:
-    if user_agent is not None and user_agent.startswith(REMEMBER_LABEL):
-        return "Remember me: " + device_name(user_agent[len(REMEMBER_LABEL) :] or None)
-    return device_name(user_agent)
-
-
-# What the login form says for each `LoginThrottled.reason` (see cookieguard.core._throttle).
-_THROTTLED = {
-    "address": "Too many failed logins from your network",
-    "account": "Too many failed attempts for this username from new places",
-    "busy": "Too many logins at once from your network",
-}
 
 
 class Pages:
@@ -197,12 +121,12 @@ class Pages:
                 self.users, username, password, throttle=self.throttle, address=address
             )
         except LoginThrottled as exc:
-            what = _THROTTLED.get(exc.reason, "Too many failed attempts for this username")
+            what = THROTTLED.get(exc.reason, "Too many failed attempts for this username")
             return await self._login_form(
                 request,
                 next_url=next_url,
                 throttled=True,
-                error=f"{what}. Try again in {_minutes(exc.retry_after)}.",
+                error=f"{what}. Try again in {minutes(exc.retry_after)}.",
                 entered=username,
                 status=429,
                 headers={"retry-after": str(exc.retry_after)},
@@ -277,7 +201,7 @@ class Pages:
                 request,
                 next_url,
                 throttled=True,
-                error=f"Too many failed attempts. Try again in {_minutes(exc.retry_after)}.",
+                error=f"Too many failed attempts. Try again in {minutes(exc.retry_after)}.",
                 status=429,
                 headers={"retry-after": str(exc.retry_after)},
             )
@@ -329,7 +253,7 @@ class Pages:
         fragment: bool = False,
     ) -> Response:
         records = [
-            {"id": r.id, "text": r.text, "when": _when(r.created_at), "iso": _iso(r.created_at)}
+            {"id": r.id, "text": r.text, "when": when(r.created_at), "iso": iso(r.created_at)}
             for r in await self.db.records(user_id)
         ]
         context = {
@@ -341,7 +265,7 @@ class Pages:
         status = 400 if error else 200
         if fragment:  # just the section HTMX swaps: no layout, no inspector
             return self.templates.TemplateResponse(
-                request, "records_section.html", context, status_code=status, headers=_HX_VARY
+                request, "records_section.html", context, status_code=status, headers=HX_VARY
             )
         return await self._page(request, "records.html", context, status)
 
@@ -391,11 +315,11 @@ class Pages:
             {
                 "ref": entry.handle,
                 "current": entry.current,
-                "device": _device(entry.user_agent),
+                "device": device_label(entry.user_agent),
                 "address": entry.client_address or "",
                 "user_agent": entry.user_agent or "",
-                "created": _when(entry.created_at),
-                "last_seen": _when(entry.last_seen),
+                "created": when(entry.created_at),
+                "last_seen": when(entry.last_seen),
             }
             for entry in await list_sessions(request)
         ]

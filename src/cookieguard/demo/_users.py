@@ -13,7 +13,7 @@ async def create_user(db_path: str, username: str, password: str) -> str:
 
     Raises:
         UserExists: the username is taken.
-        ValueError: the username is not acceptable (empty, too long, control characters).
+        InvalidUsername: the username is not acceptable (empty, too long, control characters).
     """
     users = SQLiteUserStore(db_path)
     try:

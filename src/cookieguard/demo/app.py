@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
@@ -38,7 +39,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, ExceptionHandler
 
 from cookieguard import (
     AuthConfig,
@@ -171,12 +172,68 @@ def create_app(
     users = users if users is not None else SQLiteUserStore(db.path)
     templates = _templates()
     pages = Pages(templates, db, users, LoginThrottle(store), inspector=inspector)
-    api = RecordsAPI(db)
-    refusal_page = _refusal_renderer(templates)
+    site = Starlette(
+        routes=_routes(pages, RecordsAPI(db)),
+        lifespan=_lifespan(db, store, users, purge_interval),
+        exception_handlers=_exception_handlers(templates),
+    )
+    return _secured(site, store, users, secret_key, _refusal_renderer(templates))
+
+
+def _routes(pages: Pages, api: RecordsAPI) -> list[Route]:
+    """The site's URLs: pages need a login, sensitive ones a recent one."""
     # Sensitive actions need the password entered within SUDO_MAX_AGE; a POST comes back to
     # the page its form was on, since a redirect cannot repeat it.
     sudo_sessions = require_recent_login(SUDO_MAX_AGE, fallback_next="/sessions")
     sudo_password = require_recent_login(SUDO_MAX_AGE, fallback_next="/password")
+    return [
+        Route("/", _home, methods=["GET"]),
+        Route("/login", pages.login_page, methods=["GET"]),
+        Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/records", requires_login(pages.records), methods=["GET"]),
+        Route("/records", requires_login(pages.add_record), methods=["POST"]),
+        Route(
+            "/records/{record_id:int}/delete",
+            requires_login(pages.delete_record),
+            methods=["POST"],
+        ),
+        Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
+        Route("/sessions/revoke", sudo_sessions(pages.revoke), methods=["POST"]),
+        Route("/sessions/revoke-others", sudo_sessions(pages.revoke_others), methods=["POST"]),
+        Route("/reauth", requires_login(pages.reauth_page), methods=["GET"]),
+        Route("/reauth", requires_login(pages.reauth_submit), methods=["POST"]),
+        Route("/password", sudo_password(pages.password_page), methods=["GET"]),
+        Route("/password", sudo_password(pages.password_submit), methods=["POST"]),
+        Route("/api/records", requires_login(api.list), methods=["GET"]),
+        Route("/api/records", requires_login(api.add), methods=["POST"]),
+        Route("/static/style.css", _style, methods=["GET"]),
+        *(Route(f"/static/{name}", _script, methods=["GET"]) for name in SCRIPTS),
+    ]
+
+
+def _lifespan(
+    db: DemoDatabase, store: SessionStore, users: UserStore, purge_interval: float
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Purge expired sessions while the site runs; close every store when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with Purger(store, interval=purge_interval):
+                yield
+        finally:
+            await store.close()
+            close_users = getattr(users, "close", None)
+            if close_users is not None:
+                await close_users()
+            db.close()
+
+    return lifespan
+
+
+def _exception_handlers(templates: Jinja2Templates) -> dict[Any, ExceptionHandler]:
+    """Starlette's and the endpoints' errors in the site's look (JSON under ``/api/``)."""
 
     def error_page(request: Request, status: int, message: str) -> Response:
         context = {
@@ -220,50 +277,21 @@ def create_app(
         response.headers.update(headers)
         return response
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            async with Purger(store, interval=purge_interval):
-                yield
-        finally:
-            await store.close()
-            close_users = getattr(users, "close", None)
-            if close_users is not None:
-                await close_users()
-            db.close()
+    return {
+        StoreUnavailable: unavailable,
+        ClientDisconnect: _client_left,
+        HTTPException: http_error,
+    }
 
-    site = Starlette(
-        routes=[
-            Route("/", _home, methods=["GET"]),
-            Route("/login", pages.login_page, methods=["GET"]),
-            Route("/login", pages.login_submit, methods=["POST"]),
-            Route("/logout", pages.logout, methods=["POST"]),
-            Route("/records", requires_login(pages.records), methods=["GET"]),
-            Route("/records", requires_login(pages.add_record), methods=["POST"]),
-            Route(
-                "/records/{record_id:int}/delete",
-                requires_login(pages.delete_record),
-                methods=["POST"],
-            ),
-            Route("/sessions", requires_login(pages.sessions), methods=["GET"]),
-            Route("/sessions/revoke", sudo_sessions(pages.revoke), methods=["POST"]),
-            Route("/sessions/revoke-others", sudo_sessions(pages.revoke_others), methods=["POST"]),
-            Route("/reauth", requires_login(pages.reauth_page), methods=["GET"]),
-            Route("/reauth", requires_login(pages.reauth_submit), methods=["POST"]),
-            Route("/password", sudo_password(pages.password_page), methods=["GET"]),
-            Route("/password", sudo_password(pages.password_submit), methods=["POST"]),
-            Route("/api/records", requires_login(api.list), methods=["GET"]),
-            Route("/api/records", requires_login(api.add), methods=["POST"]),
-            Route("/static/style.css", _style, methods=["GET"]),
-            *(Route(f"/static/{name}", _script, methods=["GET"]) for name in SCRIPTS),
-        ],
-        lifespan=lifespan,
-        exception_handlers={
-            StoreUnavailable: unavailable,
-            ClientDisconnect: _client_left,
-            HTTPException: http_error,
-        },
-    )
+
+def _secured(
+    site: ASGIApp,
+    store: SessionStore,
+    users: UserStore,
+    secret_key: str,
+    refusal_page: Callable[[Refusal], str],
+) -> ASGIApp:
+    """`site` inside cookieguard's middleware, outermost first as the module docs show."""
     # A password changed in the users table by other means logs its sessions out within
     # five minutes (the re-check interval); every session ends 30 days after login at the
     # latest, however often it is used. Both are the defaults, spelled out here.

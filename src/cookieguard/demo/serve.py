@@ -15,9 +15,15 @@ import socket
 import sqlite3
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from cookieguard import ConfigError, SessionStore, SQLiteStore, StoreUnavailable
 from cookieguard.stores import open_store, redact_url
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from cookieguard.demo._db import DemoDatabase
 
 __all__ = ["ServeError", "serve"]
 
@@ -117,13 +123,41 @@ def serve(
     """
     import uvicorn
 
-    from cookieguard.demo._db import DemoDatabase
     from cookieguard.demo._users import ensure_demo_user
     from cookieguard.demo.app import create_app
 
+    _check_choices(loop=loop, http=http)
+    db, secret_key = _open_database(db_path)
+    check_store(db_path, store_url)
+    sock = bind(host, port)
+    # The first start of a database that gets this far creates a user to log in with, and
+    # only one of several servers starting together does (the claim is one atomic insert).
+    credentials = None
+    if db.claim("demo_user"):
+        credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME))
+    _configure_logging(access_log)
+    app = create_app(db, open_session_store(db_path, store_url), secret_key=secret_key)
+    _announce(sock, db_path, store_url, credentials, forwarded_allow_ips)
+    config = _uvicorn_config(app, access_log, forwarded_allow_ips, loop=loop, http=http)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _check_choices(*, loop: str, http: str) -> None:
+    """An explicit ``--loop``/``--http`` whose module is missing fails here, not in uvicorn."""
     for option, choice in (("--loop", loop), ("--http", http)):
         if choice != "auto" and importlib.util.find_spec(choice) is None:
             raise ServeError(f"{option} {choice} needs {choice}: pip install {choice}")
+
+
+def _open_database(db_path: str) -> tuple[DemoDatabase, str]:
+    """The demo's database (created if missing) and the secret key to sign with.
+
+    The key comes from the environment, else from the database (made on its first start),
+    so that several servers on one database accept each other's sessions.
+    """
+    from cookieguard.demo._db import DemoDatabase
+
     if db_path == ":memory:" or db_path.startswith("file:"):
         raise ServeError("--db needs a file path: the site and cookieguard adduser share it")
     try:
@@ -136,15 +170,17 @@ def serve(
             f"{SECRET_KEY_ENV} must be at least {MIN_SECRET_KEY} bytes; "
             "make one with: cookieguard secret"
         )
-    check_store(db_path, store_url)
-    sock = bind(host, port)
-    # The first start of a database that gets this far creates a user to log in with, and
-    # only one of several servers starting together does (the claim is one atomic insert).
-    credentials = None
-    if db.claim("demo_user"):
-        credentials = asyncio.run(ensure_demo_user(db_path, DEMO_USERNAME))
-    _configure_logging(access_log)
-    app = create_app(db, open_session_store(db_path, store_url), secret_key=secret_key)
+    return db, secret_key
+
+
+def _announce(
+    sock: socket.socket,
+    db_path: str,
+    store_url: str | None,
+    credentials: tuple[str, str] | None,
+    forwarded_allow_ips: Sequence[str],
+) -> None:
+    """Tell the person who started the demo where it listens, stores, and how to log in."""
     actual_host, actual_port = sock.getsockname()[:2]
     shown_host = f"[{actual_host}]" if ":" in actual_host else actual_host
     where = redact_url(store_url) if store_url else db_path
@@ -156,7 +192,15 @@ def serve(
         print(f"  trusting X-Forwarded-Proto/-For from {', '.join(forwarded_allow_ips)}")
     # The last line, flushed: scripts and tests wait for it.
     print(f"cookieguard demo: serving http://{shown_host}:{actual_port}/", flush=True)
-    config = uvicorn.Config(
+
+
+def _uvicorn_config(
+    app: Any, access_log: bool, forwarded_allow_ips: Sequence[str], *, loop: str, http: str
+) -> uvicorn.Config:
+    """How uvicorn runs the demo: no logging setup of its own, no Server header."""
+    import uvicorn
+
+    return uvicorn.Config(
         app,
         log_config=None,
         access_log=access_log,
@@ -172,5 +216,3 @@ def serve(
         loop=loop,
         http=http,
     )
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0

@@ -20,7 +20,8 @@ from cookieguard.core._django_signing import (
     session_salt,
 )
 from cookieguard.django._hashers import DJANGO_PBKDF2_ITERATIONS, DjangoPasswordHasher
-from cookieguard.django._sessions import DjangoSessionBackend, DjangoSessionStore
+from cookieguard.django._session_store import DjangoSessionStore
+from cookieguard.django._sessions import DjangoSessionBackend
 from cookieguard.django._settings import DjangoSite, from_django_settings
 from cookieguard.django._tables import open_database
 from cookieguard.django._users import DjangoUserStore

@@ -30,8 +30,7 @@ The table has no user column either: listing or ending one user's sessions (``my
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -52,49 +51,18 @@ from cookieguard.core.session_plan import (
 )
 from cookieguard.core.signing import KeyRing
 from cookieguard.core.tokens import hash_session_id
+from cookieguard.django._known_ids import KnownIds
+from cookieguard.django._session_store import DjangoSessionStore
 from cookieguard.django._tables import Database, Transaction, check_identifier, open_database
 from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores.base import SessionInfo, SessionRecord
 
-__all__ = ["DjangoSessionBackend", "DjangoSessionStore"]
+__all__ = ["DjangoSessionBackend"]
 
 logger = logging.getLogger("cookieguard.django")
 
-KNOWN_IDS: Final = 16_384
-"""Session keys remembered by key hash (see `_KnownIds`)."""
 _SCAN_BATCH: Final = 500
 _CREATE_RETRIES: Final = 3
-
-
-class _KnownIds:
-    """key hash -> raw session key, for the sessions this process loaded recently.
-
-    Core hands a backend only the key *hash* of a record to delete (after `flush`,
-    `cycle_key`, `logout`), as every other store keys by it; Django's rows are keyed by the raw
-    key, which a hash cannot give back. A load remembers it; the map holds the most recent
-    `KNOWN_IDS` (a few MiB), far more than the requests in flight. Should one still be
-    forgotten, the deletion fails closed (`StoreUnavailable`: a 503, and a retry works), so a
-    logout never reports success while the row lives on.
-    """
-
-    __slots__ = ("_ids", "limit")
-
-    def __init__(self, limit: int = KNOWN_IDS) -> None:
-        self._ids: dict[str, str] = {}
-        self.limit = limit
-
-    def remember(self, key_hash: str, key: str) -> None:
-        ids = self._ids
-        ids.pop(key_hash, None)
-        ids[key_hash] = key
-        if len(ids) > self.limit:
-            del ids[next(iter(ids))]
-
-    def get(self, key_hash: str) -> str | None:
-        return self._ids.get(key_hash)
-
-    def forget(self, key_hash: str) -> None:
-        self._ids.pop(key_hash, None)
 
 
 class DjangoSessionBackend:
@@ -134,7 +102,7 @@ class DjangoSessionBackend:
         self.cookie_age = cookie_age
         self._zone = UTC if time_zone is None else ZoneInfo(time_zone)
         self.codec: SessionCodec = SessionCodec(keys.current, tuple(keys.fallbacks), salt=salt)
-        self._ids = _KnownIds()
+        self._ids = KnownIds()
         self._refused: set[str] = set()
         db = self.database
         expire = db.epoch_sql("expire_date")
@@ -236,6 +204,10 @@ class DjangoSessionBackend:
         """Close the database connections."""
         await self.database.close()
 
+    def known_key(self, key_hash: str) -> str | None:
+        """The raw Django key of a session this process loaded recently (see `KnownIds`)."""
+        return self._ids.get(key_hash)
+
     # -- rows --------------------------------------------------------------------------------
 
     def _decode(self, key_hash: str, session_data: object) -> dict[str, Any] | None:
@@ -332,7 +304,7 @@ class DjangoSessionBackend:
         """Delete the row of a session this process loaded, named by its key hash.
 
         Raises:
-            StoreUnavailable: the key is no longer known (see `_KnownIds`): fail closed.
+            StoreUnavailable: the key is no longer known (see `KnownIds`): fail closed.
         """
         key = self._ids.get(key_hash)
         if key is None:
@@ -379,100 +351,6 @@ class DjangoSessionBackend:
     async def purge(self, *, now: float, batch_size: int) -> int:
         """Delete one batch of expired rows (``expire_date < now``, as ``clearsessions``)."""
         return await self.database.execute(self._sql_purge, (self.database.when(now), batch_size))
-
-
-class DjangoSessionStore:
-    """Django's session table behind the `SessionStore` protocol, keyed by key hash.
-
-    What the auth helpers and `Purger` need from a store works: `delete` (logout ends the
-    row at once), `list_user` and `delete_user` (scans: see the module docs), `update`,
-    `load` and `purge_expired` (``clearsessions``' rule; both may run). `create` does not:
-    rows are created by `DjangoSessionBackend` under their raw key. Login throttle counters
-    need a cookieguard store of their own (``LoginThrottle(SQLiteStore(...))``).
-    """
-
-    def __init__(self, backend: DjangoSessionBackend) -> None:
-        self.backend = backend
-
-    def __repr__(self) -> str:
-        return f"DjangoSessionStore({self.backend!r})"
-
-    async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
-        """The record of a session this process knows, else None."""
-        key = self.backend._ids.get(key_hash)
-        return None if key is None else await self.backend.load_record(key, now=now)
-
-    async def create(
-        self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
-    ) -> None:
-        """Not supported: Django's rows are created under their raw key by the backend."""
-        raise ConfigError("create Django session rows through DjangoSessionBackend")
-
-    async def update(
-        self,
-        key_hash: str,
-        *,
-        set_items: Mapping[str, Any],
-        delete_keys: Collection[str],
-        last_seen: float,
-        expires_at: float,
-        now: float,
-    ) -> bool:
-        """Apply a delta to a known session's row; False if it is gone or unknown."""
-        key = self.backend._ids.get(key_hash)
-        if key is None:
-            return False
-        return await self.backend.rewrite(key, set_items, delete_keys, now, expires_at)
-
-    async def delete(self, key_hash: str) -> None:
-        """Delete a known session's row now (raises `StoreUnavailable` if it is not known)."""
-        await self.backend.delete_hash(key_hash)
-
-    async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
-        """The user's live sessions, most recently saved first (a full-table scan)."""
-        return await self.backend.user_sessions(user_id, now=now)
-
-    async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
-        """Delete every row of `user_id` except `keep` (a key hash); how many (a scan)."""
-        ended = 0
-        for info in await self.backend.user_sessions(user_id, now=time.time()):
-            if info.key_hash != keep:
-                await self.backend.delete_hash(info.key_hash)
-                ended += 1
-        return ended
-
-    async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
-        """Delete expired rows in batches, yielding each batch's count."""
-        while count := await self.backend.purge(now=now, batch_size=batch_size):
-            yield count
-
-    async def hit(
-        self, key: str, *, window: int, now: float, limit: int | None = None
-    ) -> tuple[int, float]:
-        """Not supported (see the class docs)."""
-        raise ConfigError(_NO_COUNTERS)
-
-    async def release(self, key: str, *, now: float) -> None:
-        """Not supported (see the class docs)."""
-        raise ConfigError(_NO_COUNTERS)
-
-    async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
-        """Not supported (see the class docs)."""
-        raise ConfigError(_NO_COUNTERS)
-
-    async def reset(self, key: str) -> None:
-        """Not supported (see the class docs)."""
-        raise ConfigError(_NO_COUNTERS)
-
-    async def close(self) -> None:
-        """Close the backend's database connections."""
-        await self.backend.close()
-
-
-_NO_COUNTERS: Final = (
-    "Django's session table holds sessions only: give LoginThrottle a cookieguard store "
-    "(SQLiteStore, PostgresStore, RedisStore) for its counters"
-)
 
 
 def _user_of(data: Mapping[str, Any]) -> str | None:

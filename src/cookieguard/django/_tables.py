@@ -68,8 +68,14 @@ class Database(Protocol):
     `epoch_sql` and `epoch`.
     """
 
-    async def fetchone(self, sql: str, params: Sequence[Any]) -> Row | None: ...
-    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
+    async def fetchone(self, sql: str, params: Sequence[Any]) -> Row | None:
+        """The first row `sql` selects, or None when it selects nothing."""
+        ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """Every row `sql` selects, in the order the database returns them."""
+        ...
+
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run one statement; the number of rows it changed."""
         ...
@@ -93,7 +99,9 @@ class Database(Protocol):
     for_update: str
     """`` FOR UPDATE`` where the engine locks rows read in a transaction, else ``""``."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the connection(s); the database is not used afterwards."""
+        ...
 
 
 class Transaction(Protocol):

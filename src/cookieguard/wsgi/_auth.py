@@ -19,11 +19,11 @@ from cookieguard._inline import run_inline
 from cookieguard.asgi._types import Message
 from cookieguard.auth._context import AuthConfig, AuthMiddleware
 from cookieguard.auth._login import authenticate as _authenticate
-from cookieguard.auth._login import change_password as _change_password
 from cookieguard.auth._login import get_user as _get_user
 from cookieguard.auth._login import get_user_id as _get_user_id
 from cookieguard.auth._login import login as _login
 from cookieguard.auth._login import logout as _logout
+from cookieguard.auth._password_change import change_password as _change_password
 from cookieguard.auth._passwords import PasswordHasher
 from cookieguard.auth._recent import reauthenticate as _reauthenticate
 from cookieguard.auth._sessions import SessionEntry

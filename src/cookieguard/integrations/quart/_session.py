@@ -65,6 +65,7 @@ class QuartSession(SessionMixin):
         return self._session[key]
 
     def get(self, key: str, default: Any = None) -> Any:
+        """As `dict.get`, reading the underlying cookieguard session."""
         return self._session.get(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:

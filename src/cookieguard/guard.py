@@ -21,14 +21,17 @@ from typing import Any
 
 from cookieguard.asgi.csrf import CSRFMiddleware
 from cookieguard.asgi.layering import layers_below
+from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.asgi.session import SessionMiddleware
 from cookieguard.asgi.types import ASGIApp, Message, Receive, Scope, Send
 from cookieguard.auth.context import AuthConfig, AuthMiddleware
 from cookieguard.auth.users import UserStore
 from cookieguard.backends import SessionBackend
 from cookieguard.config import CSRFConfig, SessionConfig
+from cookieguard.core.csrf import SAFE_METHODS
+from cookieguard.core.session import Session
 from cookieguard.core.signing import KeyRing
-from cookieguard.errors import ConfigError
+from cookieguard.errors import ConfigError, StoreUnavailable
 from cookieguard.stores import open_store
 from cookieguard.stores.base import SessionStore
 
@@ -90,18 +93,77 @@ class CookieGuard:
             open_store(store) if isinstance(store, str) else store
         )
         self.user_app = app
-        self.app: ASGIApp = SessionMiddleware(
-            CSRFMiddleware(AuthMiddleware(app, self.auth), self.csrf_config),
-            self.store,
-            self.session_config,
-        )
+        self._auth_layer = AuthMiddleware(app, self.auth)
+        self._csrf_layer = CSRFMiddleware(self._auth_layer, self.csrf_config)
+        self._session_layer = SessionMiddleware(self._csrf_layer, self.store, self.session_config)
+        self.app: ASGIApp = self._session_layer
+        """The three middlewares, nested: what serves websockets and the lifespan."""
         _install_framework_handlers(app, self.session_config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" and self._owns_store:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan" and self._owns_store:
             await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request through all three layers as one: one coroutine, one `send` wrapper.
+
+        Exactly what `self.app` (the nested middlewares) does, step for step, in the same
+        order and through the layers' own methods: the session is loaded (or the request
+        refused with 503), the CSRF state made and an unsafe request checked (a refusal
+        goes out through the session's response handling, as when nested), the auth
+        re-check run when due, then the app. At the response start the CSRF cookie and
+        ``Vary`` go on first, then the session's save and cookie. Nesting would cost two
+        more coroutines per request and two more wrapper calls per message sent.
+        """
+        sessions, csrf = self._session_layer, self._csrf_layer
+        value, now = sessions._enter(scope)
+        session = await sessions._load(scope, send, value, now) if value else Session(now)
+        if session is None:
             return
-        await self.app(scope, receive, send)
+        scope[SESSION_SCOPE_KEY] = session
+        state = csrf._state_for(scope)
+        replaced = started = app_running = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal replaced, started
+            if replaced:
+                return  # the error response already went out; swallow the app's body
+            pending = app_running and (state.cookie_pending or state.token_issued)
+            if pending and message["type"] == "http.response.start":
+                message = csrf._with_cookie(scope, state, message)
+            if started:
+                await send(message)
+                return
+            started = True
+            if message["type"] == "http.response.start" and not session.untouched:
+                sent = await sessions._on_start(scope, session, message, now, send)
+                if sent is None:
+                    replaced = True
+                    return
+                message = sent
+            await send(message)
+
+        try:
+            if scope["method"] not in SAFE_METHODS:
+                checked = await csrf._check(scope, receive, send_wrapper, state)
+                if checked is None:
+                    return
+                receive = checked
+            due = self._auth_layer._enter(scope)
+            if due is not None:
+                await due
+            app_running = True
+            await self.user_app(scope, receive, send_wrapper)
+            if not csrf._exemption_check.done:
+                csrf._exemption_check.after_request(scope)
+        except StoreUnavailable as exc:
+            if started or replaced:
+                raise  # too late for a 503: the server logs it and drops the connection
+            await sessions._inner_unavailable(scope, send, exc)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, then the store the guard opened is closed at shutdown."""

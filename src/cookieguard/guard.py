@@ -101,24 +101,22 @@ class CookieGuard:
         _install_framework_handlers(app, self.session_config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "lifespan" and self._owns_store:
-            await self._lifespan(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An HTTP request through all three layers as one: one coroutine, one `send` wrapper.
-
-        Exactly what `self.app` (the nested middlewares) does, step for step, in the same
-        order and through the layers' own methods: the session is loaded (or the request
-        refused with 503), the CSRF state made and an unsafe request checked (a refusal
-        goes out through the session's response handling, as when nested), the auth
-        re-check run when due, then the app. At the response start the CSRF cookie and
-        ``Vary`` go on first, then the session's save and cookie. Nesting would cost two
-        more coroutines per request and two more wrapper calls per message sent.
+        """An HTTP request goes through all three layers as one: one coroutine, one `send`
+        wrapper (nesting costs two more coroutines per request and two more wrapper calls
+        per message sent). It is exactly what `self.app` (the nested middlewares) does, step
+        for step, in the same order and through the layers' own methods: the session is
+        loaded (or the request refused with 503), the CSRF state made and an unsafe request
+        checked (a refusal goes out through the session's response handling, as when
+        nested), the auth re-check run when due, then the app. At the response start the
+        CSRF cookie and ``Vary`` go on first, then the session's save and cookie.
+        Websockets and the lifespan take the nested middlewares.
         """
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self._owns_store:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
         sessions, csrf = self._session_layer, self._csrf_layer
         value, now = sessions._enter(scope)
         session = await sessions._load(scope, send, value, now) if value else Session(now)

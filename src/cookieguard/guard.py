@@ -5,7 +5,10 @@ AuthMiddleware(app, auth)), store)``: sessions outermost (CSRF may keep its secr
 session, and login rotates it), auth innermost (it reads the session). `CookieGuard` builds
 exactly that stack from one call, so the common case has no order to get wrong; the separate
 middlewares stay for stacks that need something in between, and refuse a wrong order when
-constructed (`cookieguard.asgi.layering`).
+constructed (`cookieguard.asgi.layering`). An HTTP request runs the three layers' steps in
+one coroutine with one `send` wrapper (the layers' own methods, in the nested order), which
+saves two coroutines per request and two wrapper calls per message; websockets and the
+lifespan go through the nested stack.
 
 For a Starlette or FastAPI app it also registers the exception handlers that app needs
 (`cookieguard.integrations.starlette.install_exception_handlers`): a `StoreUnavailable`
@@ -43,8 +46,9 @@ _MAX_DEPTH = 64
 class CookieGuard:
     """Sessions, CSRF protection and login for any ASGI app, in one call.
 
-    ``app = CookieGuard(api, store="sqlite:///site.db", secret_key=..., users=users)`` is
-    ``SessionMiddleware(CSRFMiddleware(AuthMiddleware(api, auth), csrf), store, session)``.
+    ``app = CookieGuard(api, store="sqlite:///site.db", secret_key=..., users=users)`` does
+    what ``SessionMiddleware(CSRFMiddleware(AuthMiddleware(api, auth), csrf), store, session)``
+    does (that stack is ``guard.app``), with an HTTP request served as one ASGI layer.
 
     Args:
         app: the ASGI app to protect (a FastAPI or Starlette app, or anything ASGI).

@@ -10,8 +10,9 @@ driver by at least 10%. This measures what a session store asks of each, one op 
   PEXPIRE), two round trips, as `RedisStore` does. Clients: our `RespClient`, redis-py
   (asyncio, hiredis parser), coredis.
 - PostgreSQL: a prepared `SELECT data, expires ... WHERE id = $1` then a prepared `UPDATE`
-  of data and expiry, as `PostgresStore` does. Clients: our `WirePool` (the per-request
-  statements go through its pipelined connection, as in the store), psycopg 3 async
+  of data and expiry, as `PostgresStore` does. Clients: our `WirePool` as the store uses it
+  (the load on its pipelined connection, the save on a pool connection), the same with both
+  on the pipelined connection (`pgwire-pipe`, the store until the saves moved), psycopg 3 async
   (`prepare=True`; a psycopg_pool pool at concurrency 16), asyncpg (its statement cache; an
   asyncpg pool at concurrency 16).
 
@@ -49,7 +50,10 @@ SAVE_LUA = (
 )
 DATA = json.dumps({"_auth_user_id": "1", "_auth_user_hash": "x" * 64, "csrf": "y" * 32})
 REDIS_CLIENTS = ["resp", "redis-py", "coredis"]
-PG_CLIENTS = ["pgwire", "psycopg", "asyncpg"]
+PG_CLIENTS = ["pgwire", "pgwire-pipe", "psycopg", "asyncpg"]
+# pgwire: as `PostgresStore` runs them (the load on the shared pipelined connection, the save
+# on a pool connection of its own, so commits run in parallel); pgwire-pipe: both statements
+# on the pipelined connection, as the store did before (commits one after another).
 Op = Callable[[int], Awaitable[None]]
 
 
@@ -122,20 +126,21 @@ async def _pg_op(client: str, table: str, concurrency: int) -> tuple[Op, Callabl
     select = f"SELECT data, expires FROM {table} WHERE id = $1"
     update = f"UPDATE {table} SET data = $2, expires = $3 WHERE id = $1"
     ids = [f"session-{i}" for i in range(16)]
-    if client == "pgwire":
+    if client.startswith("pgwire"):
         from cookieguard.stores import _pg_sql as pg
         from cookieguard.stores._pgwire import WirePool
 
         pool = WirePool(POSTGRES_URL, max_size=10, timeout=3, query_timeout=10, setup=pg.SETUP)
         s, u = select.encode(), update.encode()
         bids = [i.encode() for i in ids]
+        save = pool.pipelined if client == "pgwire-pipe" else pool.execute
 
         async def op(i: int) -> None:
             deadline = pool.deadline()
             res = await pool.pipelined(b"bench_load", s, [bids[i]], deadline)
             res.get_value(0, 0)
             deadline = pool.deadline()
-            await pool.pipelined(b"bench_save", u, [bids[i], DATA.encode(), b"1"], deadline)
+            await save(b"bench_save", u, [bids[i], DATA.encode(), b"1"], deadline)
 
         return op, pool.close
     if client == "psycopg":
@@ -235,6 +240,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--stores", default="redis,postgres", help="which clients to run")
     parser.add_argument("--child", nargs=4, metavar=("CLIENT", "OPS", "CONCURRENCY", "NAME"))
     args = parser.parse_args()
     if args.child:
@@ -251,9 +257,9 @@ def main() -> int:
     samples: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for r in range(args.rounds):
-            for group in (REDIS_CLIENTS, PG_CLIENTS):
+            for group in _groups(args.stores):
                 for conc in (1, 16):
-                    order = group[r % 3 :] + group[: r % 3]
+                    order = group[r % len(group) :] + group[: r % len(group)]
                     for client in order:
                         name = prefix if client in REDIS_CLIENTS else table
                         cmd = [sys.executable, __file__, "--child", client, str(args.ops)]
@@ -263,7 +269,7 @@ def main() -> int:
                             raise RuntimeError(f"{client}: {done.stderr[-2000:]}")
                         got = json.loads(done.stdout.strip().splitlines()[-1])
                         samples.setdefault((client, conc), []).append(got)
-                        print(f"round {r + 1} {client:9} c={conc:<2} {got}", flush=True)
+                        print(f"round {r + 1} {client:11} c={conc:<2} {got}", flush=True)
             load.append(os.getloadavg()[0])
     finally:
         _cleanup(table, prefix)
@@ -272,6 +278,11 @@ def main() -> int:
     (RESULTS / "drivers.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def _groups(stores: str) -> list[list[str]]:
+    wanted = stores.split(",")
+    return [g for g, n in ((REDIS_CLIENTS, "redis"), (PG_CLIENTS, "postgres")) if n in wanted]
 
 
 def _gain(
@@ -308,7 +319,10 @@ def report(
         (REDIS_CLIENTS, "Redis HGETALL + EVALSHA"),
         (PG_CLIENTS, "PG SELECT + UPDATE"),
     ):
-        ours, others = group[0], group[1:]
+        if group not in _groups(args.stores):
+            continue
+        ours = group[0]
+        others = [c for c in group[1:] if not c.startswith(ours)]
         for client in group:
             verdict = ""
             if client == ours:

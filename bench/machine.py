@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from subjects import ASGI_VENV, BENCH, DJANGO_VENV, POSTGRES_URL
+from subjects import ASGI_VENV, BENCH, DJANGO_VENV, FLASK_VENV, POSTGRES_URL
 
 _VERSIONS = (
     "import importlib.metadata as m, platform, json, sys\n"
@@ -68,6 +68,10 @@ def describe() -> dict[str, object]:
         ],
     )
     django = _versions(DJANGO_VENV, ["django", "gunicorn", "redis", "hiredis"])
+    flask = _versions(
+        FLASK_VENV,
+        ["flask", "werkzeug", "gunicorn", "flask-session", "cachelib", "flask-wtf", "flask-login"],
+    )
     redis_info = _output(["redis-cli", "INFO", "server"])
     redis_version = next(
         (ln.split(":", 1)[1] for ln in redis_info.splitlines() if ln.startswith("redis_version")),
@@ -82,6 +86,7 @@ def describe() -> dict[str, object]:
         "asgi_server": f"uvicorn {asgi.get('uvicorn')} (uvloop {asgi.get('uvloop')}, httptools "
         f"{asgi.get('httptools')}; h11 for uvicorn-h11), granian {asgi.get('granian')}",
         "django_env": django,
+        "flask_env": flask,
         "django_server": "gunicorn, 1 sync worker (closes the connection after each response)",
         "redis_server": redis_version,
         "postgres_server": "PostgreSQL "

@@ -24,6 +24,14 @@ PEER_FACTOR = 2.0
 PEER = {"cookieguard-redis": "starsessions-redis"}  # others: starsessions-memory
 RSS_MARGIN_KIB = 10 * 1024
 RSS_PEER = {"cookieguard-redis": "starsessions-redis"}  # others compare to starsessions-memory
+# Flask (gunicorn): Flask + cookieguard at least this many times Flask-Session + Flask-WTF.
+FLASK_FACTOR = 1.5
+FLASK_PEERS = {
+    "cookieguard-memory": "flask-session-memory",
+    "cookieguard-sqlite": "flask-session-memory",
+    "cookieguard-redis": "flask-session-redis",
+    "cookieguard-postgres": "flask-session-redis",
+}
 
 
 def summarise(
@@ -177,8 +185,33 @@ def cpu_table(result: dict) -> list[str]:
     return lines
 
 
+def flask_targets(result: dict) -> list[str]:
+    """Flask + cookieguard against Flask-Session + Flask-WTF + Flask-Login, same app."""
+    summary: dict[str, dict] = result["summary"]
+    keys = list(result["workloads"])
+    lines = [
+        f"| target: ≥ {FLASK_FACTOR:g}x the Flask-Session stack (req/s; in brackets by server "
+        "CPU per request) | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, peer in FLASK_PEERS.items():
+        per, theirs = summary.get(name), summary.get(peer)
+        if not per or not theirs:
+            continue
+        cells = []
+        for k in keys:
+            times = per[k]["rps"] / theirs[k]["rps"]
+            cpu = theirs[k]["cpu_us_per_request"] / per[k]["cpu_us_per_request"]
+            verdict = "held" if times >= FLASK_FACTOR else "**not held**"
+            cells.append(f"{times:.2f}x ({cpu:.2f}x): {verdict}")
+        lines.append(f"| `{name}` vs `{peer}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 def targets(result: dict) -> list[str]:
     """The issue's ratio and RSS targets, each marked held or not held, with the numbers."""
+    if result["config"].get("server") == "gunicorn":
+        return flask_targets(result)
     summary: dict[str, dict] = result["summary"]
     rss: dict[str, int] = result.get("peak_rss_kib", {})
     keys = list(result["workloads"])
@@ -238,7 +271,19 @@ def machine_lines(result: dict) -> list[str]:
         f"{asgi.get('hiredis')}, psycopg {asgi.get('psycopg')}; {m['asgi_server']}.",
         f"- Django subject: Python {django.get('python')}, Django {django.get('django')}, "
         f"gunicorn {django.get('gunicorn')}; {m['django_server']}.",
+        *flask_line(m.get("flask_env")),
         f"- Redis {m['redis_server']} and {m['postgres_server']} on loopback, not pinned.",
+    ]
+
+
+def flask_line(flask: dict | None) -> list[str]:
+    if not flask:
+        return []
+    return [
+        f"- Flask subjects: Python {flask.get('python')}, Flask {flask.get('flask')} (Werkzeug "
+        f"{flask.get('werkzeug')}), gunicorn {flask.get('gunicorn')} sync workers, "
+        f"Flask-Session {flask.get('flask-session')} (cachelib {flask.get('cachelib')}), "
+        f"Flask-WTF {flask.get('flask-wtf')}, Flask-Login {flask.get('flask-login')}."
     ]
 
 

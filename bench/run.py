@@ -3,6 +3,7 @@
     bench/setup.sh                        # once: the environments under bench/.venvs/
     python3 bench/run.py --server uvicorn # the ASGI subjects, 3 rounds of 5 s, ~9 minutes
     python3 bench/run.py --server granian --subjects bare,cookieguard-memory --duration 3
+    python3 bench/run.py --server gunicorn   # the Flask subjects (sites/flask_app.py)
 
 Every ASGI subject serves the same app (sites/app.py) under the chosen server (uvicorn with
 uvloop + httptools, granian, or uvicorn with h11 + asyncio); only the security layer differs.
@@ -54,6 +55,7 @@ from subjects import (
     Subject,
     all_subjects,
     asgi_command,
+    subjects_for,
 )
 
 WRK_CPU = "1"
@@ -121,6 +123,7 @@ def start(subject: Subject, workdir: Path, server: str, workers: int = 1) -> Run
         "dir": str(sdir),
         "prefix": f"bench-{secrets.token_hex(4)}:",
         "table": f"bench_sessions_{secrets.token_hex(4)}",
+        "workers": str(workers),
     }
     subject.prepare(subject, sdir, values)
     env = {**os.environ, **{k: subject.fill(v, values) for k, v in subject.env.items()}}
@@ -223,12 +226,13 @@ def run_wrk(running: Running, workload: Workload, args: argparse.Namespace, seco
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [s.name for s in all_subjects()]
-    asgi = [s.name for s in all_subjects() if s.asgi]
+    flask = [s.name for s in subjects_for("gunicorn")]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--subjects",
-        default=",".join(asgi),
-        help=f"comma-separated, from: {', '.join(names)} (bare is always added)",
+        default=None,
+        help=f"comma-separated, from: {', '.join(names)}; with --server gunicorn (Flask): "
+        f"{', '.join(flask)} (bare is always added; default: every ASGI or Flask subject)",
     )
     parser.add_argument("--server", choices=list(SERVERS), default="uvicorn")
     parser.add_argument(
@@ -264,8 +268,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     NICE[0] = args.nice
+    catalog = subjects_for(args.server)
+    if args.subjects is None:
+        args.subjects = ",".join(s.name for s in catalog if s.asgi or args.server == "gunicorn")
     wanted = [n.strip() for n in args.subjects.split(",") if n.strip()]
-    known = {s.name: s for s in all_subjects()}
+    known = {s.name: s for s in catalog}
     unknown = [n for n in wanted if n not in known]
     if unknown:
         print(f"unknown subjects: {', '.join(unknown)}", file=sys.stderr)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the benchmark environments under bench/.venvs/ (gitignored). Idempotent.
 #   asgi:   Python 3.11 + uvicorn + every ASGI subject, cookieguard installed editable from here
+#   flask:  Python 3.11 + gunicorn + Flask, Flask-Session, Flask-WTF, Flask-Login, cookieguard
 #   django: Python 3.12 (Django 6 needs it) + gunicorn
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,5 +34,6 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 make_venv asgi "$PY311" requirements-asgi.txt -e "$ROOT[redis,postgres,demo]"
+make_venv flask "$PY311" requirements-flask.txt -e "$ROOT[redis,postgres,flask]"
 make_venv django "$PY312" requirements-django.txt
 echo "setup: done"

@@ -4,7 +4,9 @@ Every ASGI subject serves the same app (`sites/app.py`) and differs only in its 
 (none, cookieguard's `CookieGuard` over a store, starsessions + starlette-csrf); all run from one
 environment (bench/.venvs/asgi), one worker pinned to CPU 0, under the server picked by
 `SERVERS`: uvicorn with uvloop + httptools (what `uvicorn[standard]` installs), granian, or
-uvicorn with h11 + asyncio. Django keeps its own site under gunicorn's sync worker.
+uvicorn with h11 + asyncio. The Flask subjects (`flask_subjects`, `--server gunicorn`) serve
+the same app on Flask (`sites/flask_app.py`) under gunicorn's sync workers, from
+bench/.venvs/flask. Django keeps its own site under gunicorn's sync worker.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ASGI_VENV = BENCH / ".venvs" / "asgi"
 DJANGO_VENV = BENCH / ".venvs" / "django"
+FLASK_VENV = BENCH / ".venvs" / "flask"
 PEERS = BENCH / "sites"
 DJANGO_SITE = PEERS / "django_site"
 SERVER_CPU = "0"
@@ -26,6 +29,7 @@ SERVERS = {
     "uvicorn": "uvicorn, uvloop + httptools",
     "granian": "granian (Rust HTTP, uvloop)",
     "uvicorn-h11": "uvicorn, asyncio + h11",
+    "gunicorn": "gunicorn sync workers (the Flask subjects)",
 }
 USERS = {"reader": "reader-password-1", "writer": "writer-password-1"}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -77,6 +81,17 @@ def _prepare_app(subject: Subject, workdir: Path, values: dict[str, str]) -> Non
         _run(cmd, {}, PEERS, password + "\n")
 
 
+def _prepare_flask(subject: Subject, workdir: Path, values: dict[str, str]) -> None:
+    """Create the bench users where the Flask subject's layer looks them up."""
+    security = subject.env["BENCH_SECURITY"]
+    if security == "none":
+        return
+    python = str(FLASK_VENV / "bin" / "python")
+    for name, password in USERS.items():
+        cmd = [python, "flask_app.py", "adduser", security, name, values["db"]]
+        _run(cmd, {}, PEERS, password + "\n")
+
+
 def _prepare_django(subject: Subject, workdir: Path, values: dict[str, str]) -> None:
     env = {k: subject.fill(v, values) for k, v in subject.env.items()}
     python = str(DJANGO_VENV / "bin" / "python")
@@ -118,6 +133,60 @@ def _gunicorn() -> list[str]:
         "warning",
         "benchsite.wsgi:application",
     ]
+
+
+def _flask(name: str, label: str, security: str, store: str, **extra: str | None) -> Subject:
+    """A Flask subject: sites/flask_app.py under gunicorn's sync workers."""
+    command = [
+        str(FLASK_VENV / "bin" / "gunicorn"), "--chdir", str(PEERS), "--workers", "{workers}",
+        "--worker-class", "sync", "--bind", "127.0.0.1:{port}", "--log-level", "warning",
+        "flask_app:create_app()",
+    ]  # fmt: skip
+    subject = _app(name, label, security, store, **extra)
+    subject.command, subject.prepare, subject.cwd = command, _prepare_flask, PEERS
+    return subject
+
+
+def flask_subjects() -> list[Subject]:
+    """The Flask subjects (`--server gunicorn`), the no-security ceiling first."""
+    return [
+        _flask("bare", "Flask, no security", "none", ""),
+        _flask(
+            "flask-session-memory",
+            "Flask + Flask-Session (cachelib memory) + Flask-WTF + Flask-Login",
+            "flask-session",
+            "memory://",
+        ),
+        _flask(
+            "flask-session-redis",
+            "Flask + Flask-Session (Redis) + Flask-WTF + Flask-Login",
+            "flask-session",
+            REDIS_URL,
+            redis="1",
+        ),
+        _flask("cookieguard-memory", "Flask + cookieguard (memory)", "cookieguard", "memory://"),
+        _flask(
+            "cookieguard-sqlite",
+            "Flask + cookieguard (SQLite)",
+            "cookieguard",
+            "sqlite:///{dir}/sessions.sqlite3",
+        ),
+        _flask(
+            "cookieguard-redis", "Flask + cookieguard (Redis)", "cookieguard", REDIS_URL, redis="1"
+        ),
+        _flask(
+            "cookieguard-postgres",
+            "Flask + cookieguard (PostgreSQL)",
+            "cookieguard",
+            POSTGRES_URL,
+            pg="1",
+        ),
+    ]
+
+
+def subjects_for(server: str) -> list[Subject]:
+    """The subjects `run.py --server SERVER` can run."""
+    return flask_subjects() if server == "gunicorn" else all_subjects()
 
 
 def _app(name: str, label: str, security: str, store: str, **extra: str | None) -> Subject:

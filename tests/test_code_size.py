@@ -25,7 +25,6 @@ NOT_MEASURED = {
 
 PENDING = {
     "stores/sqlite_db.py",
-    "asgi/session.py:__call__",
 }  # fmt: skip
 
 

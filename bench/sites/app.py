@@ -21,13 +21,13 @@ Run: BENCH_SECURITY=cookieguard BENCH_DB=... uvicorn --factory app:create_app
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import os
 import secrets
 import sys
 from typing import Any
 
+from pages import login_page, records_page, safe_next
 from peerdb import PeerDB, record_text_error
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -145,48 +145,11 @@ class CookieGuardLayer(Layer):
         await self.cg.logout(request)
 
 
-def _safe_next(value: object) -> str:
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/records"
-
-
-def _hidden(token: str) -> str:
-    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
-
-
-def login_page(token: str, next_url: str, error: str = "") -> str:
-    notice = f'<p class="error">{html.escape(error)}</p>' if error else ""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log in</title>'
-        f"</head><body><h1>Log in</h1>{notice}"
-        f'<form method="post" action="/login">{_hidden(token)}'
-        f'<input type="hidden" name="next" value="{html.escape(next_url)}">'
-        '<label>Username <input name="username" autocomplete="username"></label>'
-        '<label>Password <input name="password" type="password"></label>'
-        "<button>Log in</button></form></body></html>"
-    )
-
-
-def records_page(username: str, token: str, rows: list[tuple[int, str]], error: str = "") -> str:
-    items = "".join(f"<li>{html.escape(text)}</li>" for _, text in rows)
-    notice = f'<p class="error">{html.escape(error)}</p>' if error else ""
-    field = _hidden(token)
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Records</title>'
-        f"</head><body><p>Logged in as {html.escape(username)}</p>"
-        f'<form method="post" action="/logout">{field}<button>Log out</button></form>'
-        f"<h1>Records</h1>{notice}<ul>{items}</ul>"
-        f'<form method="post" action="/records">{field}'
-        '<input name="text" required><button>Add</button></form></body></html>'
-    )
-
-
 def routes(db: PeerDB, layer: Layer) -> list[Route]:
     """The contract's routes; identical for every layer."""
 
     async def login_form(request: Request) -> Response:
-        next_url = _safe_next(request.query_params.get("next"))
+        next_url = safe_next(request.query_params.get("next"))
         return HTMLResponse(login_page(layer.token(request), next_url))
 
     async def login(request: Request) -> Response:
@@ -194,7 +157,7 @@ def routes(db: PeerDB, layer: Layer) -> list[Route]:
         if not await layer.login(request, form.get("username"), form.get("password")):
             page = login_page(layer.token(request), "/records", "Wrong username or password.")
             return HTMLResponse(page)
-        return RedirectResponse(_safe_next(form.get("next")), status_code=303)
+        return RedirectResponse(safe_next(form.get("next")), status_code=303)
 
     async def logout(request: Request) -> Response:
         await layer.logout(request)

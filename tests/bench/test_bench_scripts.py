@@ -55,3 +55,22 @@ def test_the_bench_app_builds_for_every_layer(tmp_path: Path, security: str) -> 
 
     built = app.build(security, str(tmp_path / "site.sqlite3"), "memory://", "s" * 40)
     assert callable(built)
+
+
+@pytest.mark.parametrize("security", ["none", "cookieguard"])
+def test_the_flask_bench_app_serves_the_contract_routes(tmp_path: Path, security: str) -> None:
+    pytest.importorskip("flask")
+    sys.path.insert(0, str(BENCH / "sites"))
+    import flask_app
+
+    db = str(tmp_path / "site.sqlite3")
+    built = flask_app.build(security, db, "memory://", "s" * 40)
+    client = built.test_client()
+    page = client.get("/login")
+    assert page.status_code == 200 and b"<form" in page.data
+    if security == "cookieguard":
+        assert "csrftoken=" in page.headers.get("Set-Cookie", "")
+        assert client.get("/records").status_code == 303  # anonymous: sent to the login page
+        assert client.get("/api/records").status_code == 401
+    else:
+        assert client.get("/api/records").json == []

@@ -167,15 +167,7 @@ class CSRFMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        if self._use_session:
-            session = scope.get(SESSION_SCOPE_KEY)
-            if session is None:
-                raise ConfigError(NO_SESSION_MESSAGE)
-            state = scope[STATE_KEY] = CSRFState(
-                self.config, self._cookie_needle, scope["headers"], session
-            )
-        else:
-            state = scope[STATE_KEY] = CSRFState(self.config, self._cookie_needle, scope["headers"])
+        state = self._state_for(scope)
         # `core.decide` accepts a safe method on the method alone; asked here first, a GET
         # gathers no headers at all (test_safe_methods_are_decided_on_the_method_alone).
         if scope["method"] not in _SAFE_METHODS:
@@ -185,18 +177,37 @@ class CSRFMiddleware:
             receive = checked
 
         async def send_with_cookie(message: Message) -> None:
-            adds_headers = state.cookie_pending or state.token_issued
-            if adds_headers and message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if state.cookie_pending:
-                    headers.append(self._set_cookie(scope, state))
-                _add_vary_cookie(headers)
-                message = {**message, "headers": headers}
+            pending = state.cookie_pending or state.token_issued
+            if pending and message["type"] == "http.response.start":
+                message = self._with_cookie(scope, state, message)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
         if not self._exemption_check.done:
             self._exemption_check.after_request(scope)
+
+    def _state_for(self, scope: Scope) -> CSRFState:
+        """The request's `CSRFState`, put on the scope (shared with `cookieguard.CookieGuard`'s
+        single-layer path, as are `_check`, `_with_cookie` and `_exemption_check`)."""
+        if self._use_session:
+            session = scope.get(SESSION_SCOPE_KEY)
+            if session is None:
+                raise ConfigError(NO_SESSION_MESSAGE)
+            state = scope[STATE_KEY] = CSRFState(
+                self.config, self._cookie_needle, scope["headers"], session
+            )
+        else:
+            state = scope[STATE_KEY] = CSRFState(self.config, self._cookie_needle, scope["headers"])
+        return state
+
+    def _with_cookie(self, scope: Scope, state: CSRFState, message: Message) -> Message:
+        """A copy of the response start carrying the new secret's cookie, if one is pending,
+        and ``Vary: Cookie`` (the app's message is never changed)."""
+        headers = list(message.get("headers", ()))
+        if state.cookie_pending:
+            headers.append(self._set_cookie(scope, state))
+        _add_vary_cookie(headers)
+        return {**message, "headers": headers}
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
         secret = state.take_pending_cookie()

@@ -122,35 +122,14 @@ class SessionMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        scope[BACKEND_SCOPE_KEY] = self.backend
-        scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
-        if self._address_mode != "truncated":
-            scope[ADDRESS_MODE_SCOPE_KEY] = self._address_mode
-        value = find_cookie(scope.get("headers", ()), self._cookie_needle)
-        # One clock reading per request: the load and the save are judged at the same time.
-        now = self.clock()
-        if not value:
-            session = Session(now)
-        else:
-            try:
-                found = await self.backend.load(value, now=now)
-            except Exception as exc:  # any store failure: fail closed, never anonymous
-                self._log_store_error("load", exc)
-                await _unavailable(scope, send, self._api, page=self.config.error_page)
-                return
-            if found is None:
-                _log.info(
-                    "session cookie %s not adopted: unknown, expired or forged",
-                    hash_session_id(value)[:12],
-                )
-                session = Session(now, cookie_present=True)
-            else:
-                session = found
+        value, now = self._enter(scope)
+        session = await self._load(scope, send, value, now) if value else Session(now)
+        if session is None:
+            return
         scope[SCOPE_KEY] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
             return
-
         replaced = started = False
 
         async def send_wrapper(message: Message) -> None:
@@ -162,22 +141,11 @@ class SessionMiddleware:
                 return
             started = True
             if message["type"] == "http.response.start" and not session.untouched:
-                try:
-                    outcome = session.plan_save(self.config, now, status=message["status"])
-                    if outcome is NOTHING_VARY:  # read-only (most logged-in requests)
-                        message = _with_vary_cookie(message)
-                    elif outcome is not NOTHING:
-                        message = await self._finish(scope, session, message, outcome)
-                except SessionTooLarge as exc:
-                    _log.error("session not saved: %s", exc)
+                sent = await self._on_start(scope, session, message, now, send)
+                if sent is None:
                     replaced = True
-                    await _too_large(scope, send, self._api, self.config.error_page)
                     return
-                except Exception as exc:
-                    self._log_store_error("save", exc)
-                    replaced = True
-                    await _unavailable(scope, send, self._api, page=self.config.error_page)
-                    return
+                message = sent
             await send(message)
 
         try:
@@ -185,10 +153,67 @@ class SessionMiddleware:
         except StoreUnavailable as exc:
             if started or replaced:
                 raise  # too late for a 503: the server logs it and drops the connection
-            self._log_store_error("request", exc, "a store")
-            await _unavailable(
-                scope, send, self._api, code="store_unavailable", page=self.config.error_page
+            await self._inner_unavailable(scope, send, exc)
+
+    def _enter(self, scope: Scope) -> tuple[str | None, float]:
+        """Mark the scope as served by this middleware; the session cookie and the time.
+
+        One clock reading per request: the load and the save are judged at the same time.
+        `_enter` and `_load` are shared by `__call__` and `cookieguard.CookieGuard`'s
+        single-layer path, so both load (and refuse) exactly alike.
+        """
+        scope[BACKEND_SCOPE_KEY] = self.backend
+        scope[COOKIE_DOMAIN_SCOPE_KEY] = self._cookie_domain
+        if self._address_mode != "truncated":
+            scope[ADDRESS_MODE_SCOPE_KEY] = self._address_mode
+        return find_cookie(scope.get("headers", ()), self._cookie_needle), self.clock()
+
+    async def _load(self, scope: Scope, send: Send, value: str, now: float) -> Session | None:
+        """The session behind a cookie (a fresh one if it leads nowhere); None once a 503
+        went out instead (the store failed: fail closed, never anonymous)."""
+        try:
+            found = await self.backend.load(value, now=now)
+        except Exception as exc:
+            self._log_store_error("load", exc)
+            await _unavailable(scope, send, self._api, page=self.config.error_page)
+            return None
+        if found is None:
+            _log.info(
+                "session cookie %s not adopted: unknown, expired or forged",
+                hash_session_id(value)[:12],
             )
+            return Session(now, cookie_present=True)
+        return found
+
+    async def _on_start(
+        self, scope: Scope, session: Session, message: Message, now: float, send: Send
+    ) -> Message | None:
+        """The response start with the session's headers, after the planned store work.
+
+        None: the save failed and an error response (503, or 507 for a session too large
+        for its cookie) went out through `send` instead; the app's body must be swallowed.
+        """
+        try:
+            outcome = session.plan_save(self.config, now, status=message["status"])
+            if outcome is NOTHING_VARY:  # read-only (most logged-in requests)
+                return _with_vary_cookie(message)
+            if outcome is not NOTHING:
+                return await self._finish(scope, session, message, outcome)
+            return message
+        except SessionTooLarge as exc:
+            _log.error("session not saved: %s", exc)
+            await _too_large(scope, send, self._api, self.config.error_page)
+        except Exception as exc:
+            self._log_store_error("save", exc)
+            await _unavailable(scope, send, self._api, page=self.config.error_page)
+        return None
+
+    async def _inner_unavailable(self, scope: Scope, send: Send, exc: StoreUnavailable) -> None:
+        """The 503 for a `StoreUnavailable` raised inside, before the response started."""
+        self._log_store_error("request", exc, "a store")
+        await _unavailable(
+            scope, send, self._api, code="store_unavailable", page=self.config.error_page
+        )
 
     async def _finish(
         self, scope: Scope, session: Session, message: Message, outcome: SaveOutcome

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,20 +159,30 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
-            scope[AUTH_SCOPE_KEY] = self.config
-            session = scope.get(SESSION_SCOPE_KEY)
-            interval = self._interval
-            # The common request ends here, with no await: anonymous, or a float check time
-            # less than an interval old (`recheck_due`'s rule, inlined for that case).
-            # (a subclass, such as the Flask session, takes the slower isinstance test)
-            if interval is not None and (type(session) is Session or isinstance(session, Session)):
-                user_id = session.peek(SESSION_USER_ID)
-                if user_id is not None:
-                    now = self._clock()
-                    checked = session.peek(SESSION_AUTH_CHECKED)
-                    if type(checked) is not float or not 0 <= now - checked < interval:
-                        await self._check(scope, session, user_id, checked, now, interval)
+            due = self._enter(scope)
+            if due is not None:
+                await due
         await self.app(scope, receive, send)
+
+    def _enter(self, scope: Scope) -> Coroutine[Any, Any, None] | None:
+        """Put the config on the scope; the session re-check to await first, if one is due.
+
+        Shared with `cookieguard.CookieGuard`'s single-layer path. The common request ends
+        here with no coroutine made: anonymous, or a float check time less than an
+        interval old (`recheck_due`'s rule, inlined for that case).
+        """
+        scope[AUTH_SCOPE_KEY] = self.config
+        session = scope.get(SESSION_SCOPE_KEY)
+        interval = self._interval
+        # (a subclass, such as the Flask session, takes the slower isinstance test)
+        if interval is not None and (type(session) is Session or isinstance(session, Session)):
+            user_id = session.peek(SESSION_USER_ID)
+            if user_id is not None:
+                now = self._clock()
+                checked = session.peek(SESSION_AUTH_CHECKED)
+                if type(checked) is not float or not 0 <= now - checked < interval:
+                    return self._check(scope, session, user_id, checked, now, interval)
+        return None
 
     async def _check(
         self,

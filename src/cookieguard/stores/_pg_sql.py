@@ -82,10 +82,12 @@ class Statements:
             "peek": f"SELECT count, window_end FROM {c} WHERE key = $1 AND window_end > $2",
             "reset": f"DELETE FROM {c} WHERE key = $1",
         }
-        # Names are per connection, connections per store. The per-request statements may
-        # share one pipelined connection; the rest (slow or rare: listing, purging,
-        # counters) take a connection of their own.
-        hot = {"load", "insert", "cycle", "delete", "update", "touch"}
+        # Names are per connection, connections per store. The load, on almost every
+        # request, shares one pipelined connection; writes (insert, cycle, update, touch,
+        # delete) and the slow or rare rest take a connection of their own: on the shared
+        # connection each write's commit would wait for the one before it, where separate
+        # connections commit in parallel.
+        hot = {"load"}
         self.by_name: dict[str, Statement] = {
             k: (f"cg_{k}".encode(), v.encode(), k in hot) for k, v in sql.items()
         }

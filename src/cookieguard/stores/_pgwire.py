@@ -5,10 +5,11 @@ result objects, its wait loop, the pool checkout); a session load is a primary-k
 that PostgreSQL answers in a few µs. So psycopg only opens connections here (auth, TLS, every
 libpq option), and statements go through its thin libpq wrapper `psycopg.pq`: text-format
 parameters and results, one socket reader registered per connection for its whole life.
-The per-request statements of concurrent requests share one connection in pipeline mode
-(`_Pipe`); the others take a connection from a plain free list (`_Conn`), which a statement
-owns until its result has been read, even when its caller is cancelled. Either way no request
-ever reads another's result.
+The session loads of concurrent requests share one connection in pipeline mode (`Pipe`,
+`pipelined`); every other statement, writes included (so their commits run in parallel),
+takes a connection from a plain free list (`Conn`, `execute`), which a statement owns until
+its result has been read, even when its caller is cancelled. Either way no request ever reads
+another's result.
 
 Every call has one deadline (`WirePool.deadline`, ``query_timeout`` from its start) that
 covers all of it: the wait for a free connection, connecting, the statements, and the
@@ -26,9 +27,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import AsyncConnection, Error, OperationalError, pq
-from psycopg.pq.abc import PGconn, PGresult
+from psycopg import AsyncConnection, Error
+from psycopg.pq.abc import PGresult
 
+from cookieguard.stores._pg_conn import IDLE, Conn, ConnectFailed, ConnectionLost, QueryError
+from cookieguard.stores._pg_pipe import Pipe
 from cookieguard.stores._reasons import pg_reason
 
 __all__ = ["ConnectFailed", "ConnectionLost", "QueryError", "WirePool"]
@@ -37,228 +40,6 @@ logger = logging.getLogger("cookieguard.stores")
 
 # Timers may fire up to a clock tick early (uvloop's clock counts milliseconds).
 _TICK = 0.001
-
-# Plain ints: compared on every statement.
-_GOOD = (int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK))
-_SQLSTATE = int(pq.DiagnosticField.SQLSTATE)
-_OK = int(pq.ConnStatus.OK)
-_IDLE = int(pq.TransactionStatus.IDLE)  # also means the connection is OK
-_SYNC = int(pq.ExecStatus.PIPELINE_SYNC)
-
-
-class ConnectionLost(Exception):
-    """No usable connection: connect failed, the connection broke, or a timeout passed."""
-
-
-class ConnectFailed(ConnectionLost):
-    """No connection could be opened (so retrying at once is pointless)."""
-
-
-class QueryError(Exception):
-    """The server refused a statement; the connection itself is fine."""
-
-    def __init__(self, sqlstate: str, message: str) -> None:
-        super().__init__(f"{sqlstate}: {message}")
-        self.sqlstate = sqlstate
-
-
-def _drop_socket(loop: asyncio.AbstractEventLoop, fd: int, pgconn: PGconn) -> int:
-    """Stop watching `fd` and close the libpq connection, once; returns the new fd (-1)."""
-    if fd >= 0:
-        if not loop.is_closed():
-            loop.remove_reader(fd)
-            loop.remove_writer(fd)
-        pgconn.finish()
-    return -1
-
-
-class _Conn:
-    """One libpq connection, its permanent socket reader and the statement in flight."""
-
-    __slots__ = ("deadline", "fd", "loop", "pgconn", "pool", "prepared", "raw", "results", "waiter")
-
-    def __init__(
-        self, raw: AsyncConnection[Any], pool: WirePool, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.raw = raw  # keeps psycopg's object (it owns the PGconn) alive until we close
-        self.pgconn = raw.pgconn
-        self.pool = pool
-        self.loop = loop
-        self.fd = self.pgconn.socket
-        self.prepared: set[bytes] = set()
-        self.waiter: asyncio.Future[PGresult] | None = None
-        self.results: list[PGresult] = []
-        self.deadline = 0.0  # of the statement in flight; the pool's watchdog enforces it
-        loop.add_reader(self.fd, self._readable)
-
-    def start(self, deadline: float, send: Any, *args: Any) -> asyncio.Future[PGresult]:
-        """Send one request; the future gets its last result once the server is done, or
-        `ConnectionLost` at `deadline` (loop time)."""
-        try:
-            send(*args)
-            if self.pgconn.flush():  # the rare query bigger than the socket buffer
-                self.loop.add_writer(self.fd, self._writable)
-        except OperationalError as exc:
-            self.close()
-            raise ConnectionLost(str(exc)) from None
-        self.deadline = deadline
-        self.pool.watch(deadline)
-        waiter = self.waiter = self.loop.create_future()
-        return waiter
-
-    def _writable(self) -> None:
-        try:
-            if self.pgconn.flush():
-                return
-            self.loop.remove_writer(self.fd)
-        except OperationalError as exc:
-            self._fail(str(exc))
-
-    def _readable(self) -> None:
-        pgconn = self.pgconn
-        try:
-            pgconn.consume_input()
-            while not pgconn.is_busy():
-                res = pgconn.get_result()
-                if res is None:
-                    break
-                self.results.append(res)
-            else:
-                return  # more to come
-        except OperationalError as exc:
-            self._fail(str(exc))
-            return
-        if pgconn.status != _OK:
-            self._fail("connection closed by the server")
-            return
-        waiter, results = self.waiter, self.results
-        if waiter is None:
-            return  # a notice or a parameter change on an idle connection
-        self.waiter, self.results = None, []
-        if waiter.done():  # the caller was cancelled: the connection is free only now
-            self.pool.release(self)
-            return
-        _resolve(waiter, results)
-
-    def timed_out(self) -> None:
-        self._fail(self.pool.late())
-
-    def _fail(self, why: str) -> None:
-        waiter = self.waiter
-        self.close()
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionLost(why))  # the caller's release drops it
-        else:
-            self.pool.release(self)  # idle, or its caller gone: drop it now
-
-    def close(self) -> None:
-        """Forget the socket and close the connection (idempotent, synchronous)."""
-        self.waiter, self.results = None, []
-        self.fd = _drop_socket(self.loop, self.fd, self.pgconn)
-
-
-class _Pipe:
-    """One connection in pipeline mode that concurrent requests share, in order.
-
-    Each statement is followed by its own sync point, so it is its own transaction, exactly as
-    in autocommit; its future is resolved at that sync (after the commit). Requests queue
-    their statements without waiting for each other, and one socket read brings back every
-    answer that has arrived: under load that is a fraction of a round trip's system calls
-    per statement. A cancelled caller's answer is read and dropped in turn.
-    """
-
-    __slots__ = ("fd", "loop", "pgconn", "pool", "prepared", "queue", "raw", "results")
-
-    def __init__(
-        self, raw: AsyncConnection[Any], pool: WirePool, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.raw = raw
-        self.pgconn = pgconn = raw.pgconn
-        self.pool = pool
-        self.loop = loop
-        self.fd = pgconn.socket
-        self.prepared: set[bytes] = set()
-        # (future, deadline) per statement sent and not yet synced, oldest first.
-        self.queue: deque[tuple[asyncio.Future[PGresult], float]] = deque()
-        self.results: list[PGresult] = []  # those of the oldest statement, so far
-        pgconn.enter_pipeline_mode()
-        loop.add_reader(self.fd, self._readable)
-
-    def send(self, deadline: float, send: Any, *args: Any) -> asyncio.Future[PGresult]:
-        """Queue one request; its future is resolved at its sync point, or fails at
-        `deadline` (loop time)."""
-        pgconn = self.pgconn
-        try:
-            send(*args)
-            pgconn.pipeline_sync()
-            if pgconn.flush():
-                self.loop.add_writer(self.fd, self._writable)
-        except OperationalError as exc:
-            self.fail(str(exc))
-            raise ConnectionLost(str(exc)) from None
-        waiter = self.loop.create_future()
-        self.queue.append((waiter, deadline))
-        self.pool.watch(deadline)
-        return waiter
-
-    def _writable(self) -> None:
-        try:
-            if not self.pgconn.flush():
-                self.loop.remove_writer(self.fd)
-        except OperationalError as exc:
-            self.fail(str(exc))
-
-    def _readable(self) -> None:
-        pgconn, queue, results = self.pgconn, self.queue, self.results
-        try:
-            pgconn.consume_input()
-            after_end = False  # get_result() gave None: the end of one statement's results
-            while not pgconn.is_busy():
-                res = pgconn.get_result()
-                if res is None:
-                    if after_end or not queue:
-                        break  # nothing more has arrived
-                    after_end = True
-                    continue
-                after_end = False
-                if res.status != _SYNC:
-                    results.append(res)
-                    continue
-                waiter = queue.popleft()[0]
-                if not waiter.done():
-                    _resolve(waiter, results)
-                results.clear()
-        except OperationalError as exc:
-            self.fail(str(exc))
-            return
-        except IndexError:  # a sync nobody waits for: the protocol is off, drop the connection
-            self.fail("unexpected sync from the server")
-            return
-        if pgconn.status != _OK:
-            self.fail("connection closed by the server")
-
-    def fail(self, why: str) -> None:
-        """Close the connection; every statement still queued gets `ConnectionLost`."""
-        if self.pool.pipe is self:
-            self.pool.pipe = None
-        self.fd = _drop_socket(self.loop, self.fd, self.pgconn)
-        queue, self.queue = self.queue, deque()
-        for waiter, _ in queue:
-            if not waiter.done():
-                waiter.set_exception(ConnectionLost(why))
-
-
-def _resolve(waiter: asyncio.Future[PGresult], results: list[PGresult]) -> None:
-    for res in results:
-        if res.status not in _GOOD:
-            state = (res.error_field(_SQLSTATE) or b"").decode("ascii", "replace")
-            message = (res.error_message or b"").decode("utf-8", "replace").strip()
-            waiter.set_exception(QueryError(state, message))
-            return
-    if results:
-        waiter.set_result(results[-1])
-    else:
-        waiter.set_exception(ConnectionLost("no result from the server"))
 
 
 class WirePool:
@@ -283,14 +64,14 @@ class WirePool:
         self.query_timeout = query_timeout
         self._setup = setup.encode()
         self._loop: Any = None
-        self._free: list[_Conn] = []
-        self._all: set[_Conn] = set()
-        self._waiters: deque[asyncio.Future[_Conn]] = deque()
+        self._free: list[Conn] = []
+        self._all: set[Conn] = set()
+        self._waiters: deque[asyncio.Future[Conn]] = deque()
         self._connecting = 0
         self.watchdog: asyncio.TimerHandle | None = None
         self._watch_at = 0.0  # when the watchdog fires, if armed
-        self.pipe: _Pipe | None = None
-        self._pipe_opening: asyncio.Future[_Pipe] | None = None
+        self.pipe: Pipe | None = None
+        self._pipe_opening: asyncio.Future[Pipe] | None = None
 
     def deadline(self) -> float:
         """The loop time by which a call starting now must be over; binds the pool to the
@@ -404,14 +185,14 @@ class WirePool:
             raise
         return await result
 
-    async def _open_pipe(self, deadline: float) -> _Pipe:
+    async def _open_pipe(self, deadline: float) -> Pipe:
         """Connect the shared connection once, however many requests ask at the same time."""
         if self._pipe_opening is None:
             self._pipe_opening = self._loop.create_future()
             opening = self._pipe_opening
             pipe = None
             try:
-                pipe = _Pipe(await self._open_raw(deadline), self, self._loop)
+                pipe = Pipe(await self._open_raw(deadline), self, self._loop)
                 await pipe.send(deadline, pipe.pgconn.send_query_params, self._setup, None)
             except BaseException as exc:
                 if pipe is not None:
@@ -446,14 +227,14 @@ class WirePool:
         finally:
             self.release(conn)
 
-    def release(self, conn: _Conn) -> None:
+    def release(self, conn: Conn) -> None:
         """Give `conn` back, or drop it if broken; a busy one comes back when its result does."""
         if conn.waiter is not None:
             return  # its reader calls us again once the pending result is drained
         if conn.pool is not self or conn not in self._all:
             conn.close()
             return
-        if conn.fd < 0 or conn.pgconn.transaction_status != _IDLE:
+        if conn.fd < 0 or conn.pgconn.transaction_status != IDLE:
             conn.close()  # broken, or a transaction left open: never reuse it
             self._all.discard(conn)
             if conn in self._free:
@@ -476,11 +257,11 @@ class WirePool:
                 waiter.set_exception(_SlotFree())
                 return
 
-    async def _acquire(self, deadline: float) -> _Conn:
+    async def _acquire(self, deadline: float) -> Conn:
         while True:
             if len(self._all) + self._connecting < self.max_size:
                 return await self._connect(deadline)
-            waiter: asyncio.Future[_Conn] = self._loop.create_future()
+            waiter: asyncio.Future[Conn] = self._loop.create_future()
             self._waiters.append(waiter)
             wait = max(0.0, min(self.timeout, deadline - self._loop.time()))
             try:
@@ -494,10 +275,10 @@ class WirePool:
                     self.release(waiter.result())  # handed over just as we were cancelled
                 raise
 
-    async def _connect(self, deadline: float) -> _Conn:
+    async def _connect(self, deadline: float) -> Conn:
         self._connecting += 1  # holds the slot against max_size while connecting
         try:
-            conn = _Conn(await self._open_raw(deadline), self, self._loop)
+            conn = Conn(await self._open_raw(deadline), self, self._loop)
         finally:
             self._connecting = max(0, self._connecting - 1)
         self._all.add(conn)

@@ -43,8 +43,8 @@ class PostgresStore:
         dsn: A libpq connection string or ``postgresql://`` URL.
         table: Name of the sessions table (lower-case identifier); the counters table gets a
             ``_counters`` suffix. Both are created if missing.
-        max_size: Most connections open at once for listing, purging and counters (per event
-            loop); the per-request statements share one more, pipelined.
+        max_size: Most connections open at once for saves, listing, purging and counters
+            (per event loop); the session loads share one more, pipelined.
         timeout: Seconds to connect, or to wait for a free connection, before
             `StoreUnavailable`.
         query_timeout: Seconds a whole call may take, whatever it waits for (a connection,

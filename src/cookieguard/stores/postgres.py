@@ -33,7 +33,7 @@ except ImportError:  # the optional driver; PostgresStore() says how to install 
 
 __all__ = ["PostgresStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 
 class PostgresStore:
@@ -128,7 +128,7 @@ class PostgresStore:
         # ConnectFailed already says why in a few words (refused on host:port, the server's
         # FATAL message); a QueryError carries the server's message after its SQLSTATE.
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"postgres store unavailable: {reason}")
 
     async def close(self) -> None:

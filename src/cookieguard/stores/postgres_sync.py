@@ -38,7 +38,7 @@ except ImportError:  # the optional drivers; SyncPostgresStore() says how to ins
 
 __all__ = ["SyncPostgresStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 
 def _wait(fd: int, deadline: float, *, write: bool, late: str) -> None:
@@ -249,7 +249,7 @@ class SyncPostgresStore:
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"postgres store unavailable: {reason}")
 
     def close(self) -> None:

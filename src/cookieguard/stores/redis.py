@@ -48,7 +48,7 @@ except ImportError:  # hiredis missing (plain `pip install redis`): redis-py doe
 
 __all__ = ["RedisStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 # parse_url() keys the RESP client understands; anything else (TLS, socket options) -> redis-py.
 _RESP_URL_KEYS = frozenset({"host", "port", "db", "username", "password", "path"})
@@ -144,7 +144,7 @@ class RedisStore:
         # The server's error reply ("ERR DB index is out of range", "WRONGPASS ...") or why
         # the connection failed ("connection refused on HOST:PORT"), never the password.
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"redis store unavailable: {reason}")
 
     async def close(self) -> None:

@@ -20,6 +20,8 @@ from cookieguard.errors import (
     ConfigError,
     CookieguardError,
     InactiveUser,
+    InvalidPassword,
+    InvalidSessionChange,
     InvalidUsername,
     KeyCollision,
     MiddlewareMissing,
@@ -143,3 +145,65 @@ async def test_a_password_reset_for_a_deleted_user_raises_user_not_found(
         assert isinstance(caught.value, LookupError)  # what it raised before the class
     finally:
         await users.close()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"name": "a b"},
+        {"name": "__Host-sid", "secure": True, "path": "/app"},
+        {"name": "__Secure-sid"},
+        {"name": "sid", "samesite": "None"},
+        {"name": "sid", "partitioned": True},
+        {"name": "sid", "spelling": "django"},
+    ],
+    ids=["bad-name", "host-prefix", "secure-prefix", "samesite-none", "partitioned", "spelling"],
+)
+def test_a_cookie_browsers_would_drop_is_a_config_error(settings: dict[str, Any]) -> None:
+    from cookieguard.core.cookies import CookieSpec
+
+    with pytest.raises(ConfigError) as caught:
+        CookieSpec(**settings)
+    assert isinstance(caught.value, ValueError)  # what CookieSpec raised before the class
+
+
+def test_an_unsafe_default_redirect_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="same-site path"):
+        cookieguard.safe_next("/ok", default="https://elsewhere.example/")
+    assert cookieguard.safe_next("//elsewhere.example/", default="/home") == "/home"
+
+
+@pytest.mark.parametrize("password", ["", "x" * 4097, "\ud800"], ids=["empty", "long", "surrogate"])
+def test_a_password_no_hash_can_be_made_of_raises_invalid_password(password: str) -> None:
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with pytest.raises(InvalidPassword, match="passwords must") as caught:
+        fast.hash(password)
+    assert isinstance(caught.value, ValueError)  # what hash() raised before the class
+    assert isinstance(caught.value, cookieguard.AuthError)
+
+
+def test_a_hasher_with_out_of_range_legacy_iterations_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="legacy_iterations"):
+        PasswordHasher(legacy_iterations=-1)
+
+
+@pytest.mark.parametrize("seconds", [-1, 1.5, True, "60"])
+def test_a_bad_expiry_raises_invalid_session_change(seconds: Any) -> None:
+    from cookieguard.core.session import Session
+
+    session = Session(0.0)
+    with pytest.raises(InvalidSessionChange, match="set_expiry") as caught:
+        session.set_expiry(seconds)
+    assert isinstance(caught.value, ValueError)  # what set_expiry() raised before the class
+    assert not session.modified  # nothing was changed
+
+
+def test_discarding_pending_session_changes_raises_invalid_session_change() -> None:
+    from cookieguard.core.session import Session
+
+    session = Session(0.0)
+    session["cart"] = [1]
+    with pytest.raises(InvalidSessionChange, match="flush"):
+        session.modified = False
+    assert session.modified  # the change is still going to be saved
+    assert session["cart"] == [1]

@@ -6,11 +6,14 @@ CookieguardError
 ├── RequestRejected        malformed or oversized input: .reason, .status_code (400/413)
 ├── SessionError
 │   ├── SessionTooLarge    a cookie-stored session would exceed the browser's 4 KB limit
-│   └── KeyCollision       a store's create() found the new key taken (retry with a new id)
+│   ├── KeyCollision       a store's create() found the new key taken (retry with a new id)
+│   └── InvalidSessionChange  a change a session cannot take: a bad expiry, or discarding
+│                          pending changes (ValueError)
 ├── StoreUnavailable       a store cannot be reached: answer 503, never as anonymous
 └── AuthError
     ├── UserExists         a username is taken
     ├── InvalidUsername    a username a new account cannot have (ValueError)
+    ├── InvalidPassword    a password no hash can be made of: empty, too long, not text (ValueError)
     ├── InactiveUser       login() was given a deactivated user (ValueError)
     ├── UserNotFound       the user was deleted meanwhile (LookupError)
     └── LoginThrottled     .retry_after (seconds), .reason: answer 429
@@ -26,6 +29,8 @@ __all__ = [
     "ConfigError",
     "CookieguardError",
     "InactiveUser",
+    "InvalidPassword",
+    "InvalidSessionChange",
     "InvalidUsername",
     "KeyCollision",
     "LoginThrottled",
@@ -75,6 +80,14 @@ class KeyCollision(SessionError):
     """`create` found the key already present (astronomically unlikely; retry with a new id)."""
 
 
+class InvalidSessionChange(SessionError, ValueError):
+    """A change the session refuses, rather than saving something it cannot honour.
+
+    Raised by `Session.set_expiry` for anything but a non-negative int or None, and when
+    code sets ``session.modified = False`` to drop pending changes (use ``flush()``).
+    """
+
+
 class StoreUnavailable(CookieguardError):
     """A store did not answer; the request must fail with 503, not continue anonymously."""
 
@@ -94,6 +107,13 @@ class InvalidUsername(AuthError, ValueError):
 
     Refused at creation so that two accounts cannot look alike on screen; the message says
     which rule failed (it is meant for the person choosing the name).
+    """
+
+
+class InvalidPassword(AuthError, ValueError):
+    """A password no hash is made of: empty, over `MAX_PASSWORD_LENGTH`, or not valid text.
+
+    Raised by the `hash` methods of the password hashers; `verify` just answers "no".
     """
 
 

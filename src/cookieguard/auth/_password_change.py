@@ -49,7 +49,8 @@ async def change_password(
         The user with the new password hash.
 
     Raises:
-        ValueError: the new password is unacceptable (empty or too long).
+        InvalidPassword: the new password is unacceptable: empty, too long or not text (a
+            `ValueError`).
         UserNotFound: the user no longer exists (also a `LookupError`).
     """
     config = auth_config(conn, keyring)
@@ -93,7 +94,8 @@ async def reset_password(
         The user with the new password hash, and how many sessions ended.
 
     Raises:
-        ValueError: the new password is unacceptable (empty or too long).
+        InvalidPassword: the new password is unacceptable: empty, too long or not text (a
+            `ValueError`).
         UserNotFound: the user no longer exists (also a `LookupError`).
     """
     updated, ended = await _set_password(

@@ -48,6 +48,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cookieguard._inline import off_loop
 from cookieguard.core.tokens import new_csrf_secret
+from cookieguard.errors import ConfigError, InvalidPassword
 
 __all__ = [
     "HASH_THREADS",
@@ -159,7 +160,7 @@ class PasswordHasher:
         legacy_iterations: int = 0,
     ):
         if not 0 <= legacy_iterations <= _PBKDF2_MAX_ITERATIONS:
-            raise ValueError(f"legacy_iterations must be 0 to {_PBKDF2_MAX_ITERATIONS}")
+            raise ConfigError(f"legacy_iterations must be 0 to {_PBKDF2_MAX_ITERATIONS}")
         self.legacy_iterations = legacy_iterations
         self._argon = argon2.PasswordHasher(
             time_cost=time_cost,
@@ -178,12 +179,12 @@ class PasswordHasher:
         """A new Argon2id hash of `password`.
 
         Raises:
-            ValueError: if the password is empty, longer than `MAX_PASSWORD_LENGTH`, or not
+            InvalidPassword: if the password is empty, longer than `MAX_PASSWORD_LENGTH`, or not
                 encodable as UTF-8.
         """
         data = _encode(password)
         if not data:
-            raise ValueError(
+            raise InvalidPassword(
                 f"passwords must be 1 to {MAX_PASSWORD_LENGTH} characters of valid text"
             )
         return self._argon.hash(data)

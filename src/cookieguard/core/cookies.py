@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Literal
 
+from cookieguard.errors import ConfigError
+
 __all__ = [
     "CookieSpec",
     "MAX_COOKIE_HEADER",
@@ -109,19 +111,19 @@ class CookieSpec:
 
     def __post_init__(self) -> None:
         if self.spelling not in ("rfc", "starlette"):
-            raise ValueError("cookie spelling must be 'rfc' or 'starlette'")
+            raise ConfigError("cookie spelling must be 'rfc' or 'starlette'")
         if not self.name or any(c in _FORBIDDEN_VALUE_CHARS or c == "=" for c in self.name):
-            raise ValueError(f"invalid cookie name {self.name!r}")
+            raise ConfigError(f"invalid cookie name {self.name!r}")
         if self.name.startswith("__Host-") and (
             not self.secure or self.domain is not None or self.path != "/"
         ):
-            raise ValueError("__Host- cookies need Secure, Path=/ and no Domain")
+            raise ConfigError("__Host- cookies need Secure, Path=/ and no Domain")
         if self.name.startswith("__Secure-") and not self.secure:
-            raise ValueError("__Secure- cookies need Secure")
+            raise ConfigError("__Secure- cookies need Secure")
         if self.samesite == "None" and not self.secure:
-            raise ValueError("SameSite=None requires Secure")
+            raise ConfigError("SameSite=None requires Secure")
         if self.partitioned and not self.secure:
-            raise ValueError("Partitioned cookies need Secure (browsers drop them otherwise)")
+            raise ConfigError("Partitioned cookies need Secure (browsers drop them otherwise)")
 
 
 _last_date: tuple[int, str] = (-1, "")

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from cookieguard.errors import ConfigError
+
 __all__ = ["MAX_REDIRECT_LENGTH", "is_safe_redirect", "login_redirect_url", "next_for", "safe_next"]
 
 MAX_REDIRECT_LENGTH = 2048
@@ -72,10 +74,10 @@ def safe_next(url: str | None, default: str = "/") -> str:
         default: where to go instead; it must itself be safe.
 
     Raises:
-        ValueError: if `default` is not a safe redirect (a configuration mistake).
+        ConfigError: if `default` is not a safe redirect (a configuration mistake).
     """
     if not is_safe_redirect(default):
-        raise ValueError("the default redirect must be a same-site path such as '/'")
+        raise ConfigError("the default redirect must be a same-site path such as '/'")
     return url if url is not None and is_safe_redirect(url) else default
 
 

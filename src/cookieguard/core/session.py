@@ -27,6 +27,7 @@ from cookieguard.core._session_dict import EXPIRY_KEY, TrackedDict
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, ExpiryPolicy, SaveOutcome
 from cookieguard.core.session_plan import plan_changes as _plan_changes
 from cookieguard.core.tokens import SESSION_ID_ALPHABET, hash_session_id, new_session_id
+from cookieguard.errors import InvalidSessionChange
 
 __all__ = ["EXPIRY_KEY", "Session", "is_well_formed_session_id"]
 
@@ -194,7 +195,7 @@ class Session(TrackedDict):
     @modified.setter
     def modified(self, value: bool) -> None:
         if not value:
-            raise ValueError("pending session changes cannot be discarded; use flush()")
+            raise InvalidSessionChange("pending session changes cannot be discarded; use flush()")
         self.mark_changed()
         self._modified = True
 
@@ -309,7 +310,7 @@ class Session(TrackedDict):
         if seconds is not None and (
             isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0
         ):
-            raise ValueError("set_expiry() takes a non-negative int of seconds, or None")
+            raise InvalidSessionChange("set_expiry() takes a non-negative int of seconds, or None")
         if seconds != self._expiry:
             self._expiry = seconds
             self._expiry_changed = True

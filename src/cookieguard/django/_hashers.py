@@ -47,7 +47,7 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cookieguard.auth._passwords import MAX_PASSWORD_LENGTH, PasswordCheck, PasswordHasher
-from cookieguard.errors import ConfigError
+from cookieguard.errors import ConfigError, InvalidPassword
 
 __all__ = [
     "DJANGO_ALGORITHMS",
@@ -153,17 +153,17 @@ class DjangoPasswordHasher(PasswordHasher):
         """A new hash of `password` in `algorithm`, exactly as Django's ``make_password``.
 
         Raises:
-            ValueError: an empty password, one over `MAX_PASSWORD_LENGTH` characters, or
+            InvalidPassword: an empty password, one over `MAX_PASSWORD_LENGTH` characters, or
                 one that is not valid text.
         """
         if not isinstance(password, str) or not 0 < len(password) <= MAX_PASSWORD_LENGTH:
-            raise ValueError(
+            raise InvalidPassword(
                 f"passwords must be 1 to {MAX_PASSWORD_LENGTH} characters of valid text"
             )
         try:
             data = password.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError("passwords must be valid text") from None
+            raise InvalidPassword("passwords must be valid text") from None
         return self._encode(data)
 
     def _encode(self, data: bytes) -> str:

@@ -195,11 +195,15 @@ class MemoryStore(_MemoryCore):
     """
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """The live record, decoded from the JSON kept per key (a fresh dict on each call)."""
         return self._load(key_hash, now)
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
+        """Insert the record, dropping `replaces` in the same step. Values are JSON-encoded first,
+        so an unencodable one raises before anything changes.
+        """
         self._create(key_hash, record, replaces)
 
     async def update(
@@ -212,18 +216,25 @@ class MemoryStore(_MemoryCore):
         expires_at: float,
         now: float,
     ) -> bool:
+        """Apply the delta to the stored dict in place, encoding the new values first (an
+        unencodable one raises with nothing changed). False when the record is gone or expired.
+        """
         return self._update(key_hash, set_items, delete_keys, last_seen, expires_at, now)
 
     async def delete(self, key_hash: str) -> None:
+        """Drop the record and its entry in the user index; an unknown key is a no-op."""
         self._drop(key_hash)
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """The user's live sessions from the in-process user index, most recently seen first."""
         return self._list_user(user_id, now)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """Drop the user's sessions except `keep`, using the in-process user index."""
         return self._delete_user(user_id, keep)
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        """Drop finished counter windows, then expired records `batch_size` at a time."""
         self._purge_counters(now)
         while count := self._purge_batch(now, batch_size):
             yield count
@@ -234,15 +245,19 @@ class MemoryStore(_MemoryCore):
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """Count one event in the in-process counter table (never written past `limit`)."""
         return self._hit(key, window, now, limit)
 
     async def release(self, key: str, *, now: float) -> None:
+        """Take one event back from the live window; finished windows are left alone."""
         self._release(key, now)
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """The live window's (count, window end), or None when it has ended or never began."""
         return self._peek(key, now)
 
     async def reset(self, key: str) -> None:
+        """Forget the counter; an unknown key is a no-op."""
         self._counters.pop(key, None)
 
 
@@ -258,10 +273,14 @@ class SyncMemoryStore(_MemoryCore):
         self._lock = threading.Lock()
 
     def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """The live record, decoded under the lock (a fresh dict each call)."""
         with self._lock:
             return self._load(key_hash, now)
 
     def create(self, key_hash: str, record: SessionRecord, *, replaces: str | None = None) -> None:
+        """Insert the record, dropping `replaces` in the same step. Values are JSON-encoded first,
+        so an unencodable one raises before anything changes.
+        """
         with self._lock:
             self._create(key_hash, record, replaces)
 
@@ -275,22 +294,31 @@ class SyncMemoryStore(_MemoryCore):
         expires_at: float,
         now: float,
     ) -> bool:
+        """Apply the delta to the stored dict in place, encoding the new values first (an
+        unencodable one raises with nothing changed). False when the record is gone or expired.
+        """
         with self._lock:
             return self._update(key_hash, set_items, delete_keys, last_seen, expires_at, now)
 
     def delete(self, key_hash: str) -> None:
+        """Drop the record and its entry in the user index; an unknown key is a no-op."""
         with self._lock:
             self._drop(key_hash)
 
     def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """The user's live sessions from the in-process user index, most recently seen first."""
         with self._lock:
             return self._list_user(user_id, now)
 
     def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """Drop the user's sessions except `keep`, using the in-process user index."""
         with self._lock:
             return self._delete_user(user_id, keep)
 
     def purge_expired(self, *, now: float, batch_size: int = 1000) -> Iterator[int]:
+        """Drop finished counter windows, then expired records: each batch takes the lock
+        on its own, so requests run between batches.
+        """
         with self._lock:
             self._purge_counters(now)
         while True:
@@ -306,17 +334,21 @@ class SyncMemoryStore(_MemoryCore):
     def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """Count one event under the lock, so threads never take a counter past `limit`."""
         with self._lock:
             return self._hit(key, window, now, limit)
 
     def release(self, key: str, *, now: float) -> None:
+        """Take one event back from the live window; finished windows are left alone."""
         with self._lock:
             self._release(key, now)
 
     def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """The live window's (count, window end), or None when it has ended or never began."""
         with self._lock:
             return self._peek(key, now)
 
     def reset(self, key: str) -> None:
+        """Forget the counter; an unknown key is a no-op."""
         with self._lock:
             self._counters.pop(key, None)

@@ -33,7 +33,7 @@ except ImportError:  # the optional driver; PostgresStore() says how to install 
 
 __all__ = ["PostgresStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 
 class PostgresStore:
@@ -128,20 +128,25 @@ class PostgresStore:
         # ConnectFailed already says why in a few words (refused on host:port, the server's
         # FATAL message); a QueryError carries the server's message after its SQLSTATE.
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("postgres store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"postgres store unavailable: {reason}")
 
     async def close(self) -> None:
+        """Close the pooled connections; the next call reconnects."""
         self._pool.close()
 
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """One prepared SELECT of the row, filtered by ``expires_at > now`` in SQL."""
         return pg.record_of(await self._run(self._load, [pg.text(key_hash), pg.num(now)]))
 
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
+        """One INSERT that deletes `replaces` in the same statement. Never retried (a retry
+        could collide with its own first try); a unique violation is `KeyCollision`.
+        """
         stmt, params = self._sql.create(key_hash, record, replaces)
         try:
             await self._run(stmt, params, retry=False)  # a retry could collide with itself
@@ -158,23 +163,33 @@ class PostgresStore:
         expires_at: float,
         now: float,
     ) -> bool:
+        """One ``UPDATE ... SET data = (data - deleted) || set`` under the row lock, so racing
+        saves of different keys both land. False (no row matched) when the record is gone or
+        expired.
+        """
         stmt, params = self._sql.update(
             key_hash, set_items, delete_keys, last_seen, expires_at, now
         )
         return pg.changed(await self._run(stmt, params)) == 1
 
     async def delete(self, key_hash: str) -> None:
+        """One DELETE by key hash; no row is not an error."""
         await self._run(self._sql.by_name["delete"], [pg.text(key_hash)])
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """One SELECT of the user's live rows, most recently seen first."""
         res = await self._run(self._sql.by_name["list"], [pg.text(user_id), pg.num(now)])
         return pg.infos_of(res, user_id)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """One DELETE of the user's rows except `keep`; its row count is the answer."""
         params = [pg.text(user_id), pg.text(keep or "")]
         return pg.changed(await self._run(self._sql.by_name["delete_user"], params))
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        """DELETE expired rows `batch_size` at a time, each batch its own autocommit statement that
+        skips rows another purge holds (``SKIP LOCKED``), then finished counters.
+        """
         params = self._sql.purge_params(now, batch_size)
         purge, counters = self._sql.by_name["purge"], self._sql.by_name["purge_counters"]
         while count := pg.changed(await self._run(purge, params)):
@@ -187,6 +202,9 @@ class PostgresStore:
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """One upserting statement, atomic under the row lock across app servers; never retried
+        (it could count twice). At the limit nothing is written and the window end is read back.
+        """
         stmt, params = self._sql.hit(key, window, now, limit)
         counter = pg.counter_of(await self._run(stmt, params, retry=False))
         if counter is None:  # at the limit: nothing written
@@ -196,12 +214,15 @@ class PostgresStore:
         return counter
 
     async def release(self, key: str, *, now: float) -> None:
+        """One UPDATE taking back an event from the live window (never below 0); never retried."""
         params = [pg.text(key), pg.num(now)]
         await self._run(self._sql.by_name["release"], params, retry=False)
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """One SELECT of the live window's (count, window end)."""
         res = await self._run(self._sql.by_name["peek"], [pg.text(key), pg.num(now)])
         return pg.counter_of(res)
 
     async def reset(self, key: str) -> None:
+        """One DELETE of the counter row."""
         await self._run(self._sql.by_name["reset"], [pg.text(key)])

@@ -48,7 +48,7 @@ except ImportError:  # hiredis missing (plain `pip install redis`): redis-py doe
 
 __all__ = ["RedisStore"]
 
-logger = logging.getLogger("cookieguard.stores")
+_log = logging.getLogger("cookieguard.stores")
 
 # parse_url() keys the RESP client understands; anything else (TLS, socket options) -> redis-py.
 _RESP_URL_KEYS = frozenset({"host", "port", "db", "username", "password", "path"})
@@ -144,10 +144,11 @@ class RedisStore:
         # The server's error reply ("ERR DB index is out of range", "WRONGPASS ...") or why
         # the connection failed ("connection refused on HOST:PORT"), never the password.
         reason = scrub(text_reason(str(exc)) if str(exc) else type(exc).__name__, self._password)
-        logger.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
+        _log.warning("redis store unavailable (%s): %s", type(exc).__name__, reason)
         return StoreUnavailable(f"redis store unavailable: {reason}")
 
     async def close(self) -> None:
+        """Close the connection (pipelined client) or redis-py's pool; the next call reconnects."""
         if self._resp is not None:
             await self._resp.close()
         client, self._client = self._client, None
@@ -181,6 +182,9 @@ class RedisStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """One HGETALL of the session hash; a hash past the caller's `expires_at` counts as gone
+        even before Redis's TTL removes it.
+        """
         fields: dict[str, str]
         if self._resp is not None:
             key = f"{self.prefix}s:{{{key_hash}}}".encode()
@@ -203,6 +207,10 @@ class RedisStore:
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
+        """A Lua script creates the hash only if absent (else `KeyCollision`) and sets its TTL;
+        then the user index; then `replaces` is deleted: two steps, as the keys live in different
+        slots.
+        """
         args = layout.create_args(record)
         if not await self._script(layout.CREATE, self.session_key(key_hash), *args):
             raise KeyCollision(key_hash[:12])
@@ -222,10 +230,14 @@ class RedisStore:
         expires_at: float,
         now: float,
     ) -> bool:
+        """One Lua script on the session hash: HDEL the deleted keys, HSET the new values and the
+        metadata, renew the TTL. Returns False, writing nothing, when the hash is gone or expired.
+        """
         args = layout.update_args(set_items, delete_keys, last_seen, expires_at, now)
         return bool(await self._script(layout.UPDATE, self.session_key(key_hash), *args))
 
     async def delete(self, key_hash: str) -> None:
+        """A Lua script deletes the hash and returns its user; that user's index then drops it."""
         user_id = await self._script(layout.DELETE, self.session_key(key_hash))
         if user_id:
             await self._call("SREM", self._user_key(user_id), key_hash)
@@ -296,9 +308,13 @@ class RedisStore:
         return live
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """The user's index set, then one pipelined HMGET per member; members whose hash has
+        gone are pruned from the set.
+        """
         return layout.infos_of(user_id, await self._user_sessions(user_id), now)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """DEL the user's hashes except `keep` in one pipeline, then drop them from its index."""
         doomed = [k for k, _ in await self._user_sessions(user_id) if k != keep]
         if not doomed:
             return 0
@@ -350,14 +366,20 @@ class RedisStore:
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """One Lua script on the counter hash (count, window end, TTL), atomic on the server, so
+        app servers never take a counter past `limit`.
+        """
         args = layout.hit_args(window, now, limit)
         return layout.counter_of(await self._script(layout.HIT, self._counter_key(key), *args))
 
     async def release(self, key: str, *, now: float) -> None:
+        """A Lua script taking an event back from the live window (never below zero)."""
         await self._script(layout.RELEASE, self._counter_key(key), repr(now))
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """One HMGET of the counter hash; None once the window has ended."""
         return layout.peek_of(await self._call("HMGET", self._counter_key(key), "n", "e"), now)
 
     async def reset(self, key: str) -> None:
+        """DEL the counter hash."""
         await self._call("DEL", self._counter_key(key))

@@ -86,6 +86,7 @@ class SyncRedisStore:
         return StoreUnavailable(f"redis store unavailable: {reason}")
 
     def close(self) -> None:
+        """Close redis-py's client and its pool; the next call reconnects."""
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -131,10 +132,17 @@ class SyncRedisStore:
     # -- sessions -------------------------------------------------------------------------
 
     def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """One HGETALL of the session hash; a hash past the caller's `expires_at` counts as gone
+        even before Redis's TTL removes it.
+        """
         fields: dict[str, str] = self._call("HGETALL", self.session_key(key_hash))
         return layout.record_of(fields, now)
 
     def create(self, key_hash: str, record: SessionRecord, *, replaces: str | None = None) -> None:
+        """A Lua script creates the hash only if absent (else `KeyCollision`) and sets its TTL;
+        then the user index; then `replaces` is deleted: two steps, as the keys live in different
+        slots.
+        """
         args = layout.create_args(record)
         if not self._script(layout.CREATE, self.session_key(key_hash), *args):
             raise KeyCollision(key_hash[:12])
@@ -154,10 +162,14 @@ class SyncRedisStore:
         expires_at: float,
         now: float,
     ) -> bool:
+        """One Lua script on the session hash: HDEL the deleted keys, HSET the new values and the
+        metadata, renew the TTL. Returns False, writing nothing, when the hash is gone or expired.
+        """
         args = layout.update_args(set_items, delete_keys, last_seen, expires_at, now)
         return bool(self._script(layout.UPDATE, self.session_key(key_hash), *args))
 
     def delete(self, key_hash: str) -> None:
+        """A Lua script deletes the hash and returns its user; that user's index then drops it."""
         user_id = self._script(layout.DELETE, self.session_key(key_hash))
         if user_id:
             self._call("SREM", layout.user_key(self.prefix, user_id), key_hash)
@@ -176,9 +188,13 @@ class SyncRedisStore:
         return live
 
     def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """The user's index set, then one pipelined HMGET per member; members whose hash has
+        gone are pruned from the set.
+        """
         return layout.infos_of(user_id, self._user_sessions(user_id), now)
 
     def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """DEL the user's hashes except `keep` in one pipeline, then drop them from its index."""
         doomed = [k for k, _ in self._user_sessions(user_id) if k != keep]
         if not doomed:
             return 0
@@ -216,16 +232,22 @@ class SyncRedisStore:
     def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """One Lua script on the counter hash (count, window end, TTL), atomic on the server, so
+        app servers never take a counter past `limit`.
+        """
         args = layout.hit_args(window, now, limit)
         counter = layout.counter_key(self.prefix, key)
         return layout.counter_of(self._script(layout.HIT, counter, *args))
 
     def release(self, key: str, *, now: float) -> None:
+        """A Lua script taking an event back from the live window (never below zero)."""
         self._script(layout.RELEASE, layout.counter_key(self.prefix, key), repr(now))
 
     def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """One HMGET of the counter hash; None once the window has ended."""
         reply = self._call("HMGET", layout.counter_key(self.prefix, key), "n", "e")
         return layout.peek_of(reply, now)
 
     def reset(self, key: str) -> None:
+        """DEL the counter hash."""
         self._call("DEL", layout.counter_key(self.prefix, key))

@@ -112,6 +112,9 @@ class SQLiteStore:
             self._checkpoint = None
 
     async def close(self) -> None:
+        """Wait for a running WAL checkpoint, then close the loop's connection and the background
+        one. The next call reopens them.
+        """
         if self._checkpoint is not None:
             await self._checkpoint
         self._db.close()
@@ -123,6 +126,9 @@ class SQLiteStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """One SELECT on the loop's connection (expired rows are filtered in SQL); the retrying
+        path only when the connection is missing or the statement fails.
+        """
         sql, params = self._sql.load, (key_hash, now)
         conn = self._db.conn
         try:  # the common case, without the retry machinery
@@ -136,6 +142,9 @@ class SQLiteStore:
     async def create(
         self, key_hash: str, record: SessionRecord, *, replaces: str | None = None
     ) -> None:
+        """INSERT in one transaction that also deletes `replaces`; the primary key turns a taken
+        `key_hash` into `KeyCollision`.
+        """
         op = ops.create_op(self._sql, key_hash, record, replaces)
         try:
             await self._run(op)
@@ -153,6 +162,10 @@ class SQLiteStore:
         expires_at: float,
         now: float,
     ) -> bool:
+        """One UPDATE with `json_remove`/`json_set` guarded by ``expires_at > now``, atomic across
+        processes; keys JSON paths can't name use a read-modify-write under ``BEGIN IMMEDIATE``.
+        False (no row matched) when the record is gone or expired.
+        """
         statement = ops.update_statement(
             self._sql,
             self._update_sqls,
@@ -180,20 +193,26 @@ class SQLiteStore:
         return count == 1
 
     async def delete(self, key_hash: str) -> None:
+        """One DELETE by key hash; no row is not an error."""
         await self._run(lambda c: c.execute(self._sql.delete, (key_hash,)))
         self._wrote()
 
     async def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """One SELECT on the `user_id` index of the live rows, most recently seen first."""
         rows = await self._run(lambda c: c.execute(self._sql.list_user, (user_id, now)).fetchall())
         return ops.infos(rows, user_id)
 
     async def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """One DELETE of the user's rows except `keep`; its row count is the answer."""
         params = (user_id, keep or "")
         count = await self._run(lambda c: c.execute(self._sql.delete_user, params).rowcount)
         self._wrote()
         return count
 
     async def purge_expired(self, *, now: float, batch_size: int = 1000) -> AsyncIterator[int]:
+        """DELETE up to `batch_size` expired rows per transaction on the background
+        connection in a worker thread (the loop's own for ``:memory:``), then finished counters.
+        """
         if self.path == ":memory:":  # a second connection would see another database
             while count := await self._run(
                 lambda c: c.execute(self._sql.purge, (now, batch_size)).rowcount
@@ -233,18 +252,24 @@ class SQLiteStore:
     async def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """One upserting statement in the database, so processes sharing the file never take a
+        counter past `limit`; at the limit nothing is written and the window end is read back.
+        """
         count, ends, wrote = await self._run(ops.hit_op(self._sql, key, window, now, limit))
         if wrote:
             self._wrote()
         return count, ends
 
     async def release(self, key: str, *, now: float) -> None:
+        """One UPDATE taking an event back from the live window (never below zero)."""
         await self._run(lambda c: c.execute(self._sql.release, (key, now)))
         self._wrote()
 
     async def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """One SELECT of the live window's (count, window end)."""
         row = await self._run(lambda c: c.execute(self._sql.peek, (key, now)).fetchone())
         return None if row is None else (row[0], row[1])
 
     async def reset(self, key: str) -> None:
+        """One DELETE of the counter row."""
         await self._run(lambda c: c.execute(self._sql.reset, (key,)))

@@ -84,16 +84,23 @@ class SyncSQLiteStore:
             self._checkpointing.release()
 
     def close(self) -> None:
+        """Close the idle connections; those in use close when their thread gives them back.
+        The next call opens new ones.
+        """
         self._db.close()
 
     # -- sessions -------------------------------------------------------------------------
 
     def load(self, key_hash: str, *, now: float) -> SessionRecord | None:
+        """One SELECT on the calling thread's connection (expired rows are filtered in SQL)."""
         sql, params = self._sql.load, (key_hash, now)
         row = self._db.run(lambda c: c.execute(sql, params).fetchone())
         return None if row is None else ops.record(row)
 
     def create(self, key_hash: str, record: SessionRecord, *, replaces: str | None = None) -> None:
+        """INSERT in one transaction that also deletes `replaces`; the primary key turns a taken
+        `key_hash` into `KeyCollision`.
+        """
         op = ops.create_op(self._sql, key_hash, record, replaces)
         try:
             self._db.run(op)
@@ -111,6 +118,10 @@ class SyncSQLiteStore:
         expires_at: float,
         now: float,
     ) -> bool:
+        """One UPDATE with `json_remove`/`json_set` guarded by ``expires_at > now``, atomic across
+        processes; keys JSON paths can't name use a read-modify-write under ``BEGIN IMMEDIATE``.
+        False (no row matched) when the record is gone or expired.
+        """
         statement = ops.update_statement(
             self._sql,
             self._update_sqls,
@@ -132,20 +143,26 @@ class SyncSQLiteStore:
         return count == 1
 
     def delete(self, key_hash: str) -> None:
+        """One DELETE by key hash; no row is not an error."""
         self._db.run(lambda c: c.execute(self._sql.delete, (key_hash,)))
         self._wrote()
 
     def list_user(self, user_id: str, *, now: float) -> list[SessionInfo]:
+        """One SELECT on the `user_id` index of the live rows, most recently seen first."""
         rows = self._db.run(lambda c: c.execute(self._sql.list_user, (user_id, now)).fetchall())
         return ops.infos(rows, user_id)
 
     def delete_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """One DELETE of the user's rows except `keep`; its row count is the answer."""
         params = (user_id, keep or "")
         count: int = self._db.run(lambda c: c.execute(self._sql.delete_user, params).rowcount)
         self._wrote()
         return count
 
     def purge_expired(self, *, now: float, batch_size: int = 1000) -> Iterator[int]:
+        """DELETE up to `batch_size` expired rows per transaction, each on a pooled
+        connection, then finished counters.
+        """
         purge, counters = self._sql.purge, self._sql.purge_counters
         while count := self._db.run(lambda c: c.execute(purge, (now, batch_size)).rowcount):
             yield count
@@ -157,18 +174,24 @@ class SyncSQLiteStore:
     def hit(
         self, key: str, *, window: int, now: float, limit: int | None = None
     ) -> tuple[int, float]:
+        """One upserting statement in the database, so processes sharing the file never take a
+        counter past `limit`; at the limit nothing is written and the window end is read back.
+        """
         count, ends, wrote = self._db.run(ops.hit_op(self._sql, key, window, now, limit))
         if wrote:
             self._wrote()
         return count, ends
 
     def release(self, key: str, *, now: float) -> None:
+        """One UPDATE taking an event back from the live window (never below zero)."""
         self._db.run(lambda c: c.execute(self._sql.release, (key, now)))
         self._wrote()
 
     def peek(self, key: str, *, now: float) -> tuple[int, float] | None:
+        """One SELECT of the live window's (count, window end)."""
         row = self._db.run(lambda c: c.execute(self._sql.peek, (key, now)).fetchone())
         return None if row is None else (row[0], row[1])
 
     def reset(self, key: str) -> None:
+        """One DELETE of the counter row."""
         self._db.run(lambda c: c.execute(self._sql.reset, (key,)))

@@ -21,10 +21,12 @@ Run: BENCH_SECURITY=cookieguard BENCH_DB=... uvicorn --factory app:create_app
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pages import login_page, records_page, safe_next
@@ -213,14 +215,31 @@ def routes(db: PeerDB, layer: Layer) -> list[Route]:
     ]
 
 
+def _closing(db: PeerDB, *more: Callable[[], Awaitable[None]]) -> Any:
+    """A lifespan that closes the database (and the stores in `more`) at server shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            db.close()
+            for close in more:
+                await close()
+
+    return lifespan
+
+
 def build(security: str, db_path: str, store_url: str, secret: str) -> Any:
-    """The ASGI app for one subject."""
+    """The ASGI app for one subject; its lifespan shutdown closes what it opened."""
     db = PeerDB(db_path)
     if security == "none":
-        return Starlette(routes=routes(db, Layer()))
+        return Starlette(routes=routes(db, Layer()), lifespan=_closing(db))
     if security == "starsessions":
         layer: Layer = StarsessionsLayer(db, store_url, secret)
-        return Starlette(routes=routes(db, layer), middleware=layer.middleware)
+        return Starlette(
+            routes=routes(db, layer), middleware=layer.middleware, lifespan=_closing(db)
+        )
     if security == "cookieguard":
         import cookieguard
 
@@ -231,8 +250,12 @@ def build(security: str, db_path: str, store_url: str, secret: str) -> Any:
         if store_url.startswith("postgresql://") and os.environ.get("BENCH_PG_TABLE"):
             options["table"] = os.environ["BENCH_PG_TABLE"]
         store = cookieguard.open_store(store_url, **options)
-        api = Starlette(routes=routes(db, CookieGuardLayer(users)))
+        api = Starlette(
+            routes=routes(db, CookieGuardLayer(users)),
+            lifespan=_closing(db, users.close, store.close),
+        )
         return cookieguard.CookieGuard(api, store=store, secret_key=secret, users=users)
+    db.close()
     raise SystemExit(f"BENCH_SECURITY must be none, cookieguard or starsessions: {security!r}")
 
 
@@ -254,13 +277,24 @@ def main() -> int:
     security, name, db_path = sys.argv[2:]
     password = sys.stdin.read().removesuffix("\n")
     if security == "starsessions":
-        PeerDB(db_path).add_user(name, password)
+        db = PeerDB(db_path)
+        try:
+            db.add_user(name, password)
+        finally:
+            db.close()
         return 0
     import cookieguard
     from cookieguard.auth import default_hasher
 
     users = cookieguard.SQLiteUserStore(db_path)
-    asyncio.run(users.create_user(name, default_hasher().hash(password)))
+
+    async def add() -> None:
+        try:
+            await users.create_user(name, default_hasher().hash(password))
+        finally:
+            await users.close()
+
+    asyncio.run(add())
     return 0
 
 

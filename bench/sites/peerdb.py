@@ -43,6 +43,9 @@ class PeerDB:
             self._conn.execute(statement)
         self._execute = self._conn.execute
 
+    def close(self) -> None:
+        self._conn.close()
+
     def records(self, user_id: str) -> list[tuple[int, str]]:
         return self._execute(
             "SELECT id, text FROM records WHERE user_id = ? ORDER BY id", (user_id,)

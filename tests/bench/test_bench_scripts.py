@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -49,12 +51,22 @@ def test_micro_leaves_the_tracked_results_alone_without_update(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("security", ["none", "cookieguard"])
-def test_the_bench_app_builds_for_every_layer(tmp_path: Path, security: str) -> None:
+async def test_the_bench_app_builds_for_every_layer(tmp_path: Path, security: str) -> None:
     sys.path.insert(0, str(BENCH / "sites"))
     import app
 
     built = app.build(security, str(tmp_path / "site.sqlite3"), "memory://", "s" * 40)
-    assert callable(built)
+    transport = httpx.ASGITransport(app=built)
+    # The lifespan's shutdown closes the database the app opened.
+    async with (
+        LifespanManager(built),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        response = await client.get("/api/records")
+    if security == "none":  # no security layer: everyone is user 1, who has no records
+        assert response.status_code == 200 and response.json() == []
+    else:
+        assert response.status_code == 401
 
 
 @pytest.mark.parametrize("security", ["none", "cookieguard"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,9 @@ EXPECTED = [
 
 
 def _old_sqlite(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(OLD_SCHEMA.format(t="cookieguard_sessions"))
         conn.execute("INSERT INTO cookieguard_sessions VALUES (?, ?, ?, ?, ?, ?, ?)", ROW)
-    conn.close()
 
 
 async def test_an_old_sqlite_table_gains_the_column(tmp_path: Path) -> None:

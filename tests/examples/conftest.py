@@ -17,6 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Flask
+
+from cookieguard.integrations.flask import CookieGuard
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -64,7 +67,8 @@ async def load(
 
     ``load("name", source=...)`` runs a variant of the file's text instead (for examples
     that name a host the tests cannot reach). Every store the module holds (`store`,
-    `users`, or the one inside its `app`) is closed afterwards.
+    `users`, or the one inside its `app`; a Flask app's ``COOKIEGUARD_USERS`` and the store
+    it opened from ``COOKIEGUARD_STORE``) is closed afterwards.
     """
     monkeypatch.chdir(tmp_path)
     loaded: list[ModuleType] = []
@@ -86,10 +90,16 @@ async def load(
     yield loader
     for module in loaded:
         seen: set[int] = set()
+        app = getattr(module, "app", None)
+        flask_users = None
+        if isinstance(app, Flask):
+            CookieGuard.close(app)
+            flask_users = app.config.get("COOKIEGUARD_USERS")
         for obj in (
             getattr(module, "store", None),
             getattr(module, "users", None),
-            getattr(getattr(module, "app", None), "store", None),
+            getattr(app, "store", None),
+            flask_users,
         ):
             if obj is not None and id(obj) not in seen:
                 seen.add(id(obj))

@@ -18,7 +18,7 @@ import pytest
 
 from cookieguard.auth._sqlite_users import SQLiteUserStore
 from cookieguard.errors import StoreUnavailable
-from cookieguard.stores.sqlite_db import SQLiteDatabase
+from cookieguard.stores.sqlite_db import SQLiteDatabase, SyncSQLiteDatabase
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"
 
@@ -142,3 +142,73 @@ async def test_a_cancelled_first_open_leaves_no_file_open(tmp_path: Path) -> Non
     assert db.conn is None
     assert await db.fetchall("SELECT v FROM t") == [("a",)]  # the next call opens anew
     db.close()
+
+
+def _held(path: Path) -> sqlite3.Connection:
+    """Another process's write lock on `path` (its tables exist already)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def _wait_for_files(path: Path, count: int) -> None:
+    for _ in range(500):
+        if _open_files(path) == count:
+            return
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+async def test_close_during_the_first_open_leaves_no_file_open(tmp_path: Path) -> None:
+    # A server shutting down closes the database while a request is still opening it (the
+    # open waits for another process's write lock): the late connection must not stay open.
+    path = tmp_path / "app.db"
+    setup = SQLiteDatabase(path, schema=SCHEMA)
+    await setup.execute("INSERT INTO t (v) VALUES ('a')")
+    setup.close()
+    other = _held(path)
+    before = _open_files(path)
+    db = SQLiteDatabase(path, schema=SCHEMA, lock_timeout=5)
+    request = asyncio.create_task(db.fetchall("SELECT v FROM t"))
+    try:
+        await _wait_for_files(path, before + 1)
+        assert _open_files(path) == before + 1  # the thread's connection, waiting
+        db.close()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    with pytest.raises(StoreUnavailable, match="closed while opening"):
+        await request
+    assert _open_files(path) == before - 1  # the blocker's gone, and nothing else is open
+    assert db.conn is None
+    assert await db.fetchall("SELECT v FROM t") == [("a",)]  # a later call opens anew
+    db.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+async def test_a_sync_close_during_a_threads_open_leaves_no_file_open(tmp_path: Path) -> None:
+    # The same for threaded code: the thread that was opening still gets its answer, and
+    # its connection is closed when it is given back instead of joining the closed pool.
+    path = tmp_path / "app.db"
+    setup = SyncSQLiteDatabase(path, schema=SCHEMA)
+    setup.run(lambda c: c.execute("INSERT INTO t (v) VALUES ('a')"))
+    setup.close()
+    other = _held(path)
+    before = _open_files(path)
+    db = SyncSQLiteDatabase(path, schema=SCHEMA, lock_timeout=5)
+    request = asyncio.create_task(
+        asyncio.to_thread(db.run, lambda c: c.execute("SELECT v FROM t").fetchall())
+    )
+    try:
+        await _wait_for_files(path, before + 1)
+        assert _open_files(path) == before + 1  # the thread's connection, waiting
+        db.close()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await request == [("a",)]
+    assert _open_files(path) == before - 1
+    assert db.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()) == (1,)
+    assert _open_files(path) == before  # reopened, and kept for the next call
+    db.close()
+    assert _open_files(path) == before - 1

@@ -10,6 +10,7 @@ import pytest
 from cookieguard import LoginThrottled, SQLiteUserStore, SyncSQLiteStore, ThrottlePolicy
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.wsgi import SyncLoginThrottle, authenticate
+from tests.conftest import Opened
 
 from .site import alice_hash, client, guard, make_users
 
@@ -23,9 +24,11 @@ def _login(c, password: str = "alice-pass"):  # type: ignore[no-untyped-def]
     )
 
 
-def test_login_cycles_the_session_and_rotates_the_csrf_secret(tmp_path: Path) -> None:
-    store = SyncSQLiteStore(tmp_path / "s.db")
-    c = client(guard(store, make_users(str(tmp_path / "u.db"))))
+def test_login_cycles_the_session_and_rotates_the_csrf_secret(
+    tmp_path: Path, opened: Opened
+) -> None:
+    store = opened(SyncSQLiteStore(tmp_path / "s.db"))
+    c = client(guard(store, opened(make_users(str(tmp_path / "u.db")))))
     token = c.get("/token").text
     c.post("/set", data={"key": "cart", "value": "3"}, headers={"X-CSRFToken": token})
     before, secret = c.cookies["sessionid"], c.cookies["csrftoken"]
@@ -42,31 +45,37 @@ def test_login_cycles_the_session_and_rotates_the_csrf_secret(tmp_path: Path) ->
     )
 
 
-def test_wrong_password_changes_nothing(tmp_path: Path) -> None:
-    c = client(guard(SyncSQLiteStore(tmp_path / "s.db"), make_users(str(tmp_path / "u.db"))))
+def test_wrong_password_changes_nothing(tmp_path: Path, opened: Opened) -> None:
+    c = client(
+        guard(
+            opened(SyncSQLiteStore(tmp_path / "s.db")), opened(make_users(str(tmp_path / "u.db")))
+        )
+    )
     assert _login(c, "nope").text == "no"
     assert "sessionid" not in c.cookies
     assert c.get("/whoami").json() is None
 
 
-def test_logout_deletes_the_record_at_once(tmp_path: Path) -> None:
-    store = SyncSQLiteStore(tmp_path / "s.db")
-    c = client(guard(store, make_users(str(tmp_path / "u.db"))))
+def test_logout_deletes_the_record_at_once(tmp_path: Path, opened: Opened) -> None:
+    store = opened(SyncSQLiteStore(tmp_path / "s.db"))
+    c = client(guard(store, opened(make_users(str(tmp_path / "u.db")))))
     _login(c)
     session_id = c.cookies["sessionid"]
     token = c.get("/token").text
     assert c.post("/logout", headers={"X-CSRFToken": token}).text == "out"
     assert store.load(hash_session_id(session_id), now=time.time()) is None
-    replay = client(guard(store, make_users(str(tmp_path / "u2.db"))))
+    replay = client(guard(store, opened(make_users(str(tmp_path / "u2.db")))))
     replay.cookies.set("sessionid", session_id, domain="testserver.local")
     assert replay.get("/whoami").json() is None
 
 
-def test_a_password_changed_elsewhere_ends_the_session_at_the_recheck(tmp_path: Path) -> None:
+def test_a_password_changed_elsewhere_ends_the_session_at_the_recheck(
+    tmp_path: Path, opened: Opened
+) -> None:
     import asyncio
 
-    store = SyncSQLiteStore(tmp_path / "s.db")
-    users = make_users(str(tmp_path / "u.db"))
+    store = opened(SyncSQLiteStore(tmp_path / "s.db"))
+    users = opened(make_users(str(tmp_path / "u.db")))
     app = guard(store, users)
     c = client(app)
     _login(c)
@@ -88,9 +97,9 @@ def test_a_password_changed_elsewhere_ends_the_session_at_the_recheck(tmp_path: 
     assert asyncio.iscoroutinefunction(SQLiteUserStore.get_by_id)  # the code it ran
 
 
-def test_the_sync_throttle_counts_in_the_store(tmp_path: Path) -> None:
-    store = SyncSQLiteStore(tmp_path / "s.db")
-    users = make_users(str(tmp_path / "u.db"))
+def test_the_sync_throttle_counts_in_the_store(tmp_path: Path, opened: Opened) -> None:
+    store = opened(SyncSQLiteStore(tmp_path / "s.db"))
+    users = opened(make_users(str(tmp_path / "u.db")))
     throttle = SyncLoginThrottle(store, ThrottlePolicy(max_attempts_per_user=3))
     for _ in range(3):
         assert authenticate(users, "alice", "wrong", throttle=throttle, address="192.0.2.1") is None
@@ -98,7 +107,7 @@ def test_the_sync_throttle_counts_in_the_store(tmp_path: Path) -> None:
         authenticate(users, "alice", "alice-pass", throttle=throttle, address="192.0.2.1")
     assert refused.value.retry_after > 0
     # Another process sharing the store sees the same counts.
-    other = SyncLoginThrottle(SyncSQLiteStore(tmp_path / "s.db"), throttle.policy)
+    other = SyncLoginThrottle(opened(SyncSQLiteStore(tmp_path / "s.db")), throttle.policy)
     assert other.retry_after("alice", "192.0.2.1") is not None
     # Another address is not held back by this one's failures.
     user = authenticate(users, "alice", "alice-pass", throttle=throttle, address="198.51.100.9")

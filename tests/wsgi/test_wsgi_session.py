@@ -12,6 +12,7 @@ from cookieguard import SignedCookieBackend, SyncSQLiteStore
 from cookieguard.core.tokens import hash_session_id
 from cookieguard.stores import open_sync_store
 from cookieguard.stores.memory import SyncMemoryStore
+from tests.conftest import Opened
 from tests.store_backends import free_port
 
 from .site import SECRET, client, guard
@@ -22,8 +23,8 @@ def _set(c, key: str, value: str):  # type: ignore[no-untyped-def]
     return c.post("/set", data={"key": key, "value": value}, headers={"X-CSRFToken": page.text})
 
 
-def test_a_write_creates_the_record_and_the_cookie(tmp_path: Path) -> None:
-    store = SyncSQLiteStore(tmp_path / "s.db")
+def test_a_write_creates_the_record_and_the_cookie(tmp_path: Path, opened: Opened) -> None:
+    store = opened(SyncSQLiteStore(tmp_path / "s.db"))
     c = client(guard(store))
     response = _set(c, "colour", "blue")
     assert response.status_code == 200

@@ -343,19 +343,31 @@ class SQLiteDatabase(_SQLiteFile):
         """The loop's open connection, or None: a fast path may use it directly and fall
         back to `run` on any `sqlite3.Error`."""
         self._connecting: asyncio.Lock | None = None
+        self._closes = 0  # `close` calls so far: an open that spans one is not kept
 
     async def connect(self) -> sqlite3.Connection:
-        """The loop's connection, opened (in a worker thread) on first use."""
+        """The loop's connection, opened (in a worker thread) on first use.
+
+        Raises:
+            StoreUnavailable: the file cannot be opened, or `close` was called while it was
+                being opened (a server shutting down): that connection is closed, not kept
+                open behind the closed database's back.
+        """
         if self.conn is not None:
             return self.conn
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             if self.conn is None:
+                closes = self._closes
                 try:
                     conn = await _open_in_thread(self._open_statement_conn)
                 except sqlite3.Error as exc:
                     raise self.unavailable(exc) from None
+                if closes != self._closes:
+                    conn.close()
+                    _log.warning("%s was closed while a call was opening it", self.label)
+                    raise StoreUnavailable(f"{self.label} was closed while opening")
                 self.conn = conn
             return self.conn
 
@@ -435,6 +447,7 @@ class SQLiteDatabase(_SQLiteFile):
 
     def close(self) -> None:
         """Close the loop's connection (a later call reopens it)."""
+        self._closes += 1
         conn, self.conn = self.conn, None
         if conn is not None:
             conn.close()
@@ -473,6 +486,7 @@ class SyncSQLiteDatabase(_SQLiteFile):
         self._idle: list[sqlite3.Connection] = []
         self._all: set[sqlite3.Connection] = set()  # open, idle or in use
         self._opening = 0
+        self._closes = 0  # `close` calls so far: a connection opened across one is not kept
         self._cond = threading.Condition()
         self._limit = 1 if self.path == ":memory:" else None
 
@@ -485,6 +499,7 @@ class SyncSQLiteDatabase(_SQLiteFile):
             if self._idle:
                 return self._idle.pop()
             self._opening += 1  # holds the slot while connecting
+            closes = self._closes
         try:
             conn = self._open_statement_conn()
         except sqlite3.Error as exc:
@@ -494,7 +509,9 @@ class SyncSQLiteDatabase(_SQLiteFile):
                 self._opening -= 1
                 self._cond.notify()
         with self._cond:
-            self._all.add(conn)
+            if closes == self._closes:
+                self._all.add(conn)
+            # else `close` ran meanwhile: this call still uses it; `_give` then closes it
         return conn
 
     def _give(self, conn: sqlite3.Connection) -> None:
@@ -553,6 +570,7 @@ class SyncSQLiteDatabase(_SQLiteFile):
     def close(self) -> None:
         """Close the idle connections; those in use close when given back."""
         with self._cond:
+            self._closes += 1  # connections opening now are closed when given back
             idle, self._idle = self._idle, []
             self._all.clear()  # connections given back later are closed, not kept
             self._cond.notify_all()

@@ -73,6 +73,10 @@ def make_site(users: SyncSQLiteUserStore | None = None) -> Callable[..., Iterabl
             return _reply(start_response, json.dumps(value).encode(), "application/json")
         if path == "/lazy":
             return _lazy(environ, start_response)
+        if path == "/vary":  # the app varies on its own header and reads the session
+            get_session(environ).get("anything")
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Vary", "Accept-Encoding")])
+            return [get_csrf_token(environ).encode()]
         if path == "/fail" and method == "POST":
             raise StoreUnavailable("the store behind this handler is down")
         if path == "/login":

@@ -39,6 +39,14 @@ def test_a_write_creates_the_record_and_the_cookie(tmp_path: Path, opened: Opene
     assert "set-cookie" not in read.headers and "Cookie" in read.headers["vary"]
 
 
+def test_vary_extends_the_apps_own_header(tmp_path: Path, opened: Opened) -> None:
+    with client(guard(opened(SyncSQLiteStore(tmp_path / "s.db")))) as c:
+        _set(c, "k", "v")
+        response = c.get("/vary")
+    assert response.status_code == 200
+    assert response.headers.get_list("vary") == ["Accept-Encoding, Cookie"]
+
+
 def test_no_cookie_no_session_work() -> None:
     store = SyncMemoryStore()
     c = client(guard(store))

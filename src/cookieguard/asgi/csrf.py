@@ -44,6 +44,7 @@ from cookieguard.asgi.session import COOKIE_DOMAIN_SCOPE_KEY
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
+from cookieguard.core._vary import vary_on_cookie
 from cookieguard.core.cookies import render_set_cookie
 from cookieguard.errors import ConfigError, RequestRejected
 from cookieguard.events import EventType
@@ -76,16 +77,6 @@ _FAILURE_HINT = (
 def _log_path(scope: Scope) -> str:
     # Escape control and non-ASCII characters so a crafted path cannot forge log lines.
     return ascii(str(scope.get("path", ""))[:300])[1:-1]
-
-
-def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
-    for index, (key, value) in enumerate(headers):
-        if len(key) == 4 and key.lower() == b"vary":
-            lowered = value.lower()
-            if b"cookie" not in lowered and value.strip() != b"*":
-                headers[index] = (key, value + b", Cookie")
-            return
-    headers.append((b"vary", b"Cookie"))
 
 
 class CSRFMiddleware:
@@ -206,8 +197,7 @@ class CSRFMiddleware:
         headers = list(message.get("headers", ()))
         if state.cookie_pending:
             headers.append(self._set_cookie(scope, state))
-        _add_vary_cookie(headers)
-        return {**message, "headers": headers}
+        return {**message, "headers": vary_on_cookie(headers) or headers}
 
     def _set_cookie(self, scope: Scope, state: CSRFState) -> tuple[bytes, bytes]:
         secret = state.take_pending_cookie()
@@ -310,9 +300,7 @@ class CSRFMiddleware:
         # A replaced malformed cookie rides on the refusal too, so the retry can succeed.
         if not state.cookie_pending:
             return []
-        headers = [self._set_cookie(scope, state)]
-        _add_vary_cookie(headers)
-        return headers
+        return [self._set_cookie(scope, state), (b"vary", b"Cookie")]
 
     async def _refuse_body(
         self,

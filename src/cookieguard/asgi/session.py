@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from cookieguard.asgi._layering import check_layering
@@ -30,6 +30,7 @@ from cookieguard.asgi._types import ASGIApp, Connection, Message, Receive, Scope
 from cookieguard.backends._base import SessionBackend, backend_for
 from cookieguard.config import SessionConfig
 from cookieguard.core._client_address import keep_address
+from cookieguard.core._vary import vary_on_cookie
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create, SaveOutcome
@@ -56,25 +57,13 @@ TOO_LARGE_MESSAGE = "This session holds more data than a cookie can carry, so it
 
 def _with_vary_cookie(message: Message) -> Message:
     """`message`, or a copy of it that varies on Cookie (the app's message is never changed)."""
-    headers = message.get("headers", ())
-    if _has_token(headers, b"vary", b"cookie"):
-        return message
-    return {**message, "headers": [*headers, (b"vary", b"Cookie")]}
+    merged = vary_on_cookie(message.get("headers", ()))
+    return message if merged is None else {**message, "headers": merged}
 
 
 def _has_header(headers: list[tuple[bytes, bytes]], name: bytes) -> bool:
     size = len(name)
     return any(len(key) == size and key.lower() == name for key, _ in headers)
-
-
-def _has_token(headers: Iterable[tuple[bytes, bytes]], name: bytes, token: bytes) -> bool:
-    size = len(name)  # compared first: most headers differ in length, and lower() costs more
-    for key, value in headers:
-        if len(key) == size and key.lower() == name:
-            lowered = value.lower()
-            if token in lowered or lowered.strip() == b"*":
-                return True
-    return False
 
 
 class SessionMiddleware:
@@ -239,8 +228,8 @@ class SessionMiddleware:
             # A session cookie (or its deletion) must never be replayed by a shared cache.
             if not _has_header(headers, b"cache-control"):
                 headers.append((b"cache-control", b"no-store"))
-        if outcome.vary and not _has_token(headers, b"vary", b"cookie"):
-            headers.append((b"vary", b"Cookie"))
+        if outcome.vary:
+            headers = vary_on_cookie(headers) or headers
         return {**message, "headers": headers}
 
     def _log_store_error(self, stage: str, exc: Exception, what: str = "session store") -> None:

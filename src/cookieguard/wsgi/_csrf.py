@@ -33,6 +33,7 @@ from cookieguard.asgi.csrf import _FAILURE_HINT, _FAILURE_MESSAGE, CSRFMiddlewar
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.config import CSRFConfig
 from cookieguard.core import csrf as core
+from cookieguard.core._vary import vary_on_cookie
 from cookieguard.csrf_rotation import CSRF_STATE_KEY
 from cookieguard.errors import ConfigError, RequestRejected
 from cookieguard.events import EventType
@@ -185,12 +186,7 @@ class CSRFCheck:
         if state.cookie_pending:
             _, value = self._asgi._set_cookie(scope_for(environ), state)
             added.append(("Set-Cookie", value.decode("latin-1")))
-        if not any(
-            name.lower() == "vary" and ("cookie" in value.lower() or value.strip() == "*")
-            for name, value in added
-        ):
-            added.append(("Vary", "Cookie"))
-        return added
+        return vary_on_cookie(added, text=True) or added
 
 
 def _route_path(scope: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ from cookieguard.asgi.session import (
 from cookieguard.asgi.session import SCOPE_KEY as SESSION_SCOPE_KEY
 from cookieguard.backends._base import SyncSessionBackend, sync_backend_for
 from cookieguard.config import SessionConfig
+from cookieguard.core._vary import vary_on_cookie
 from cookieguard.core.cookies import find_cookie
 from cookieguard.core.session import Session
 from cookieguard.core.session_plan import NOTHING, NOTHING_VARY, Create
@@ -76,22 +77,13 @@ class SessionSave:
             # A session cookie (or its deletion) must never be replayed by a shared cache.
             if "cache-control" not in names:
                 added.append(("Cache-Control", "no-store"))
-        if self.vary and not _varies_on_cookie(headers):
-            added.append(("Vary", "Cookie"))
+        if self.vary:
+            return vary_on_cookie(added, text=True) or added
         return added
 
 
 NO_SAVE = SessionSave(None, vary=False)
 VARY_ONLY = SessionSave(None, vary=True)
-
-
-def _varies_on_cookie(headers: Iterable[tuple[str, str]]) -> bool:
-    for name, value in headers:
-        if name.lower() == "vary":
-            lowered = value.lower()
-            if "cookie" in lowered or lowered.strip() == "*":
-                return True
-    return False
 
 
 def log_store_error(stage: str, exc: Exception, what: str = "session store") -> None:

@@ -437,7 +437,7 @@ def test_flask_events_reach_the_otel_counter_and_async_callbacks_never_break_a_r
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
     from cookieguard import events
-    from tests.centre.test_security_events import counts
+    from tests.auth.centre.test_security_events import counts
 
     reader = InMemoryMetricReader()
     events.set_meter_provider(MeterProvider(metric_readers=[reader]))

@@ -12,8 +12,8 @@ from cookieguard.config import SessionConfig
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
-from tests.centre.centre_app import CHROME_WINDOWS, FIREFOX, SAFARI_IPHONE, client, site
-from tests.centre.conftest import PASSWORD
+from tests.auth.centre.centre_app import CHROME_WINDOWS, FIREFOX, SAFARI_IPHONE, client, site
+from tests.auth.centre.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("received")
 

@@ -19,8 +19,8 @@ from cookieguard.core.tokens import hash_session_id
 from cookieguard.events import EventType, SecurityEvent
 from cookieguard.stores.base import SessionStore
 from cookieguard.stores.memory import MemoryStore
-from tests.centre.centre_app import FIREFOX, client, site
-from tests.centre.conftest import PASSWORD
+from tests.auth.centre.centre_app import FIREFOX, client, site
+from tests.auth.centre.conftest import PASSWORD
 
 GOOD = f"user=alice&password={PASSWORD.replace(' ', '+')}"
 

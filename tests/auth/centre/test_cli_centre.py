@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cookieguard.stores.base import SessionRecord
 from cookieguard.stores.sqlite import SQLiteStore
-from tests.centre.centre_app import FIREFOX, SAFARI_IPHONE
+from tests.auth.centre.centre_app import FIREFOX, SAFARI_IPHONE
 from tests.demo.server import cli
 
 

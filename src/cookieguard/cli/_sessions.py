@@ -55,7 +55,7 @@ def open_sessions(
         try:
             store = open_store(args.store)
         except ConfigError as exc:
-            raise CommandError(f"bad --store URL {redact(args.store)!r}: {exc}") from None
+            raise UsageError(f"bad --store URL {redact(args.store)!r}: {exc}") from None
     if isinstance(store, MemoryStore):
         raise CommandError(
             "a memory:// store lives inside the server's process; no command can reach it"

@@ -17,7 +17,10 @@ async def test_fastapi_example(load: Loader, tmp_path: Path) -> None:
     # `python examples/fastapi_app.py` creates alice (its own event loop, so in a thread).
     import asyncio
 
-    await asyncio.to_thread(runpy.run_path, str(EXAMPLES / "fastapi_app.py"), run_name="__main__")
+    script = await asyncio.to_thread(
+        runpy.run_path, str(EXAMPLES / "fastapi_app.py"), run_name="__main__"
+    )
+    await script["users"].close()  # the process would end here; its connection with it
     example = load("fastapi_app")
     async with LifespanManager(example.app) as started, browser(started.app) as http:
         page = await http.get("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 from collections.abc import Iterator
 from types import ModuleType
@@ -24,6 +25,7 @@ IPHONE = (
 def example(load: Loader) -> Iterator[ModuleType]:
     module = load("session_centre")
     script = runpy.run_path(str(EXAMPLES / "session_centre.py"), run_name="__main__")  # alice
+    asyncio.run(script["users"].close())  # the process would end here; its connection with it
     yield module
     for callback in (module.alert, script["alert"]):  # subscriptions are process-wide
         events.unsubscribe(callback)

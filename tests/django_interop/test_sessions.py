@@ -44,7 +44,18 @@ class _PickleSerializer:
         raise AssertionError("the backend unpickled a session")
 
 
-def _app(tables: DjangoTables, *, recheck: int | None = None) -> tuple[Any, DjangoSessionBackend]:
+class _Stores:
+    """What `_app` opened: the test closes both (the users store holds a SQLite connection)."""
+
+    def __init__(self, backend: DjangoSessionBackend, users: DjangoUserStore) -> None:
+        self.backend, self.users = backend, users
+
+    async def close(self) -> None:
+        await self.users.close()
+        await self.backend.close()
+
+
+def _app(tables: DjangoTables, *, recheck: int | None = None) -> tuple[Any, _Stores]:
     site = from_django_settings({"SECRET_KEY": SECRET, "SECRET_KEY_FALLBACKS": [OLD_SECRET]})
     backend = DjangoSessionBackend(
         tables.location, keys=site.keyring, table=tables.sessions, cookie_age=site.cookie_age
@@ -80,7 +91,7 @@ def _app(tables: DjangoTables, *, recheck: int | None = None) -> tuple[Any, Djan
         Route("/logout", do_logout, methods=["POST"]),
     ]
     app = SessionMiddleware(AuthMiddleware(Starlette(routes=routes), auth), backend, site.session)
-    return app, backend
+    return app, _Stores(backend, users)
 
 
 def _client(app: Any, key: str | None = None) -> httpx.AsyncClient:

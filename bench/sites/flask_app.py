@@ -245,7 +245,20 @@ def build(security: str, db_path: str, store_url: str, secret: str) -> Flask:
     else:
         raise SystemExit(f"BENCH_SECURITY must be none, cookieguard or flask-session: {security!r}")
     routes(app, db, layer)
+    app.extensions["bench_db"] = db
     return app
+
+
+def close(app: Flask) -> None:
+    """Close what `build` opened: the records database, and cookieguard's store and users.
+
+    gunicorn never needs it (the worker's exit closes everything); tests do.
+    """
+    app.extensions["bench_db"].close()
+    config = app.config
+    if "COOKIEGUARD_STORE" in config:
+        config["COOKIEGUARD_STORE"].close()
+        config["COOKIEGUARD_USERS"].close()
 
 
 def create_app() -> Flask:
@@ -266,12 +279,20 @@ def main() -> int:
     security, name, db_path = sys.argv[2:]
     password = sys.stdin.read().removesuffix("\n")
     if security == "flask-session":
-        PeerDB(db_path).add_user(name, password)
+        db = PeerDB(db_path)
+        try:
+            db.add_user(name, password)
+        finally:
+            db.close()
         return 0
     import cookieguard
     from cookieguard.auth import default_hasher
 
-    cookieguard.SyncSQLiteUserStore(db_path).create_user(name, default_hasher().hash(password))
+    users = cookieguard.SyncSQLiteUserStore(db_path)
+    try:
+        users.create_user(name, default_hasher().hash(password))
+    finally:
+        users.close()
     return 0
 
 

@@ -77,12 +77,15 @@ def test_the_flask_bench_app_serves_the_contract_routes(tmp_path: Path, security
 
     db = str(tmp_path / "site.sqlite3")
     built = flask_app.build(security, db, "memory://", "s" * 40)
-    client = built.test_client()
-    page = client.get("/login")
-    assert page.status_code == 200 and b"<form" in page.data
-    if security == "cookieguard":
-        assert "csrftoken=" in page.headers.get("Set-Cookie", "")
-        assert client.get("/records").status_code == 303  # anonymous: sent to the login page
-        assert client.get("/api/records").status_code == 401
-    else:
-        assert client.get("/api/records").json == []
+    try:
+        client = built.test_client()
+        page = client.get("/login")
+        assert page.status_code == 200 and b"<form" in page.data
+        if security == "cookieguard":
+            assert "csrftoken=" in page.headers.get("Set-Cookie", "")
+            assert client.get("/records").status_code == 303  # anonymous: to the login page
+            assert client.get("/api/records").status_code == 401
+        else:
+            assert client.get("/api/records").json == []
+    finally:
+        flask_app.close(built)

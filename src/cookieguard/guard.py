@@ -129,15 +129,16 @@ class CookieGuard:
             nonlocal replaced, started
             if replaced:
                 return  # the error response already went out; swallow the app's body
-            pending = app_running and (state.cookie_pending or state.token_issued)
-            if pending and message["type"] == "http.response.start":
+            # The CSRF step's copy of the message already varies on Cookie.
+            varied = app_running and (state.cookie_pending or state.token_issued)
+            if varied and message["type"] == "http.response.start":
                 message = csrf._with_cookie(scope, state, message)
             if started:
                 await send(message)
                 return
             started = True
             if message["type"] == "http.response.start" and not session.untouched:
-                sent = await sessions._on_start(scope, session, message, now, send)
+                sent = await sessions._on_start(scope, session, message, now, send, varied)
                 if sent is None:
                     replaced = True
                     return

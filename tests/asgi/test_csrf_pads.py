@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections import Counter
 
 import pytest
@@ -57,3 +59,27 @@ def test_a_forked_child_does_not_reuse_the_parents_buffer() -> None:
     os.waitpid(pid, 0)
     parent = _next_pad()
     assert len(child) == CSRF_SECRET_LENGTH and child != parent
+
+
+def test_threads_drawing_at_once_never_share_a_pad() -> None:
+    source = _PadSource()
+    start = threading.Barrier(8)
+    drawn: list[list[bytes]] = [[] for _ in range(8)]
+
+    def draw(into: list[bytes]) -> None:
+        start.wait()
+        for _ in range(1000):  # ~60 refills between the 8 threads
+            into.append(source())
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=draw, args=(mine,)) for mine in drawn]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    pads = [pad for mine in drawn for pad in mine]
+    assert len(pads) == 8000 and len(set(pads)) == 8000

@@ -13,7 +13,7 @@ import html
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cookieguard.asgi._types import Connection, scope_of
@@ -54,33 +54,36 @@ class _PadSource:
 
     Every token issued needs a 32-index pad, and a system call plus the sampling per token
     cost more than the rest of the masking. Pads are public (the first half of every
-    token), so buffering them exposes nothing; each index is handed out once, secrets and
+    token), so buffering them exposes nothing; each pad is handed out once (a list
+    iterator's ``next`` is atomic, so threads need no lock but to refill), secrets and
     session ids never come from here, and a forked child drops the parent's buffer.
     """
 
-    __slots__ = ("_buffer", "_lock", "_position")
+    __slots__ = ("_lock", "_pads")
 
     def __init__(self) -> None:
-        self._buffer = b""
-        self._position = 0
+        self._pads: Iterator[bytes] = iter(())
         self._lock = threading.Lock()
 
     def __call__(self) -> bytes:
+        pad = next(self._pads, None)
+        return self._refill() if pad is None else pad
+
+    def _refill(self) -> bytes:
         with self._lock:
-            start = self._position
-            end = start + CSRF_SECRET_LENGTH
-            if end > len(self._buffer):
-                buffer = b""
-                while len(buffer) < CSRF_SECRET_LENGTH:  # 4096 bytes keep ~3968 indices
-                    buffer += sample_pad_indices(secrets.token_bytes(4096))
-                self._buffer = buffer
-                start, end = 0, CSRF_SECRET_LENGTH
-            self._position = end
-            return self._buffer[start:end]
+            pad = next(self._pads, None)  # another thread may have refilled meanwhile
+            if pad is not None:
+                return pad
+            indices = b""
+            while len(indices) < CSRF_SECRET_LENGTH:  # 4096 bytes keep ~3968 indices
+                indices += sample_pad_indices(secrets.token_bytes(4096))
+            size = CSRF_SECRET_LENGTH
+            pads = [indices[i : i + size] for i in range(0, len(indices) - size + 1, size)]
+            self._pads = iter(pads[1:])
+            return pads[0]
 
     def forget(self) -> None:
-        self._buffer = b""
-        self._position = 0
+        self._pads = iter(())
         self._lock = threading.Lock()
 
 
@@ -218,7 +221,13 @@ def get_csrf_token(conn: Connection) -> str:
     Args:
         conn: a Starlette/FastAPI request (or anything with `.scope`), or a raw scope.
     """
-    return _state(conn).get_token()
+    # `_state(conn)` without its two calls when the scope is a plain dict holding the state:
+    # every page with a form asks.
+    scope = getattr(conn, "scope", conn)
+    state = scope.get(STATE_KEY) if type(scope) is dict else None
+    if type(state) is not CSRFState:
+        state = _state(conn)
+    return state.get_token()
 
 
 def rotate_csrf_token(conn: Connection) -> None:

@@ -175,19 +175,27 @@ class SessionMiddleware:
         return found
 
     async def _on_start(
-        self, scope: Scope, session: Session, message: Message, now: float, send: Send
+        self,
+        scope: Scope,
+        session: Session,
+        message: Message,
+        now: float,
+        send: Send,
+        varied: bool = False,
     ) -> Message | None:
         """The response start with the session's headers, after the planned store work.
 
         None: the save failed and an error response (503, or 507 for a session too large
         for its cookie) went out through `send` instead; the app's body must be swallowed.
+        `varied`: `message` already varies on Cookie (the CSRF step of
+        `cookieguard.CookieGuard` added it), so its headers need no second scan.
         """
         try:
             outcome = session.plan_save(self.config, now, status=message["status"])
             if outcome is NOTHING_VARY:  # read-only (most logged-in requests)
-                return _with_vary_cookie(message)
+                return message if varied else _with_vary_cookie(message)
             if outcome is not NOTHING:
-                return await self._finish(scope, session, message, outcome)
+                return await self._finish(scope, session, message, outcome, varied)
             return message
         except SessionTooLarge as exc:
             _log.error("session not saved: %s", exc)
@@ -205,7 +213,12 @@ class SessionMiddleware:
         )
 
     async def _finish(
-        self, scope: Scope, session: Session, message: Message, outcome: SaveOutcome
+        self,
+        scope: Scope,
+        session: Session,
+        message: Message,
+        outcome: SaveOutcome,
+        varied: bool = False,
     ) -> Message:
         """Have the backend carry `outcome` out; a copy of `message` with its headers added.
 
@@ -228,7 +241,7 @@ class SessionMiddleware:
             # A session cookie (or its deletion) must never be replayed by a shared cache.
             if not _has_header(headers, b"cache-control"):
                 headers.append((b"cache-control", b"no-store"))
-        if outcome.vary:
+        if outcome.vary and not varied:
             headers = vary_on_cookie(headers) or headers
         return {**message, "headers": headers}
 

@@ -54,8 +54,8 @@ def _add_bytes(a: bytes, b: bytes) -> bytes:
 
     Every byte sum stays below 256, so no carry crosses a byte boundary.
     """
-    total = int.from_bytes(a, "big") + int.from_bytes(b, "big")
-    return total.to_bytes(CSRF_SECRET_LENGTH, "big")
+    # Big-endian is the default of both (Python 3.11+): no byte-order argument to parse.
+    return (int.from_bytes(a) + int.from_bytes(b)).to_bytes(CSRF_SECRET_LENGTH)
 
 
 def _sampling_tables(size: int) -> tuple[bytes, bytes]:
@@ -176,10 +176,9 @@ def sample_pad_indices(random_bytes: bytes) -> bytes:
 def mask_with_pad(secret: str, pad: bytes) -> str:
     """The token for `secret` under `pad` (32 uniform indices below 62, never reused)."""
     plain = secret.encode("ascii").translate(_CHAR_TO_INDEX)
-    # `_add_bytes(pad, plain)`, inlined: one token per page.
-    total = int.from_bytes(pad, "big") + int.from_bytes(plain, "big")
-    cipher = total.to_bytes(CSRF_SECRET_LENGTH, "big")
-    return (pad + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
+    # `_add_bytes(pad, plain)`, inlined (one token per page); big-endian is the default.
+    total = int.from_bytes(pad) + int.from_bytes(plain)
+    return (pad + total.to_bytes(CSRF_SECRET_LENGTH)).translate(_INDEX_TO_CHAR).decode("ascii")
 
 
 def mask_secret(secret: str, random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:

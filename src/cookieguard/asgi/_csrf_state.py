@@ -54,8 +54,8 @@ class _PadSource:
 
     Every token issued needs a 32-index pad, and a system call plus the sampling per token
     cost more than the rest of the masking. Pads are public (the first half of every
-    token), so buffering them exposes nothing; each pad is handed out once (a list
-    iterator's ``next`` is atomic, so threads need no lock but to refill), secrets and
+    token), so buffering them exposes nothing; each pad is handed out once (under the GIL a
+    list iterator's ``next`` is atomic, so threads need no lock but to refill), secrets and
     session ids never come from here, and a forked child drops the parent's buffer.
     """
 

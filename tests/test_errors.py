@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,9 @@ async def test_a_password_reset_for_a_deleted_user_raises_user_not_found(
     users = SQLiteUserStore(db)
     try:
         user = await users.create_user("ada", "!")
-        with sqlite3.connect(db) as conn:  # deleted behind the library's back
+        with closing(sqlite3.connect(db)) as conn:  # deleted behind the library's back
             conn.execute(f"DELETE FROM {users.table}")
+            conn.commit()
         fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         with pytest.raises(UserNotFound) as caught:
             await reset_password(users, user, "a new password", session_store=None, hasher=fast)

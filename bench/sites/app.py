@@ -20,7 +20,6 @@ Run: BENCH_SECURITY=cookieguard BENCH_DB=... uvicorn --factory app:create_app
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -30,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pages import login_page, records_page, safe_next
-from peerdb import PeerDB, record_text_error
+from peerdb import PeerDB, adduser_command, record_text_error
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -271,31 +270,7 @@ def create_app() -> Any:
 
 def main() -> int:
     """`python app.py adduser cookieguard|starsessions NAME DB`, the password on stdin."""
-    if len(sys.argv) != 5 or sys.argv[1] != "adduser":
-        print("usage: app.py adduser cookieguard|starsessions NAME DB", file=sys.stderr)
-        return 2
-    security, name, db_path = sys.argv[2:]
-    password = sys.stdin.read().removesuffix("\n")
-    if security == "starsessions":
-        db = PeerDB(db_path)
-        try:
-            db.add_user(name, password)
-        finally:
-            db.close()
-        return 0
-    import cookieguard
-    from cookieguard.auth import default_hasher
-
-    users = cookieguard.SQLiteUserStore(db_path)
-
-    async def add() -> None:
-        try:
-            await users.create_user(name, default_hasher().hash(password))
-        finally:
-            await users.close()
-
-    asyncio.run(add())
-    return 0
+    return adduser_command("app.py", "starsessions")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, redirect, request, session
 from pages import login_page, records_page, safe_next
-from peerdb import PeerDB, record_text_error
+from peerdb import PeerDB, adduser_command, record_text_error
 
 User = tuple[str, str] | None
 
@@ -273,27 +273,7 @@ def create_app() -> Flask:
 
 def main() -> int:
     """`python flask_app.py adduser cookieguard|flask-session NAME DB`, the password on stdin."""
-    if len(sys.argv) != 5 or sys.argv[1] != "adduser":
-        print("usage: flask_app.py adduser cookieguard|flask-session NAME DB", file=sys.stderr)
-        return 2
-    security, name, db_path = sys.argv[2:]
-    password = sys.stdin.read().removesuffix("\n")
-    if security == "flask-session":
-        db = PeerDB(db_path)
-        try:
-            db.add_user(name, password)
-        finally:
-            db.close()
-        return 0
-    import cookieguard
-    from cookieguard.auth import default_hasher
-
-    users = cookieguard.SyncSQLiteUserStore(db_path)
-    try:
-        users.create_user(name, default_hasher().hash(password))
-    finally:
-        users.close()
-    return 0
+    return adduser_command("flask_app.py", "flask-session")
 
 
 if __name__ == "__main__":

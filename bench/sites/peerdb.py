@@ -1,4 +1,4 @@
-"""Users and records for the Starlette peer subjects (bare site, starsessions stack).
+"""Users and records for the peer subjects (bare sites, starsessions and Flask-Session stacks).
 
 Mirrors how cookieguard's demo keeps its data, so the sites differ only in their security
 layer: one SQLite connection in autocommit mode with WAL and synchronous=NORMAL, used
@@ -89,19 +89,31 @@ def record_text_error(body: object) -> str | None:
     return None
 
 
-def main() -> int:
-    """`python peerdb.py adduser NAME --db PATH`, the password on stdin."""
-    if len(sys.argv) != 5 or sys.argv[1] != "adduser" or sys.argv[3] != "--db":
-        print("usage: peerdb.py adduser NAME --db PATH", file=sys.stderr)
+def adduser_command(prog: str, peer: str) -> int:
+    """`python PROG adduser cookieguard|PEER NAME DB`, the password on stdin.
+
+    Both bench apps' subjects keep users in their SQLite file: the peer stack in `PeerDB`'s
+    table, cookieguard in its own users table (`SyncSQLiteUserStore`, which the async
+    `SQLiteUserStore` reads too).
+    """
+    if len(sys.argv) != 5 or sys.argv[1] != "adduser" or sys.argv[2] not in ("cookieguard", peer):
+        print(f"usage: {prog} adduser cookieguard|{peer} NAME DB", file=sys.stderr)
         return 2
+    security, name, db_path = sys.argv[2:]
     password = sys.stdin.read().removesuffix("\n")
+    if security == peer:
+        db = PeerDB(db_path)
+        try:
+            db.add_user(name, password)
+        finally:
+            db.close()
+        return 0
+    import cookieguard
+    from cookieguard.auth import default_hasher
+
+    users = cookieguard.SyncSQLiteUserStore(db_path)
     try:
-        PeerDB(sys.argv[4]).add_user(sys.argv[2], password)
-    except sqlite3.IntegrityError:
-        print(f"user {sys.argv[2]!r} exists", file=sys.stderr)
-        return 1
+        users.create_user(name, default_hasher().hash(password))
+    finally:
+        users.close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -195,7 +195,7 @@ async def build(name: str, workdir: Path) -> tuple[App, Jar, Jar]:
     env.pop("BENCH_REDIS_PREFIX", None)
     env.pop("BENCH_PG_TABLE", None)
     security, db_path = env["BENCH_SECURITY"], env["BENCH_DB"]
-    if security == "starsessions":
+    if security in ("starsessions", "floor"):
         from peerdb import PeerDB
 
         for user, password in USERS.items():

@@ -219,6 +219,7 @@ def all_subjects() -> list[Subject]:
             redis="1",
         ),
         _app("cookieguard-memory", "same app, CookieGuard (memory)", "cookieguard", "memory://"),
+        _app("floor", "same app, the least code the protection needs (a lower bound)", "floor", ""),
         _app(
             "cookieguard-sqlite",
             "same app, CookieGuard (SQLite)",

@@ -10,6 +10,8 @@ GET/POST /api/records) on Starlette's ordinary router, records in plain sqlite3
   README's one-line entry; users in a `SQLiteUserStore` in the same file as the records.
 - ``starsessions``: starsessions (memory or Redis store) + starlette-csrf, as people
   assemble a Starlette stack today.
+- ``floor``: the least code the workloads' protection needs (`floor.py`): a lower bound,
+  not a peer.
 
 The handlers are the same code for all three: a layer only says who the user is, what token a
 form carries, and how to log in and out. Environment: BENCH_DB (SQLite file), BENCH_STORE (a
@@ -239,6 +241,12 @@ def build(security: str, db_path: str, store_url: str, secret: str) -> Any:
         return Starlette(
             routes=routes(db, layer), middleware=layer.middleware, lifespan=_closing(db)
         )
+    if security == "floor":
+        from floor import Floor, FloorLayer
+
+        floor = Floor(None)
+        floor.app = Starlette(routes=routes(db, FloorLayer(db, floor)), lifespan=_closing(db))
+        return floor
     if security == "cookieguard":
         import cookieguard
 
@@ -255,7 +263,9 @@ def build(security: str, db_path: str, store_url: str, secret: str) -> Any:
         )
         return cookieguard.CookieGuard(api, store=store, secret_key=secret, users=users)
     db.close()
-    raise SystemExit(f"BENCH_SECURITY must be none, cookieguard or starsessions: {security!r}")
+    raise SystemExit(
+        f"BENCH_SECURITY must be none, cookieguard, starsessions or floor: {security!r}"
+    )
 
 
 def create_app() -> Any:
@@ -269,8 +279,8 @@ def create_app() -> Any:
 
 
 def main() -> int:
-    """`python app.py adduser cookieguard|starsessions NAME DB`, the password on stdin."""
-    return adduser_command("app.py", "starsessions")
+    """`python app.py adduser cookieguard|starsessions|floor NAME DB`, the password on stdin."""
+    return adduser_command("app.py", "starsessions", "floor")
 
 
 if __name__ == "__main__":

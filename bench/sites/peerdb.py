@@ -89,19 +89,20 @@ def record_text_error(body: object) -> str | None:
     return None
 
 
-def adduser_command(prog: str, peer: str) -> int:
-    """`python PROG adduser cookieguard|PEER NAME DB`, the password on stdin.
+def adduser_command(prog: str, *peers: str) -> int:
+    """`python PROG adduser cookieguard|PEER NAME DB`, the password on stdin (a PEER is one
+    of `peers`, the subjects whose users live in `PeerDB`).
 
     Both bench apps' subjects keep users in their SQLite file: the peer stack in `PeerDB`'s
     table, cookieguard in its own users table (`SyncSQLiteUserStore`, which the async
     `SQLiteUserStore` reads too).
     """
-    if len(sys.argv) != 5 or sys.argv[1] != "adduser" or sys.argv[2] not in ("cookieguard", peer):
-        print(f"usage: {prog} adduser cookieguard|{peer} NAME DB", file=sys.stderr)
+    if len(sys.argv) != 5 or sys.argv[1] != "adduser" or sys.argv[2] not in ("cookieguard", *peers):
+        print(f"usage: {prog} adduser {'|'.join(('cookieguard', *peers))} NAME DB", file=sys.stderr)
         return 2
     security, name, db_path = sys.argv[2:]
     password = sys.stdin.read().removesuffix("\n")
-    if security == peer:
+    if security in peers:
         db = PeerDB(db_path)
         try:
             db.add_user(name, password)

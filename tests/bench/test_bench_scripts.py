@@ -50,6 +50,35 @@ def test_micro_leaves_the_tracked_results_alone_without_update(tmp_path: Path) -
     assert after == before
 
 
+async def test_the_floor_subject_does_the_checks_it_is_a_lower_bound_for(tmp_path: Path) -> None:
+    """The floor's count is only a lower bound if it refuses what cookieguard refuses."""
+    sys.path.insert(0, str(BENCH))
+    sys.path.insert(1, str(BENCH / "sites"))
+    import inproc
+
+    app, reader, _ = await inproc.build("floor", tmp_path)
+    _, headers, body = inproc.workloads(reader, reader)["W3"][1:4]
+    ok = await inproc.call(app, "POST", "/api/records", headers, body)
+    assert ok[0] == 201 and (b"vary", b"Cookie") in ok[1]
+
+    def replaced(name: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
+        return [(k, value if k == name else v) for k, v in headers]
+
+    for forged in (
+        replaced(b"x-csrftoken", b"x" * 64),
+        replaced(b"origin", b"http://evil.example"),
+        replaced(b"sec-fetch-site", b"cross-site"),
+        [(k, v) for k, v in headers if k != b"x-csrftoken"],
+    ):
+        assert (await inproc.call(app, "POST", "/api/records", forged, body))[0] == 403
+    status, start, page = await inproc.call(app, "GET", "/login", [], b"")
+    cookies = [v for k, v in start if k == b"set-cookie"]
+    assert status == 200 and len(cookies) == 1 and cookies[0].startswith(b"csrftoken=")
+    assert b'name="csrfmiddlewaretoken"' in page
+    anonymous = await inproc.call(app, "GET", "/api/records", [], b"")
+    assert anonymous[0] == 401
+
+
 @pytest.mark.parametrize("security", ["none", "cookieguard"])
 async def test_the_bench_app_builds_for_every_layer(tmp_path: Path, security: str) -> None:
     sys.path.insert(0, str(BENCH / "sites"))

@@ -106,6 +106,36 @@ def token(client: FlaskClient) -> str:
     return found[1]
 
 
+@pytest.mark.parametrize(
+    ("own", "expected"),
+    [
+        (None, ["Cookie"]),
+        ("Accept", ["Accept, Cookie"]),
+        ("Accept-Encoding, cookie", ["Accept-Encoding, cookie"]),
+        ("*", ["*"]),
+    ],
+)
+def test_flask_responses_vary_on_cookie_once_keeping_the_apps_own_vary(
+    tmp_path: Path, own: str | None, expected: list[str]
+) -> None:
+    app, _ = make_app(tmp_path)
+
+    @app.get("/own-vary")
+    def own_vary() -> Any:
+        response = app.make_response(f"<p>{get_csrf_token(request)}</p>")
+        if own is not None:
+            response.headers["Vary"] = own
+        return response
+
+    client = app.test_client()
+    first = client.get("/own-vary")  # issues the token, sets csrftoken
+    assert first.headers.getlist("Vary") == expected
+    assert any(v.startswith("csrftoken=") for v in first.headers.getlist("Set-Cookie"))
+    client.post("/write", data={"key": "k", "value": "v", "csrfmiddlewaretoken": token(client)})
+    again = client.get("/own-vary")  # a stored session too: still one Vary naming Cookie
+    assert again.headers.getlist("Vary") == expected
+
+
 def test_flask_session_is_the_server_side_session(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     client = app.test_client()

@@ -20,14 +20,23 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response
+from flask import request as current_request
 from flask.sessions import SessionInterface, SessionMixin
 
+from cookieguard.core._vary import vary_on_cookie
 from cookieguard.core.session import Session
 from cookieguard.errors import SessionTooLarge
 from cookieguard.wsgi._responses import ErrorResponse, Refusal
+from cookieguard.wsgi._scope import WSGIEnviron
 from cookieguard.wsgi._session import SessionIO, log_store_error, too_large, unavailable
 
-__all__ = ["UNAVAILABLE_KEY", "CookieGuardSessionInterface", "FlaskSession", "refusal_response"]
+__all__ = [
+    "UNAVAILABLE_KEY",
+    "CookieGuardSessionInterface",
+    "FlaskSession",
+    "refusal_response",
+    "vary_on_cookie_in",
+]
 
 logger = logging.getLogger("cookieguard.sessions")
 
@@ -75,11 +84,20 @@ class CookieGuardSessionInterface(SessionInterface):
     Args:
         io: the session cycle (store and configuration).
         clock: epoch seconds, read once per request.
+        before_save: called with the environ and the response before every save (the
+            extension adds its CSRF and remember-me cookies there).
     """
 
-    def __init__(self, io: SessionIO, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        io: SessionIO,
+        *,
+        clock: Callable[[], float] = time.time,
+        before_save: Callable[[WSGIEnviron, Response], None] | None = None,
+    ) -> None:
         self.io = io
         self.clock = clock
+        self._before_save = before_save
         self._errors = ErrorResponse(io.config.api_prefixes)
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
@@ -96,10 +114,15 @@ class CookieGuardSessionInterface(SessionInterface):
         result: Any = session
         return result  # type: ignore[no-any-return]
 
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        from flask import request
+    def is_null_session(self, obj: object) -> bool:
+        # Ours never is; asked on every response, and Flask's isinstance test of its null
+        # session class goes through the ABC machinery.
+        return type(obj) is not FlaskSession and super().is_null_session(obj)
 
-        environ = request.environ
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        environ = current_request.environ
+        if self._before_save is not None:
+            self._before_save(environ, response)
         if not isinstance(session, Session) or environ.get(UNAVAILABLE_KEY):
             return
         try:
@@ -117,7 +140,28 @@ class CookieGuardSessionInterface(SessionInterface):
             if "Cache-Control" not in response.headers:
                 response.headers["Cache-Control"] = "no-store"
         if saved.vary:
-            response.vary.add("Cookie")
+            vary_on_cookie_in(response)
+
+
+def vary_on_cookie_in(response: Response) -> None:
+    """Make `response` vary on Cookie by `vary_on_cookie`'s rule (an app's own ``Vary`` is
+    extended; one naming Cookie, or ``*``, is kept), in place.
+
+    Not Werkzeug's ``response.vary.add``: that parses a `HeaderSet` and raises a `KeyError`
+    inside on every response without a ``Vary``, about a dozen Python calls per response.
+    """
+    headers = response.headers
+    current = list(headers)
+    merged = vary_on_cookie(current, text=True)
+    if merged is None:
+        return
+    if len(merged) > len(current):
+        headers.add(*merged[-1])
+        return
+    for index, pair in enumerate(merged):
+        if pair is not current[index]:
+            headers[index] = pair  # the first Vary, extended
+            return
 
 
 def _replace(response: Response, refusal: Refusal) -> None:

@@ -27,15 +27,16 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from markupsafe import Markup
 from werkzeug.exceptions import Forbidden
 
 from cookieguard._inline import run_inline
+from cookieguard.asgi._csrf_state import CSRFState
 from cookieguard.asgi._routes import EXEMPT_ATTRIBUTE, is_marked
 from cookieguard.auth._revalidate import end_session
 from cookieguard.auth._users import User
-from cookieguard.csrf_rotation import rotate_csrf_secret
+from cookieguard.csrf_rotation import CSRF_STATE_KEY, rotate_csrf_secret
 from cookieguard.errors import ConfigError, LoginThrottled, MiddlewareMissing, StoreUnavailable
 from cookieguard.integrations._flask_account import (
     EXTENSION,
@@ -48,6 +49,7 @@ from cookieguard.integrations._flask_session import (
     CookieGuardSessionInterface,
     FlaskSession,
     refusal_response,
+    vary_on_cookie_in,
 )
 from cookieguard.integrations._flask_settings import SETTINGS, Settings, read_settings
 from cookieguard.wsgi import _auth as wsgi_auth
@@ -56,7 +58,7 @@ from cookieguard.wsgi._auth import SyncLoginThrottle, WSGIAuthMiddleware
 from cookieguard.wsgi._csrf import CSRFCheck, csrf_input, csrf_meta, get_csrf_token
 from cookieguard.wsgi._login_required import LoginRequired
 from cookieguard.wsgi._responses import ErrorResponse, Refusal
-from cookieguard.wsgi._scope import scope_of_request
+from cookieguard.wsgi._scope import WSGIEnviron, scope_of_request
 from cookieguard.wsgi._session import SessionIO, get_session, log_store_error, unavailable
 
 __all__ = [
@@ -117,10 +119,14 @@ class CookieGuard(AccountMixin):
         state = _State(self, settings)
         state.owns_store = isinstance(app.config.get("COOKIEGUARD_STORE"), str)
         app.extensions[_EXTENSION] = state
-        app.session_interface = CookieGuardSessionInterface(state.io)
+        # The response's CSRF and remember-me cookies go on in the session interface's
+        # save, just before the session's own: one Flask hook fewer per request (Flask wraps
+        # every hook in `ensure_sync` each time).
+        app.session_interface = CookieGuardSessionInterface(
+            state.io, before_save=state.response_cookies
+        )
         # First of all hooks: a view, or another extension's hook, never runs unchecked.
         app.before_request_funcs.setdefault(None, []).insert(0, state.before_request)
-        app.after_request(state.after_request)
         app.jinja_env.globals["csrf_token"] = lambda: get_csrf_token(request)
         app.jinja_env.globals["csrf_input"] = lambda: Markup(csrf_input(request))  # noqa: S704
         app.jinja_env.globals["csrf_meta"] = lambda: Markup(csrf_meta(request))  # noqa: S704
@@ -224,8 +230,7 @@ class _State:
         if not self._verified:
             self._verify_exemptions(current_app)
         self.auth.prepare(environ)
-        state = self.csrf.begin(environ)
-        g._cookieguard_csrf = state
+        state = self.csrf.begin(environ)  # kept at environ[CSRF_STATE_KEY] for the response
         refused = self.csrf.check(environ, state, exempt=self._is_exempt)
         if refused is None:
             if self.settings.remember is not None:  # as RememberMiddleware: after the checks
@@ -236,20 +241,19 @@ class _State:
         body = refusal_response(self.csrf.refusal(environ, state, refused))
         raise CSRFError(refused.reason, response=body)
 
-    def after_request(self, response: Response) -> Response:
-        state = g.get("_cookieguard_csrf")
+    def response_cookies(self, environ: WSGIEnviron, response: Response) -> None:
+        """The CSRF cookie and ``Vary`` (when a token was issued) and the remember-me cookie."""
+        state: CSRFState | None = environ.get(CSRF_STATE_KEY)
         if state is None:
-            return response
+            return  # before_request did not get as far as the CSRF step
         if self.settings.remember is not None:
             remembered = wsgi_remember.cookie_header(request, self.settings.remember)
             if remembered is not None:
                 response.headers.add("Set-Cookie", remembered)
-        for name, value in self.csrf.headers(request.environ, state, []):
-            if name == "Vary":
-                response.vary.add("Cookie")
-            else:
-                response.headers.add(name, value)
-        return response
+        if state.cookie_pending or state.token_issued:
+            if state.cookie_pending:
+                response.headers.add("Set-Cookie", self.csrf.cookie_value(environ, state))
+            vary_on_cookie_in(response)
 
     def store_unavailable(self, exc: StoreUnavailable) -> Response:
         log_store_error("request", exc, "a store")

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cookieguard._inline import run_inline
-from cookieguard.asgi._types import Message
 from cookieguard.auth._context import AuthConfig, AuthMiddleware
 from cookieguard.auth._login import authenticate as _authenticate
 from cookieguard.auth._login import get_user as _get_user
@@ -82,15 +81,8 @@ def sync_auth_config(
 
 
 async def _done(scope: Any, receive: Any, send: Any) -> None:
-    """The inner app of the inline `AuthMiddleware`: the WSGI app runs after it returns."""
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-async def _no_send(message: Message) -> None:
-    return None
+    """The inner app of the `AuthMiddleware` whose steps run inline: never called (the WSGI
+    app runs after `WSGIAuthMiddleware.prepare` returns)."""
 
 
 class WSGIAuthMiddleware:
@@ -109,7 +101,11 @@ class WSGIAuthMiddleware:
 
     def prepare(self, environ: WSGIEnviron) -> None:
         """Bind the config and run the re-check (for front doors without this wrapper)."""
-        run_inline(self.shared(scope_for(environ), _no_receive, _no_send))
+        # `AuthMiddleware.__call__`'s steps without its coroutine: most requests are due no
+        # re-check, and driving a coroutine to learn that costs more than the rest.
+        due = self.shared._enter(scope_for(environ))
+        if due is not None:
+            run_inline(due)
 
     def __call__(self, environ: WSGIEnviron, start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.prepare(environ)

@@ -184,9 +184,13 @@ class CSRFCheck:
             return headers
         added = list(headers)
         if state.cookie_pending:
-            _, value = self._asgi._set_cookie(scope_for(environ), state)
-            added.append(("Set-Cookie", value.decode("latin-1")))
+            added.append(("Set-Cookie", self.cookie_value(environ, state)))
         return vary_on_cookie(added, text=True) or added
+
+    def cookie_value(self, environ: WSGIEnviron, state: CSRFState) -> str:
+        """The Set-Cookie value of the pending secret (only while `state.cookie_pending`)."""
+        _, value = self._asgi._set_cookie(scope_for(environ), state)
+        return value.decode("latin-1")
 
 
 def _route_path(scope: dict[str, Any]) -> str:

@@ -312,7 +312,13 @@ def get_session(conn: Connection) -> Session:
     Raises:
         MiddlewareMissing: `SessionMiddleware` does not wrap this app.
     """
-    session: Any = scope_of(conn).get(SCOPE_KEY)
+    # `scope_of(conn)` without its call when the scope is a plain dict holding a `Session`,
+    # as `get_user_id` does: endpoints ask on every request.
+    scope = getattr(conn, "scope", conn)
+    session: Any = scope.get(SCOPE_KEY) if type(scope) is dict else None
+    if type(session) is Session:
+        return session
+    session = scope_of(conn).get(SCOPE_KEY)
     if not isinstance(session, Session):
         raise MiddlewareMissing("no session here: wrap the app in cookieguard's SessionMiddleware")
     return session

@@ -1,7 +1,7 @@
 """Instructions per request, counted by valgrind: each ASGI app called in-process.
 
     bench/.venvs/asgi/bin/python bench/instructions.py [--subjects bare,cookieguard-memory]
-        [--workloads W1,W2,W3,W4] [--requests 1000] [--cookieguard-rev HEAD]
+        [--workloads W1,W2,W3,W4] [--requests 1000] [--cookieguard-rev HEAD] [--flask]
 
 Timings on a shared machine swing by several percent from run to run; an instruction count
 does not: `valgrind --tool=callgrind` counts the instructions the CPU retires, the same for
@@ -31,6 +31,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 WARMUP = 200
+FLASK_PYTHON = BENCH / ".venvs" / "flask" / "bin" / "python"
 _COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
@@ -60,10 +61,32 @@ def core_child(case: str, calls: int) -> None:
         fn()
 
 
+def flask_child(subject: str, workload: str, requests: int) -> None:
+    """As `child`, for a Flask subject called in-process through WSGI (`wsgi_inproc`)."""
+    import gc
+
+    import wsgi_inproc
+
+    app, reader, writer = wsgi_inproc.build(subject, Path(tempfile.mkdtemp()))
+    method, path, headers, body, expected = wsgi_inproc.workloads(reader, writer)[workload]
+    for _ in range(WARMUP):
+        status, _, _ = wsgi_inproc.call(app, method, path, headers, body)
+        if status != expected:
+            raise RuntimeError(f"Flask {subject} {workload}: {status}, expected {expected}")
+    gc.collect()
+    gc.freeze()
+    for _ in range(requests):
+        wsgi_inproc.call(app, method, path, headers, body)
+
+
 def child(subject: str, workload: str, requests: int) -> None:
     """Set the subject up, warm it, then serve `requests` requests of `workload`."""
     if subject.startswith("core:"):
         core_child(subject.removeprefix("core:"), requests)
+        return
+    if subject.startswith("flask:"):
+        sys.path.insert(0, str(BENCH))
+        flask_child(subject.removeprefix("flask:"), workload, requests)
         return
     sys.path.insert(0, str(BENCH))
     sys.path.insert(1, str(BENCH / "sites"))
@@ -87,11 +110,12 @@ def child(subject: str, workload: str, requests: int) -> None:
 
 
 def count(subject: str, workload: str, requests: int, env: dict[str, str]) -> int:
+    python = str(FLASK_PYTHON) if subject.startswith("flask:") else sys.executable
     command = [
         "valgrind",
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
-        sys.executable,
+        python,
         __file__,
         "--child",
         subject,
@@ -118,6 +142,12 @@ def main() -> int:
         help="also count instructions per call of micro.py's core cases (cookie parsing and "
         "rendering, token masking, the CSRF verdict)",
     )
+    parser.add_argument(
+        "--flask",
+        action="store_true",
+        help="count the Flask subjects (sites/flask_app.py through WSGI, in bench/.venvs/flask) "
+        "instead; written to results/instructions-flask.md",
+    )
     parser.add_argument("--child", nargs=3, metavar=("SUBJECT", "WORKLOAD", "N"))
     args = parser.parse_args()
     if args.child:
@@ -137,7 +167,8 @@ def main() -> int:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     subjects = args.subjects.split(",")
     workloads = args.workloads.split(",")
-    jobs = [(s, w, n) for s in subjects for w in workloads for n in (0, args.requests)]
+    kind = "flask:" if args.flask else ""
+    jobs = [(kind + s, w, n) for s in subjects for w in workloads for n in (0, args.requests)]
     core_cases: list[str] = []
     if args.core:
         sys.path.insert(0, str(BENCH))
@@ -150,12 +181,13 @@ def main() -> int:
         totals = dict(zip(jobs, pool.map(lambda job: count(*job, env), jobs), strict=True))
     shutil.rmtree(workdir, ignore_errors=True)
     per: dict[tuple[str, str], float] = {
-        (s, w): (totals[(s, w, args.requests)] - totals[(s, w, 0)]) / args.requests
+        (s, w): (totals[(kind + s, w, args.requests)] - totals[(kind + s, w, 0)]) / args.requests
         for s in subjects
         for w in workloads
     }
+    app = "the Flask app through WSGI" if args.flask else "the ASGI app"
     lines = [
-        f"# Instructions per request, in-process (cookieguard from the {revision})",
+        f"# Instructions per request, {app} in-process (cookieguard from the {revision})",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {args.requests} requests per cell, "
         f"valgrind callgrind ({time.monotonic() - started:.0f} s); thousands of instructions "
@@ -179,7 +211,8 @@ def main() -> int:
             calls = totals[(f"core:{case}", "-", args.requests)] - totals[(f"core:{case}", "-", 0)]
             lines.append(f"| {case} | {calls / args.requests:,.0f} |")
     (BENCH / "results").mkdir(exist_ok=True)
-    (BENCH / "results" / "instructions.md").write_text("\n".join(lines) + "\n")
+    name = "instructions-flask.md" if args.flask else "instructions.md"
+    (BENCH / "results" / name).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -23,6 +23,7 @@ ASGI_SERVERS = {
     "uvicorn-h11": "uvicorn h11+asyncio",
 }
 ASGI_ROWS = [
+    "floor",
     "cookieguard-memory",
     "cookieguard-sqlite",
     "cookieguard-redis",

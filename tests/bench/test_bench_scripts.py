@@ -118,3 +118,28 @@ def test_the_flask_bench_app_serves_the_contract_routes(tmp_path: Path, security
             assert client.get("/api/records").json == []
     finally:
         flask_app.close(built)
+
+
+@pytest.mark.parametrize("subject", ["bare", "cookieguard-memory"])
+def test_the_flask_instruction_counts_drive_every_workload_in_process(
+    tmp_path: Path, subject: str
+) -> None:
+    """`instructions.py --flask` counts these calls: each must get its workload's answer."""
+    pytest.importorskip("flask")
+    sys.path.insert(0, str(BENCH))
+    import wsgi_inproc
+
+    app, reader, writer = wsgi_inproc.build(subject, tmp_path)
+    try:
+        for method, path, headers, body, expected in wsgi_inproc.workloads(reader, writer).values():
+            status, _, _ = wsgi_inproc.call(app, method, path, headers, body)
+            assert status == expected, (method, path)
+        if subject != "bare":  # a forged token is refused: the count is of a checking app
+            _, path, headers, body, _ = wsgi_inproc.workloads(reader, writer)["W3"]
+            forged = [(k, b"x" * 64 if k == b"x-csrftoken" else v) for k, v in headers]
+            assert wsgi_inproc.call(app, "POST", path, forged, body)[0] == 403
+    finally:
+        sys.path.insert(1, str(BENCH / "sites"))
+        import flask_app
+
+        flask_app.close(app)

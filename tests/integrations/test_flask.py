@@ -447,3 +447,15 @@ def test_a_password_changed_elsewhere_ends_the_flask_session(tmp_path: Path) -> 
     assert client.get("/id").json == {"user": None}  # the re-check ended it before the view
     store = _sessions(tmp_path / "sessions.db")
     assert store.load(hash_session_id(session_id), now=time.time()) is None
+
+
+def test_a_session_interface_replaced_after_init_app_fails_loudly(tmp_path: Path) -> None:
+    """cookieguard's session save also sends the CSRF cookie: another interface would leave
+    every form without one, so the first request says so instead."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    app, _ = make_app(tmp_path)
+    app.session_interface = SecureCookieSessionInterface()
+    app.testing = True
+    with pytest.raises(ConfigError, match="session_interface was replaced"):
+        app.test_client().get("/page")

@@ -279,7 +279,15 @@ class _State:
         return view is not None and is_marked(view)
 
     def _verify_exemptions(self, app: Flask) -> None:
-        """Every view marked exempt must be one a route serves (see `CookieGuard.exempt`)."""
+        """Every view marked exempt must be one a route serves (see `CookieGuard.exempt`), and
+        the session interface must still be cookieguard's: its save also sends the CSRF and
+        remember-me cookies."""
+        if not isinstance(app.session_interface, CookieGuardSessionInterface):
+            _log.error("app.session_interface was replaced after CookieGuard(app)")
+            raise ConfigError(
+                "app.session_interface was replaced after CookieGuard(app): flask.session, "
+                "the CSRF cookie and the remember-me cookie need cookieguard's own interface"
+            )
         served = {id(view) for view in app.view_functions.values()}
         lost = [v for v in self.guard._exempt_views if id(v) not in served]
         if lost:

@@ -2,7 +2,9 @@
 
 * ``flask.session`` is cookieguard's server-side session (`CookieGuardSessionInterface`):
   ``session["k"] = v``, ``session.clear()`` (ends the session: record deleted, cookie
-  expired), ``session.permanent``.
+  expired), ``session.permanent``. Its save also sends the response's CSRF and remember-me
+  cookies (one Flask hook fewer per request), so it must stay the app's interface: one
+  set after ``init_app`` fails the first request with a `ConfigError`.
 * CSRF is checked in the first ``before_request`` with the core's decisions and Django's
   reasons; a refusal raises `CSRFError` (a Werkzeug ``Forbidden`` with ``.reason``), which an
   app may answer itself with ``@app.errorhandler(CSRFError)``. ``csrf_token()`` and

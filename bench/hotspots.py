@@ -1,7 +1,7 @@
 """Where a subject's server spends its CPU under load: py-spy samples while wrk drives it.
 
-    python3 bench/profile.py --subject cookieguard-memory --workloads W2,W3 --duration 10
-    python3 bench/profile.py --subject cookieguard-memory --server uvicorn-h11
+    python3 bench/hotspots.py --subject cookieguard-memory --workloads W2,W3 --duration 10
+    python3 bench/hotspots.py --subject cookieguard-memory --server uvicorn-h11
 
 The server runs as in bench/run.py (CPU 0, same setup and login); py-spy (from
 bench/.venvs/asgi) samples it at 1 kHz from CPU 1 alongside wrk. For each workload the

@@ -105,9 +105,10 @@ class Jar(Browser):
         return status, data
 
 
-async def login(app: App, username: str, password: str) -> Jar:
-    jar = Jar(app)
-    _, page = await jar.go("GET", "/login")
+def login_request(
+    jar: Browser, page: bytes, username: str, password: str
+) -> tuple[dict[str, str], bytes]:
+    """The headers and body of the POST /login a browser sends from the form on `page`."""
     match = _FIELD.search(page.decode())
     value = _VALUE.search(match.group(0)) if match else None
     form = urllib.parse.urlencode(
@@ -124,9 +125,32 @@ async def login(app: App, username: str, password: str) -> Jar:
         "sec-fetch-site": "same-origin",
         "x-csrftoken": jar.cookies.get("csrftoken", ""),
     }
-    status, _ = await jar.go("POST", "/login", headers, form)
+    return headers, form
+
+
+def check_login(jar: Browser, status: int, username: str) -> None:
     if status not in (302, 303) or "sessionid" not in jar.cookies:
         raise RuntimeError(f"login as {username} failed: {status}")
+
+
+def seed_requests(reader: Browser) -> list[tuple[dict[str, str], bytes]]:
+    """The 10 record-creating requests every subject is seeded with before measuring."""
+    headers = {
+        "content-type": "application/json",
+        "origin": ORIGIN,
+        "sec-fetch-site": "same-origin",
+        "x-csrftoken": reader.cookies.get("csrftoken", ""),
+    }
+    texts = [f"Record {i + 1}: <seeded> & escaped" for i in range(10)]
+    return [(headers, json.dumps({"text": text}).encode()) for text in texts]
+
+
+async def login(app: App, username: str, password: str) -> Jar:
+    jar = Jar(app)
+    _, page = await jar.go("GET", "/login")
+    headers, form = login_request(jar, page, username, password)
+    status, _ = await jar.go("POST", "/login", headers, form)
+    check_login(jar, status, username)
     return jar
 
 
@@ -213,14 +237,7 @@ async def build(name: str, workdir: Path) -> tuple[App, Jar, Jar]:
         reader.cookies["uid"], writer.cookies["uid"] = "reader", "writer"
     else:
         reader, writer = [await login(app, u, p) for u, p in USERS.items()]
-    headers = {
-        "content-type": "application/json",
-        "origin": ORIGIN,
-        "sec-fetch-site": "same-origin",
-        "x-csrftoken": reader.cookies.get("csrftoken", ""),
-    }
-    for i in range(10):
-        body = json.dumps({"text": f"Record {i + 1}: <seeded> & escaped"}).encode()
+    for headers, body in seed_requests(reader):
         status, _ = await reader.go("POST", "/api/records", headers, body)
         if status != 201:
             raise RuntimeError(f"{name}: seeding answered {status}")

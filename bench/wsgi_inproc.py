@@ -10,9 +10,7 @@ the socket writes) is not in it.
 from __future__ import annotations
 
 import io
-import json
 import sys
-import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH / "sites"))
 
-from client import _FIELD, _VALUE, Browser  # noqa: E402
-from inproc import HOST, ORIGIN, workloads  # noqa: E402
+from client import Browser  # noqa: E402
+from inproc import HOST, check_login, login_request, seed_requests, workloads  # noqa: E402
 from subjects import USERS, flask_subjects  # noqa: E402
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -97,24 +95,9 @@ class Jar(Browser):
 def _login(app: WSGIApp, username: str, password: str) -> Jar:
     jar = Jar(app)
     _, page = jar.go("GET", "/login")
-    match = _FIELD.search(page.decode())
-    value = _VALUE.search(match.group(0)) if match else None
-    form = urllib.parse.urlencode(
-        {
-            "csrfmiddlewaretoken": value.group(1) if value else "",
-            "username": username,
-            "password": password,
-            "next": "/records",
-        }
-    ).encode()
-    headers = {
-        "content-type": "application/x-www-form-urlencoded",
-        "origin": ORIGIN,
-        "sec-fetch-site": "same-origin",
-    }
+    headers, form = login_request(jar, page, username, password)
     status, _ = jar.go("POST", "/login", headers, form)
-    if status not in (302, 303) or "sessionid" not in jar.cookies:
-        raise RuntimeError(f"login as {username} failed: {status}")
+    check_login(jar, status, username)
     return jar
 
 
@@ -150,14 +133,7 @@ def build(name: str, workdir: Path) -> tuple[WSGIApp, Jar, Jar]:
         reader.cookies["uid"], writer.cookies["uid"] = "reader", "writer"
     else:
         reader, writer = [_login(app, u, p) for u, p in USERS.items()]
-    headers = {
-        "content-type": "application/json",
-        "origin": ORIGIN,
-        "sec-fetch-site": "same-origin",
-        "x-csrftoken": reader.cookies.get("csrftoken", ""),
-    }
-    for i in range(10):
-        body = json.dumps({"text": f"Record {i + 1}: <seeded> & escaped"}).encode()
+    for headers, body in seed_requests(reader):
         status, _ = reader.go("POST", "/api/records", headers, body)
         if status != 201:
             raise RuntimeError(f"{name}: seeding answered {status}")
